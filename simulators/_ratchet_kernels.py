@@ -1,0 +1,161 @@
+"""Numba kernels for the discrete flashing ratchet (jump chain and Gillespie).
+
+Plain functions over arrays: the caller (``neep.simulators.ratchet``) builds the
+small lookup tables once, and every kernel writes into output slices it is
+given. Each kernel takes a NumPy ``Generator`` (Numba compiles its methods
+inline) and walks the trajectories of its chunk one after the other, so the
+result depends only on the Generator's state, never on threads; ``nogil=True``
+lets a thread pool run disjoint chunks on all cores.
+
+Tables (``k`` = the largest number of possible jumps out of a state, 3 here):
+
+- ``targets`` int64 ``(K, k)``: the states one can jump to from each state;
+- ``cumulative`` float64 ``(K, k)``: cumulative jump probabilities along
+  ``targets``; the last column is exactly 1.0 (padding repeats it), so one
+  uniform ``u`` in [0, 1) picks the first column with ``u < cumulative``;
+- ``step_ep`` float64 ``(K, k)``: the stochastic EP of each of those jumps;
+- ``start_cumulative`` float64 ``(K,)``: cumulative stationary distribution of
+  the first state (last entry exactly 1.0);
+- ``mean_dwell`` float64 ``(K,)``: 1 / escape rate of each state (Gillespie).
+
+Every kernel draws one uniform per jump (plus one exponential per jump for
+Gillespie, plus one uniform per trajectory for a stationary first state).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+__all__ = ["jump_chain", "gillespie_chain"]
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _pick(u: float, row: np.ndarray) -> int:
+    """Index of the first entry of the cumulative ``row`` exceeding ``u``."""
+    # Branchless: the row is non-decreasing and ends in 1.0 > u, so the index
+    # is the number of entries <= u (no unpredictable branch per jump).
+    j = 0
+    for c in range(row.shape[0] - 1):
+        j += u >= row[c]
+    return j
+
+
+@numba.njit(cache=True, nogil=True)
+def jump_chain(
+    rng,
+    targets,
+    cumulative,
+    step_ep,
+    start_cumulative,
+    initial,
+    continuing,
+    modulus,
+    states,
+    ep,
+    write_ep,
+):
+    """Simulate the embedded jump chain in place.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The chunk's random stream (used serially).
+    targets, cumulative, step_ep, start_cumulative : ndarray
+        Lookup tables, see the module docstring.
+    initial : int64 ndarray, shape (m,)
+        Full states (0..K-1) each trajectory continues from; read only when
+        ``continuing`` is true.
+    continuing : bool
+        False: draw the first state of each trajectory from
+        ``start_cumulative`` and store it at ``states[:, 0]``; ``ep`` then has
+        ``L - 1`` columns. True: ``states[:, 0]`` is the successor of
+        ``initial`` and ``ep`` has ``L`` columns (its first entry is the jump
+        from ``initial``).
+    modulus : int
+        Values stored are ``state % modulus`` (6: full information, 3: the
+        on/off switch hidden). The chain itself always runs on full states.
+    states : int8 ndarray, shape (m, L)
+        Output.
+    ep : float32 ndarray, shape (m, L - 1) or (m, L); ignored unless ``write_ep``
+        Output: the full-information stochastic EP of each jump.
+    write_ep : bool
+        Whether to fill ``ep``.
+
+    Returns
+    -------
+    last : int64 ndarray, shape (m,)
+        The full last state of every trajectory (to continue from).
+    """
+    m, length = states.shape
+    last = np.empty(m, dtype=np.int64)
+    for i in range(m):
+        t0 = 0
+        e = 0
+        if continuing:
+            s = initial[i]
+        else:
+            s = _pick(rng.random(), start_cumulative)
+            states[i, 0] = s % modulus
+            t0 = 1
+        for t in range(t0, length):
+            j = _pick(rng.random(), cumulative[s])
+            if write_ep:
+                ep[i, e] = step_ep[s, j]
+                e += 1
+            s = targets[s, j]
+            states[i, t] = s % modulus
+        last[i] = s
+    return last
+
+
+@numba.njit(cache=True, nogil=True)
+def gillespie_chain(
+    rng,
+    targets,
+    cumulative,
+    step_ep,
+    start_cumulative,
+    mean_dwell,
+    initial,
+    initial_times,
+    continuing,
+    modulus,
+    states,
+    times,
+    ep,
+    write_ep,
+):
+    """Simulate the continuous-time chain (Gillespie), recording every jump.
+
+    The same jump sequence as :func:`jump_chain` plus the time of each state:
+    the dwell time in state ``s`` is exponential with mean ``mean_dwell[s]``.
+    ``times[i, 0]`` is 0 for a fresh trajectory; when ``continuing`` it is
+    ``initial_times[i]`` plus the dwell time in ``initial[i]``. Other
+    arguments and the return value as in :func:`jump_chain`.
+    """
+    m, length = states.shape
+    last = np.empty(m, dtype=np.int64)
+    for i in range(m):
+        t0 = 0
+        e = 0
+        if continuing:
+            s = initial[i]
+            clock = initial_times[i]
+        else:
+            s = _pick(rng.random(), start_cumulative)
+            states[i, 0] = s % modulus
+            clock = 0.0
+            times[i, 0] = clock
+            t0 = 1
+        for t in range(t0, length):
+            clock += rng.standard_exponential() * mean_dwell[s]
+            j = _pick(rng.random(), cumulative[s])
+            if write_ep:
+                ep[i, e] = step_ep[s, j]
+                e += 1
+            s = targets[s, j]
+            states[i, t] = s % modulus
+            times[i, t] = clock
+        last[i] = s
+    return last
