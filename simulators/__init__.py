@@ -1,3 +1,24 @@
-"""Benchmark systems with exactly known entropy production, and fast Numba samplers."""
+"""Benchmark systems with exactly known entropy production, and fast Numba samplers.
 
-__all__: list[str] = []
+- :class:`BeadSpring`: N beads between a cold and a hot bath (continuous states).
+- :class:`FlashingRatchet`: the discrete flashing ratchet; :class:`RatchetView`
+  chooses what is recorded (jump chain, continuous time, hidden on/off).
+- :func:`simulate_to_file`: chunked, parallel, reproducible writer of
+  memory-mapped trajectory files (``PATH.npy`` + ``PATH.json`` sidecar).
+"""
+
+from .bead_spring import BeadSpring
+from .ratchet import FlashingRatchet, RatchetView
+from .io import FORMAT, Sampler, SimulationResult, chunk_plan, simulate_to_arrays, simulate_to_file
+
+__all__ = [
+    "BeadSpring",
+    "FORMAT",
+    "FlashingRatchet",
+    "RatchetView",
+    "Sampler",
+    "SimulationResult",
+    "chunk_plan",
+    "simulate_to_arrays",
+    "simulate_to_file",
+]
