@@ -310,3 +310,21 @@ def test_simulate_and_metadata():
     assert "full-information" in meta["notes"].lower()
     timed = RatchetView(ratchet, continuous_time=True).metadata()
     assert timed["n_states"] == 6 and timed["dt"] == ratchet.mean_jump_time
+
+
+@pytest.mark.parametrize("continuous_time", [False, True])
+def test_writer_time_chunks_keep_the_hidden_chain(continuous_time):
+    """Through the generic writer, chunked along time: the hidden view continues
+    from the full state that ``fill`` returns, whatever the number of workers."""
+    from neep.simulators.io import simulate_to_arrays
+
+    ratchet = FlashingRatchet(2.0)
+    kwargs = dict(trajectories=1, steps=5000, seed=3, exact_ep=True, chunk_steps=700)
+    full = simulate_to_arrays(RatchetView(ratchet, continuous_time=continuous_time), workers=2, **kwargs)
+    hidden = simulate_to_arrays(RatchetView(ratchet, True, continuous_time), workers=1, **kwargs)
+    np.testing.assert_allclose(full["ep"], ratchet.stochastic_ep(full["states"]), rtol=1e-6)
+    np.testing.assert_array_equal(hidden["states"], full["states"] % 3)
+    np.testing.assert_array_equal(hidden["ep"], full["ep"])
+    if continuous_time:
+        assert (np.diff(full["times"], axis=1) > 0).all()
+        np.testing.assert_array_equal(hidden["times"], full["times"])
