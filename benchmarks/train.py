@@ -10,9 +10,11 @@ Run by hand (not a test): ``python3 benchmarks/train.py`` (all rows, about
 - ``bare``: a bare Keras 3 custom loop (``tf.function`` train step with
   ``tf.GradientTape``, Adam with PyTorch-style L2 weight decay) on a fixed
   in-memory batch: the ceiling for the network alone.
-- ``NEEPModel``: the package's model (``neep.estimators.NEEPModel``) fed by
-  its own tf.data pipeline from a trajectory array, through ``model.fit``:
-  what a user gets (skipped with a note if the core is not installed).
+- ``NEEP mem``: the package's model (``neep.estimators.NEEPModel``) through
+  ``model.fit`` on one fixed batch repeated: the model's step alone.
+- ``NEEP data``: the same fed by the package's tf.data pipeline
+  (``pair_dataset``: random pairs gathered from a trajectory array): what a
+  user gets from ``NEEP.fit`` (rows skipped with a note if the core is missing).
 
 Each row: training samples per second (one sample = one (s, s') pair, both
 orders through the network), optimizer steps per second, achieved GFLOP/s
@@ -123,32 +125,41 @@ def bare_keras_rate(
 
 
 def neep_model_rate(
-    states: np.ndarray, hidden: int, layers: int, batch: int, precision: str, xla: bool, seconds: float
+    states: np.ndarray, hidden: int, layers: int, batch: int, precision: str, xla: bool, seconds: float,
+    pipeline: bool = True,
 ) -> float | str:
-    """Samples/s of the package's NEEPModel + pair_dataset through ``model.fit``."""
-    try:
-        import keras
+    """Samples/s of the package's NEEPModel through ``model.fit``.
 
-        from neep.estimators import NEEPModel, mlp_network, pair_dataset
+    ``pipeline=True``: fed by ``pair_dataset`` (random pairs gathered from the
+    array, what ``NEEP.fit`` does); False: one fixed batch repeated, which
+    isolates the model's step from the input pipeline.
+    """
+    try:
+        from neep.estimators.model import NEEPModel, make_optimizer
+        from neep.estimators.networks import mlp_network
+        from neep.estimators.pipeline import pair_dataset
     except ImportError as error:  # the core is not there yet
         return f"n/a ({error.name or error})"
     policy = "mixed_bfloat16" if precision == "bfloat16" else "float32"
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(policy)
-    try:
-        network = mlp_network(states.shape[-1], hidden_units=hidden, layers=layers)
-        model = NEEPModel(network)
-        model.compile(optimizer=keras.optimizers.Adam(1e-4), jit_compile=xla)
+    network = mlp_network(hidden, layers, dtype=policy, seed=0)
+    model = NEEPModel(network, weight_decay=5e-5)
+    model.compile(optimizer=make_optimizer(1e-4), jit_compile=xla)
+    model.build((None, 2, states.shape[-1]))
+    model.optimizer.build(model.trainable_variables)  # variables outside the traced step
+    if pipeline:
         dataset = pair_dataset(states, batch_size=batch, seed=0)
-        model.fit(dataset, steps_per_epoch=3, epochs=1, verbose=0)  # trace + warm up
-        steps = 10
-        n, start = 0, time.perf_counter()
-        while time.perf_counter() - start < seconds:
-            model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0)
-            n += steps
-        return batch * n / (time.perf_counter() - start)
-    finally:
-        keras.config.set_dtype_policy(previous)
+    else:
+        import tensorflow as tf
+
+        fixed = np.stack([states[0, :batch], states[0, 1 : batch + 1]], axis=1).astype(np.float32)
+        dataset = tf.data.Dataset.from_tensors(fixed).repeat()
+    model.fit(dataset, steps_per_epoch=3, epochs=1, verbose=0)  # trace + warm up
+    steps = 10
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0)
+        n += steps
+    return batch * n / (time.perf_counter() - start)
 
 
 def two_bead_data(trajectories: int, steps: int, seed: int = 0) -> tuple[np.ndarray, float, float]:
@@ -234,7 +245,7 @@ def main(argv: list[str] | None = None) -> None:
     d = 2
     print(f"# TensorFlow {tf.__version__}, {os.cpu_count()} CPUs, batch {args.batch}, d = {d}, "
           f"{args.seconds:.0f} s per row", flush=True)
-    states, _, _ = two_bead_data(100, 2000)
+    states, _, _ = two_bead_data(100, 5000)
     header = (f"| {'H':>4} | {'precision':<9} | {'XLA':<3} | {'loop':<9} | {'samples/s':>10} | "
               f"{'steps/s':>7} | {'GFLOP/s':>7} | {'of matmul':>9} | {'vs PyTorch':>10} |")
     print(header)
@@ -248,12 +259,12 @@ def main(argv: list[str] | None = None) -> None:
         flops = flops_per_sample(d, hidden, args.layers)
         for precision in args.precision:
             for xla in (False, True):
-                for loop in ("bare", "NEEPModel"):
+                for loop in ("bare", "NEEP mem", "NEEP data"):
                     if loop == "bare":
                         rate = bare_keras_rate(d, hidden, args.layers, args.batch, precision, xla, args.seconds)
                     else:
                         rate = neep_model_rate(states, hidden, args.layers, args.batch, precision, xla,
-                                               args.seconds)
+                                               args.seconds, pipeline=loop == "NEEP data")
                     if isinstance(rate, str):
                         print(f"| {hidden:>4} | {precision:<9} | {'on' if xla else 'off':<3} | {loop:<9} | "
                               f"{rate:>10} |", flush=True)
