@@ -1,3 +1,50 @@
-"""Neural estimators for entropy production (NEEP, RNEEP) in Keras 3."""
+"""Neural estimators for entropy production (NEEP, RNEEP) in Keras 3 (TensorFlow backend).
 
-__all__: list[str] = []
+Import cost: TensorFlow and Keras load with this package.
+"""
+
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+from .analysis import ep_rate_from_cumulative, local_ep_rate, r_squared  # noqa: E402
+from .callbacks import EPMonitor, GroundTruthMonitor, held_out_subset, window_sums  # noqa: E402
+from .data import Trajectories, load_trajectories  # noqa: E402
+from .estimator import NEEP, as_trajectories, load_model  # noqa: E402
+from .layers import Antisymmetric, Standardize  # noqa: E402
+from .model import NEEPModel, make_optimizer, predict_delta_s  # noqa: E402
+from .networks import build_network, embedding_network, gru_network, mlp_network  # noqa: E402
+from .objective import lower_bound_dv, lower_bound_j, neep_objective, objective_numpy  # noqa: E402
+from .pipeline import evaluation_batches, iter_evaluation_batches, pair_dataset, window_dataset  # noqa: E402
+
+__all__ = [
+    "NEEP",
+    "load_model",
+    "as_trajectories",
+    "Trajectories",
+    "load_trajectories",
+    "neep_objective",
+    "objective_numpy",
+    "lower_bound_j",
+    "lower_bound_dv",
+    "Antisymmetric",
+    "Standardize",
+    "mlp_network",
+    "embedding_network",
+    "gru_network",
+    "build_network",
+    "NEEPModel",
+    "make_optimizer",
+    "predict_delta_s",
+    "pair_dataset",
+    "window_dataset",
+    "evaluation_batches",
+    "iter_evaluation_batches",
+    "EPMonitor",
+    "GroundTruthMonitor",
+    "held_out_subset",
+    "window_sums",
+    "ep_rate_from_cumulative",
+    "r_squared",
+    "local_ep_rate",
+]

@@ -1,0 +1,263 @@
+"""Keras callbacks that watch a NEEP model on held-out data while it trains.
+
+Both work with a plain ``model.fit`` on a ``NEEPModel`` (or any Keras model
+mapping windows to ``dS``):
+
+* ``EPMonitor``: every ``every`` training steps (or at each epoch end), the
+  held-out objective J, the EP rate (slope of the cumulative EP), the lower
+  bounds and, when the exact per-step EP is given, R^2; keeps the weights
+  with the best held-out objective and restores them at the end (the
+  supplement: trust the held-out estimate, not the training one).
+* ``GroundTruthMonitor``: R^2 and relative rate error against the exact EP.
+
+Evaluate on a fixed subset (``held_out_subset``) during training; the final
+result should use all held-out data. When the model keeps a moving average of
+its weights (``NEEPModel(ema_momentum=...)``), the monitors evaluate it, and
+the best weights kept are the averaged ones.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+
+import keras
+import numpy as np
+
+from .analysis import ep_rate_from_cumulative, r_squared
+from .model import predict_delta_s
+from .objective import lower_bound_dv, lower_bound_j, objective_numpy
+from .pipeline import count_evaluation_windows
+
+__all__ = ["EPMonitor", "GroundTruthMonitor", "held_out_subset", "window_sums"]
+
+
+def window_sums(exact_ep: np.ndarray, seq_len: int) -> np.ndarray:
+    """Exact EP of each evaluation window: sums of ``seq_len - 1`` consecutive steps, (M, K)."""
+    ep = np.asarray(exact_ep, dtype=np.float64)
+    if ep.ndim == 1:
+        ep = ep[None]
+    per = (ep.shape[1]) // (seq_len - 1)
+    used = ep[:, : per * (seq_len - 1)]
+    return used.reshape(ep.shape[0], per, seq_len - 1).sum(axis=2)
+
+
+def held_out_subset(states, exact_ep=None, max_windows: int = 131072, seq_len: int = 2, seed: int = 0):
+    """A fixed, in-memory subset of held-out trajectories with about ``max_windows`` windows.
+
+    Whole trajectories, drawn at random (reproducibly) until enough; if one
+    trajectory has more windows than needed, its first part. Returns
+    ``(states, exact_ep)`` as NumPy arrays (``exact_ep`` None when not given).
+    """
+    m_count = states.shape[0]
+    per = count_evaluation_windows(states, seq_len)
+    if per < 1:
+        raise ValueError(f"trajectories have {states.shape[1]} steps, fewer than one window (seq_len={seq_len})")
+    if per >= max_windows:
+        steps = max_windows * (seq_len - 1) + 1
+        pick = np.array([0])
+        sub = np.asarray(states[:1, :steps])
+        ep = None if exact_ep is None else np.asarray(exact_ep[:1, : steps - 1])
+        return sub, ep
+    count = min(m_count, -(-max_windows // per))
+    pick = np.sort(np.random.default_rng(seed).choice(m_count, size=count, replace=False))
+    sub = np.asarray(states[pick])
+    ep = None if exact_ep is None else np.asarray(exact_ep[pick])
+    return sub, ep
+
+
+class _Periodic(keras.callbacks.Callback):
+    """Shared timing: evaluate every ``every`` optimizer steps, or at each epoch end."""
+
+    def __init__(self, every: int | None, use_average: bool):
+        super().__init__()
+        if every is not None and (isinstance(every, bool) or int(every) < 1):
+            raise ValueError(f"every must be an integer >= 1 or None, got {every!r}")
+        self.every = None if every is None else int(every)
+        self.use_average = use_average
+        self._last: dict | None = None
+        self._new = False
+
+    def on_train_begin(self, logs=None):
+        self.history: list[dict] = []
+        self._next = None
+        self._start = time.perf_counter()
+        self._last = None
+        self._new = False
+
+    def _step(self) -> int:
+        return int(self.model.optimizer.iterations.numpy())
+
+    def _averaged(self):
+        if self.use_average and hasattr(self.model, "average_weights"):
+            return self.model.average_weights()
+        return contextlib.nullcontext(False)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.every is None:
+            return
+        step = self._step()
+        if self._next is None:
+            self._next = (max(step - 1, 0) // self.every + 1) * self.every
+        if step >= self._next:
+            self._run(step, logs)
+            self._next = (step // self.every + 1) * self.every
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.every is None:
+            self._run(self._step(), logs)
+        if logs is not None and self._new and self._last is not None:
+            logs.update({k: v for k, v in self._last.items() if k not in ("iteration", "train_loss")})
+            self._new = False
+
+    def _run(self, step: int, logs) -> None:
+        record = {"iteration": step}
+        if logs and "loss" in logs:
+            record["train_loss"] = float(logs["loss"])
+        record.update(self.evaluate())
+        record["seconds"] = time.perf_counter() - self._start
+        self.history.append(record)
+        self._last = record
+        self._new = True
+
+    def evaluate(self) -> dict:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class EPMonitor(_Periodic):
+    """Held-out EP rate and objective during training; keeps the best weights by held-out objective.
+
+    Parameters
+    ----------
+    states : array (M, L, d) or (M, L)
+        Held-out trajectories (a fixed subset; see ``held_out_subset``).
+    dt : float
+        Time per step: rates are per unit time (per step when 1).
+    seq_len : int, optional
+        Window length; default the model's ``seq_len`` (2 if it has none).
+    every : int or None
+        Evaluate every ``every`` optimizer steps; None: at each epoch end.
+    exact_ep : array (M, L-1), optional
+        Exact per-step EP of ``states``: adds ``r2`` and ``error`` (relative
+        error of the rate against the exact mean) to each record.
+    restore_best : bool
+        Restore the weights of the best held-out objective at the end.
+    use_average : bool
+        Evaluate the moving average of the weights when the model keeps one.
+    batch_size : int
+        Evaluation batch size.
+
+    Attributes
+    ----------
+    history : list of dict
+        One record per evaluation: ``iteration``, ``train_loss``,
+        ``test_objective``, ``ep_rate``, ``ep_per_step``, ``lower_bound_j``,
+        ``lower_bound_dv`` (per step), ``r2`` and ``error`` (None without
+        truth), ``seconds``.
+    best_objective, best_iteration, best_weights
+    """
+
+    def __init__(
+        self,
+        states,
+        *,
+        dt: float = 1.0,
+        seq_len: int | None = None,
+        every: int | None = None,
+        exact_ep=None,
+        restore_best: bool = True,
+        use_average: bool = True,
+        batch_size: int = 16384,
+    ):
+        super().__init__(every, use_average)
+        if not dt > 0:
+            raise ValueError(f"dt must be > 0, got {dt!r}")
+        self.states = states
+        self.dt = float(dt)
+        self.seq_len = seq_len
+        self.exact_ep = exact_ep
+        self.restore_best = restore_best
+        self.batch_size = batch_size
+        self._exact_windows = None
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        self.best_objective = -np.inf
+        self.best_iteration = None
+        self.best_weights = None
+        seq_len = self._seq_len()
+        if self.exact_ep is not None:
+            self._exact_windows = window_sums(self.exact_ep, seq_len)
+
+    def _seq_len(self) -> int:
+        return int(self.seq_len or getattr(self.model, "seq_len", 2))
+
+    def evaluate(self) -> dict:
+        seq_len = self._seq_len()
+        with self._averaged():
+            delta_s = predict_delta_s(self.model, self.states, seq_len, self.batch_size)
+            objective = objective_numpy(delta_s)
+            if objective > self.best_objective:
+                self.best_objective = objective
+                self.best_iteration = self._step()
+                self.best_weights = self.model.get_weights()
+        per_window = ep_rate_from_cumulative(delta_s, 1.0)
+        per_step = per_window / (seq_len - 1)
+        record = {
+            "test_objective": objective,
+            "ep_rate": per_step / self.dt,
+            "ep_per_step": per_step,
+            "lower_bound_j": lower_bound_j(delta_s) / (seq_len - 1),
+            "lower_bound_dv": lower_bound_dv(delta_s) / (seq_len - 1),
+            "r2": None,
+            "error": None,
+        }
+        if self._exact_windows is not None:
+            exact = self._exact_windows
+            record["r2"] = r_squared(delta_s, exact)
+            exact_mean = float(exact.mean()) / (seq_len - 1)
+            record["error"] = (per_step - exact_mean) / exact_mean if exact_mean != 0 else None
+        return record
+
+    def on_train_end(self, logs=None):
+        if self.restore_best and self.best_weights is not None:
+            self.model.set_weights(self.best_weights)
+
+
+class GroundTruthMonitor(_Periodic):
+    """R^2 and relative EP-rate error against the exact per-step EP, during training.
+
+    Parameters
+    ----------
+    states : array (M, L, d) or (M, L)
+        Trajectories with known EP (a fixed subset).
+    exact_ep : array (M, L-1)
+        Their exact per-step EP.
+    seq_len, every, use_average, batch_size
+        As for ``EPMonitor``.
+
+    Attributes
+    ----------
+    history : list of dict
+        ``iteration``, ``r2``, ``error`` (relative error of the mean EP per
+        step against the exact mean), ``seconds``.
+    """
+
+    def __init__(self, states, exact_ep, *, seq_len=None, every=None, use_average=True, batch_size=16384):
+        super().__init__(every, use_average)
+        self.states = states
+        self.exact_ep = exact_ep
+        self.seq_len = seq_len
+        self.batch_size = batch_size
+
+    def evaluate(self) -> dict:
+        seq_len = int(self.seq_len or getattr(self.model, "seq_len", 2))
+        exact = window_sums(self.exact_ep, seq_len)
+        with self._averaged():
+            delta_s = predict_delta_s(self.model, self.states, seq_len, self.batch_size)
+        exact_mean = float(exact.mean())
+        estimate = ep_rate_from_cumulative(delta_s, 1.0)
+        return {
+            "r2": r_squared(delta_s, exact),
+            "error": (estimate - exact_mean) / exact_mean if exact_mean != 0 else None,
+        }

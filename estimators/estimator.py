@@ -1,0 +1,430 @@
+"""``NEEP``: the scikit-learn-style estimator (fit, predict, save, load) over an ensemble of seeds."""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from .analysis import ep_rate_from_cumulative, r_squared
+from .callbacks import EPMonitor, held_out_subset, window_sums
+from .data import Trajectories, load_trajectories
+from .model import NEEPModel, make_optimizer, predict_delta_s
+from .networks import MODEL_KINDS, build_network
+from .objective import lower_bound_dv, lower_bound_j, objective_numpy
+from .pipeline import gather_windows, window_dataset
+
+__all__ = ["NEEP", "load_model", "as_trajectories"]
+
+PRECISIONS = ("float32", "mixed_bfloat16")
+
+
+def as_trajectories(data, dt: float | None = None) -> Trajectories:
+    """Accept ``Trajectories``, an array (in memory, dt 1 unless given) or a path to a ``.npy``."""
+    if isinstance(data, Trajectories):
+        return data
+    if isinstance(data, (str, Path)):
+        return load_trajectories(data, dt=dt)
+    if isinstance(data, np.ndarray):
+        return Trajectories.from_array(data, dt=1.0 if dt is None else dt, dt_known=dt is not None)
+    raise ValueError(f"data must be Trajectories, a NumPy array or a path, got {type(data).__name__}")
+
+
+def _seed_for(seed: int, k: int) -> int:
+    return int(np.random.SeedSequence([int(seed), int(k)]).generate_state(1)[0] % (2**31 - 1))
+
+
+class _Progress(keras.callbacks.Callback):
+    """One line per evaluation on stderr."""
+
+    def __init__(self, monitor: EPMonitor, label: str, iterations: int, exact: float | None):
+        super().__init__()
+        self.monitor, self.label, self.iterations, self.exact = monitor, label, iterations, exact
+
+    def on_epoch_end(self, epoch, logs=None):
+        rec = self.monitor.history[-1] if self.monitor.history else None
+        if rec is None:
+            return
+        line = (
+            f"{self.label} iter {rec['iteration']:>7d}/{self.iterations}  "
+            f"held-out EP rate {rec['ep_rate']:.5g}"
+        )
+        if self.exact is not None:
+            line += f" (exact {self.exact:.5g})"
+        line += f"  J {rec['test_objective']:.5g}"
+        if rec.get("r2") is not None:
+            line += f"  R2 {rec['r2']:.4f}"
+        line += f"  {rec['seconds']:.1f} s"
+        print(line, file=sys.stderr, flush=True)
+
+
+class NEEP:
+    """Neural estimator for entropy production (NEEP; RNEEP with ``model="gru"``).
+
+    Trains ``seeds`` independently initialized networks on random windows of
+    the training trajectories, monitors each on held-out data, keeps the
+    weights with the best held-out objective, and estimates the EP rate on
+    ALL held-out data as the slope of the ensemble-averaged cumulative EP
+    against time, divided by dt.
+
+    Parameters
+    ----------
+    model : {"mlp", "embedding", "gru"} or None
+        None: "mlp" for float data, "embedding" for integer data.
+    hidden_units, layers : int or None
+        Network size; None: the paper's (mlp 3 x 512, embedding 2 x 128, gru
+        1 x 128 units).
+    embedding_dim : int
+        Embedding size for discrete states (embedding, gru).
+    seq_len : int
+        Window length n (2: pairs, Eq. 1; > 2: windows, Eq. 8).
+    batch_size, learning_rate, weight_decay : paper defaults 4096, 1e-4, 5e-5
+        The weight decay is PyTorch Adam's coupled L2 term (the paper's),
+        unless ``decoupled_weight_decay``.
+    iterations : int
+        Optimizer steps per seed.
+    eval_every : int
+        Held-out evaluation (on ``eval_samples`` windows) every this many steps.
+    eval_samples : int
+        Size of the fixed held-out subset used during training.
+    seeds : int
+        Ensemble size K (paper: 5); mean and standard deviation are reported.
+    normalize : bool
+        Standardize continuous inputs per coordinate (training statistics,
+        stored in the model).
+    seed : int
+        Seeds initialization and sampling; same seed, same result.
+    verbose : int
+        0 silent, 1 one line per evaluation (stderr), 2 also Keras' progress.
+    callbacks : list of keras.callbacks.Callback, optional
+        Extra callbacks for every seed's ``model.fit``.
+    precision : {"float32", "mixed_bfloat16"}
+        Compute dtype of the hidden layers (the output layer stays float32).
+    decoupled_weight_decay : bool
+        Use Keras AdamW (decoupled) instead of the coupled L2 term.
+    ema_momentum : float or None
+        Keep a moving average of the weights (e.g. 0.999) and evaluate it.
+    restore_best : bool
+        Keep the weights with the best held-out objective (else the last).
+    eval_batch_size : int
+        Batch size for evaluation and prediction.
+    jit_compile : bool
+        XLA for the training step (off: it did not help on CPU).
+    steps_per_execution : int or None
+        Training steps per compiled call; None picks a divisor of eval_every <= 25.
+
+    Attributes
+    ----------
+    entropy_production_rate_ : float
+        EP rate per unit time (per step when dt is unknown), mean over seeds.
+    entropy_production_rate_std_ : float
+        Standard deviation over seeds (ddof=1; 0 for one seed).
+    ep_rate_per_seed_ : np.ndarray (K,)
+    ep_per_step_ : float
+        Mean EP per recorded step (compare with ``ep_per_step_exact``).
+    lower_bound_j_, lower_bound_dv_ : float
+        Held-out lower bounds per step, 1 + J and E[dS] - ln E[exp(-dS)], mean over seeds.
+    objective_per_seed_ : np.ndarray (K,)
+        Held-out objective J of each seed (all held-out data).
+    r2_ : float or None
+        R^2 of per-step (per-window) estimates against the exact EP, mean over
+        seeds; None without exact EP. ``r2_per_seed_`` likewise.
+    ep_rate_exact_, ep_per_step_exact_ : float or None
+        Exact values of the held-out data when known (sidecar or exact EP).
+    history_ : list of dict
+        One per evaluation: ``seed``, ``iteration``, ``train_loss``,
+        ``test_objective``, ``ep_rate``, ``ep_per_step``, ``lower_bound_j``,
+        ``lower_bound_dv``, ``r2``, ``error``, ``seconds``.
+    model_ : NEEPModel
+        The seed with the best held-out objective; ``models_`` all of them.
+    best_seed_ : int
+    kind_ : str ; seq_len_ : int ; n_states_ : int or None ; dt_ : float ; dt_known_ : bool
+    seconds_ : float
+        Wall time of ``fit``.
+    """
+
+    def __init__(
+        self,
+        model: str | None = None,
+        hidden_units: int | None = None,
+        layers: int | None = None,
+        embedding_dim: int = 128,
+        seq_len: int = 2,
+        batch_size: int = 4096,
+        learning_rate: float = 1e-4,
+        weight_decay: float = 5e-5,
+        iterations: int = 3000,
+        eval_every: int = 100,
+        eval_samples: int = 131072,
+        seeds: int = 1,
+        normalize: bool = True,
+        seed: int = 0,
+        verbose: int = 1,
+        callbacks: list | None = None,
+        precision: str = "float32",
+        decoupled_weight_decay: bool = False,
+        ema_momentum: float | None = None,
+        restore_best: bool = True,
+        eval_batch_size: int = 16384,
+        jit_compile: bool = False,
+        steps_per_execution: int | None = None,
+    ):
+        self.model = model
+        self.hidden_units = hidden_units
+        self.layers = layers
+        self.embedding_dim = embedding_dim
+        self.seq_len = seq_len
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.iterations = iterations
+        self.eval_every = eval_every
+        self.eval_samples = eval_samples
+        self.seeds = seeds
+        self.normalize = normalize
+        self.seed = seed
+        self.verbose = verbose
+        self.callbacks = callbacks
+        self.precision = precision
+        self.decoupled_weight_decay = decoupled_weight_decay
+        self.ema_momentum = ema_momentum
+        self.restore_best = restore_best
+        self.eval_batch_size = eval_batch_size
+        self.jit_compile = jit_compile
+        self.steps_per_execution = steps_per_execution
+
+    # -- checks ------------------------------------------------------------------
+    def _check_params(self) -> None:
+        def positive_int(name):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+
+        for name in ("batch_size", "iterations", "eval_every", "eval_samples", "seeds", "embedding_dim", "eval_batch_size"):
+            positive_int(name)
+        for name in ("hidden_units", "layers", "steps_per_execution"):
+            if getattr(self, name) is not None:
+                positive_int(name)
+        if isinstance(self.seq_len, bool) or not isinstance(self.seq_len, (int, np.integer)) or self.seq_len < 2:
+            raise ValueError(f"seq_len must be an integer >= 2, got {self.seq_len!r}")
+        if self.model is not None and self.model not in MODEL_KINDS:
+            raise ValueError(f"model must be one of {', '.join(MODEL_KINDS)}, got {self.model!r}")
+        if not (isinstance(self.learning_rate, (int, float)) and self.learning_rate > 0):
+            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
+        if not (isinstance(self.weight_decay, (int, float)) and self.weight_decay >= 0):
+            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if self.ema_momentum is not None and not 0 < self.ema_momentum < 1:
+            raise ValueError(f"ema_momentum must be in (0, 1), got {self.ema_momentum!r}")
+
+    def _kind(self, data: Trajectories) -> str:
+        kind = self.model or ("embedding" if data.discrete else "mlp")
+        if kind == "embedding" and not data.discrete:
+            raise ValueError("model 'embedding' needs integer (discrete) states, got float data")
+        if kind == "mlp" and data.discrete:
+            raise ValueError("model 'mlp' needs float (continuous) states, got integer data (use 'embedding')")
+        return kind
+
+    def _stats(self, train: Trajectories, seed: int):
+        if train.discrete or not self.normalize:
+            return None, None
+        rng = np.random.default_rng(seed)
+        count = min(200_000, train.n_trajectories * train.n_steps)
+        m = rng.integers(0, train.n_trajectories, size=count)
+        t = rng.integers(0, train.n_steps, size=count)
+        sample = gather_windows(train.states, m, t, 1)[:, 0].astype(np.float64)
+        std = sample.std(axis=0)
+        std[~(std > 0)] = 1.0
+        return sample.mean(axis=0).tolist(), std.tolist()
+
+    def _steps_per_execution(self) -> int:
+        if self.steps_per_execution is not None:
+            return int(self.steps_per_execution)
+        return max(d for d in range(1, 26) if self.eval_every % d == 0)
+
+    # -- fit -----------------------------------------------------------------------
+    def fit(self, data, test=None) -> "NEEP":
+        """Train on ``data`` (Trajectories, array or path); evaluate on ``test`` or a held-out split.
+
+        Without ``test``, ``data.split(0.5)``: by trajectory when M > 1, by
+        time when M = 1. Returns self.
+        """
+        start = time.perf_counter()
+        self._check_params()
+        data = as_trajectories(data)
+        if test is None:
+            train, test = data.split(0.5, min_steps=self.seq_len)
+        else:
+            train, test = data, as_trajectories(test, dt=data.dt if data.dt_known else None)
+            if train.discrete != test.discrete or train.dim != test.dim:
+                raise ValueError("test data must have the same kind of states as the training data")
+        kind = self._kind(train)
+        seq_len = int(self.seq_len)
+        train.check_seq_len(seq_len)
+        test.check_seq_len(seq_len)
+        n_states = max(train.n_states, test.n_states) if train.discrete else None
+        dt = train.dt
+        mean, std = self._stats(train, self.seed)
+        sub_states, sub_ep = held_out_subset(test.states, test.exact_ep, self.eval_samples, seq_len, self.seed)
+        policy = None if self.precision == "float32" else self.precision
+        epochs = math.ceil(self.iterations / self.eval_every)
+        exact_rate = test.ep_rate_exact if test.dt_known or train.dt_known else None
+        if test.exact_ep is not None:
+            exact_step = float(np.mean(np.asarray(test.exact_ep, dtype=np.float64)))
+        else:
+            exact_step = test.ep_per_step_exact
+        if exact_rate is None and exact_step is not None:
+            exact_rate = exact_step / dt
+
+        self.models_, self.history_ = [], []
+        rates, per_step, bounds_j, bounds_dv, r2s, objectives = [], [], [], [], [], []
+        for k in range(self.seeds):
+            seed_k = _seed_for(self.seed, k)
+            network = build_network(
+                kind,
+                n_states=n_states,
+                hidden_units=self.hidden_units,
+                layers=self.layers,
+                embedding_dim=self.embedding_dim,
+                dtype=policy,
+                seed=seed_k,
+            )
+            model = NEEPModel(
+                network,
+                seq_len=seq_len,
+                weight_decay=0.0 if self.decoupled_weight_decay else float(self.weight_decay),
+                mean=mean,
+                std=std,
+                ema_momentum=self.ema_momentum,
+                n_states=n_states,
+                dt=dt,
+                kind=kind,
+            )
+            model(gather_windows(train.states, np.zeros(1, int), np.zeros(1, int), seq_len))
+            model.compile(
+                optimizer=make_optimizer(self.learning_rate, self.weight_decay, self.decoupled_weight_decay),
+                jit_compile=self.jit_compile,
+                steps_per_execution=self._steps_per_execution(),
+            )
+            monitor = EPMonitor(
+                sub_states,
+                dt=dt,
+                seq_len=seq_len,
+                every=None,
+                exact_ep=sub_ep,
+                restore_best=self.restore_best,
+                batch_size=self.eval_batch_size,
+            )
+            callbacks = [monitor]
+            if self.verbose:
+                label = f"seed {k + 1}/{self.seeds}"
+                callbacks.append(_Progress(monitor, label, epochs * self.eval_every, exact_rate))
+            callbacks.extend(self.callbacks or [])
+            dataset = window_dataset(train.states, seq_len, self.batch_size, seed=seed_k)
+            model.fit(
+                dataset,
+                epochs=epochs,
+                steps_per_epoch=self.eval_every,
+                callbacks=callbacks,
+                verbose=2 if self.verbose >= 2 else 0,
+                shuffle=False,
+            )
+            for rec in monitor.history:
+                self.history_.append({"seed": k, **rec})
+            delta_s = predict_delta_s(model, test.states, seq_len, self.eval_batch_size)
+            per_window = ep_rate_from_cumulative(delta_s, 1.0)
+            per_step.append(per_window / (seq_len - 1))
+            rates.append(per_window / (seq_len - 1) / dt)
+            bounds_j.append(lower_bound_j(delta_s) / (seq_len - 1))
+            bounds_dv.append(lower_bound_dv(delta_s) / (seq_len - 1))
+            objectives.append(objective_numpy(delta_s))
+            if test.exact_ep is not None:
+                r2s.append(r_squared(delta_s, window_sums(test.exact_ep, seq_len)))
+            self.models_.append(model)
+
+        self.kind_, self.seq_len_, self.n_states_ = kind, seq_len, n_states
+        self.dt_, self.dt_known_ = dt, train.dt_known
+        self.ep_rate_per_seed_ = np.asarray(rates)
+        self.entropy_production_rate_ = float(np.mean(rates))
+        self.entropy_production_rate_std_ = float(np.std(rates, ddof=1)) if len(rates) > 1 else 0.0
+        self.ep_per_step_ = float(np.mean(per_step))
+        self.lower_bound_j_ = float(np.mean(bounds_j))
+        self.lower_bound_dv_ = float(np.mean(bounds_dv))
+        self.objective_per_seed_ = np.asarray(objectives)
+        self.r2_per_seed_ = np.asarray(r2s) if r2s else None
+        self.r2_ = float(np.mean(r2s)) if r2s else None
+        self.ep_rate_exact_ = exact_rate
+        self.ep_per_step_exact_ = exact_step
+        self.best_seed_ = int(np.argmax(objectives))
+        self.model_ = self.models_[self.best_seed_]
+        self.seconds_ = time.perf_counter() - start
+        return self
+
+    # -- use -------------------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if getattr(self, "model_", None) is None:
+            raise ValueError("this NEEP is not fitted yet: call fit() or NEEP.load() first")
+
+    def predict(self, data, batch_size: int | None = None) -> np.ndarray:
+        """EP estimates of the best seed's model on ``data``, float32.
+
+        Pair models (seq_len 2): shape ``(M, L-1)``, entry ``[m, t]`` the EP
+        of step ``t -> t+1``. Window models (seq_len n > 2): shape
+        ``(M, (L-1) // (n-1))``, entry ``[m, k]`` the EP of the window of
+        states ``k(n-1) .. k(n-1)+n-1``; the windows tile the trajectory, so
+        the entries sum to the cumulative EP.
+        """
+        self._check_fitted()
+        data = as_trajectories(data)
+        if data.discrete != (self.n_states_ is not None):
+            kind = "integer (discrete)" if self.n_states_ is not None else "float (continuous)"
+            raise ValueError(f"this model was trained on {kind} states")
+        if data.discrete and data.n_states > self.n_states_:
+            raise ValueError(f"data has state {data.n_states - 1}, the model knows 0..{self.n_states_ - 1}")
+        data.check_seq_len(self.seq_len_)
+        return predict_delta_s(self.model_, data.states, self.seq_len_, batch_size or self.eval_batch_size)
+
+    def ep_rate(self, data, dt: float | None = None) -> float:
+        """EP rate of ``data`` per unit time (dt: argument > data's if known > the training dt)."""
+        data = as_trajectories(data)
+        if dt is None:
+            dt = data.dt if data.dt_known else self.dt_
+        per_window = ep_rate_from_cumulative(self.predict(data), 1.0)
+        return per_window / (self.seq_len_ - 1) / dt
+
+    def save(self, path: str | Path) -> Path:
+        """Save the best seed's model to ``path`` (a ``.keras`` file)."""
+        self._check_fitted()
+        path = Path(path)
+        if path.suffix != ".keras":
+            raise ValueError(f"model file must end in .keras, got {str(path)!r}")
+        self.model_.save(path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> "NEEP":
+        """A fitted ``NEEP`` (predict / ep_rate) from a ``.keras`` file written by ``save``."""
+        path = Path(path)
+        if not path.exists():
+            raise ValueError(f"model file not found: {str(path)!r}")
+        try:
+            model = keras.saving.load_model(path, compile=False)
+        except Exception as err:  # keras raises many kinds; report one line
+            raise ValueError(f"cannot load model {str(path)!r}: {err}") from None
+        if not isinstance(model, NEEPModel):
+            raise ValueError(f"{str(path)!r} is not a NEEP model")
+        est = cls(model=model.kind, seq_len=model.seq_len)
+        est.model_, est.models_, est.best_seed_ = model, [model], 0
+        est.kind_, est.seq_len_, est.n_states_ = model.kind, model.seq_len, model.n_states
+        est.dt_, est.dt_known_ = model.dt, True
+        return est
+
+
+def load_model(path: str | Path) -> NEEP:
+    """Same as ``NEEP.load(path)``."""
+    return NEEP.load(path)

@@ -1,0 +1,250 @@
+"""``NEEPModel``: a Keras model whose custom training step maximizes the NEEP objective.
+
+Input: a batch of windows ``(batch, n, d)`` float32 or ``(batch, n)`` integers
+(``n = 2``: pairs of consecutive states). Output: ``dS`` of shape ``(batch,)``.
+There are no labels: ``fit`` takes a dataset yielding the windows alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import keras
+import tensorflow as tf
+
+from .layers import Antisymmetric, Standardize
+from .objective import neep_objective
+
+__all__ = ["NEEPModel", "make_optimizer", "predict_delta_s"]
+
+
+def make_optimizer(
+    learning_rate: float = 1e-4, weight_decay: float = 5e-5, decoupled: bool = False
+) -> keras.optimizers.Optimizer:
+    """Adam for a ``NEEPModel``.
+
+    ``decoupled=False`` (the paper's): plain Adam; the weight decay is applied
+    by ``NEEPModel`` as PyTorch's coupled L2 term (pass the same
+    ``weight_decay`` to the model). ``decoupled=True``: Keras ``AdamW``
+    (decay ``learning_rate * weight_decay * w`` per step, outside Adam's
+    moments); the model's ``weight_decay`` must then be 0.
+    """
+    if not learning_rate > 0:
+        raise ValueError(f"learning_rate must be > 0, got {learning_rate!r}")
+    if not weight_decay >= 0:
+        raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
+    if decoupled:
+        return keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=weight_decay)
+    return keras.optimizers.Adam(learning_rate=learning_rate)
+
+
+@keras.saving.register_keras_serializable(package="neep")
+class NEEPModel(keras.Model):
+    """NEEP / RNEEP estimator ``dS = h(w) - h(reversed w)`` with a custom training step.
+
+    ``train_step`` maximizes ``J = mean(dS - exp(-dS))`` (Eq. 2) by minimizing
+    ``-J`` under ``tf.GradientTape`` (TensorFlow backend). ``test_step``
+    reports the same objective and the mean EP per step on held-out windows.
+
+    Parameters
+    ----------
+    network : keras.layers.Layer
+        The network ``h`` (see ``neep.estimators.networks``).
+    seq_len : int
+        Window length ``n`` the model is trained on (2 for pairs). Stored so
+        a loaded model knows how to cut new trajectories.
+    weight_decay : float
+        Coupled L2 weight decay, PyTorch ``Adam(weight_decay=...)`` style (the
+        paper's, supplement I: 5e-5): ``grad += weight_decay * w`` for every
+        trainable variable before the optimizer step, so the decay goes
+        through Adam's moment normalization. This is NOT Keras'
+        ``Adam(weight_decay=...)``, which is decoupled (AdamW); for that, pass
+        0 here and use ``make_optimizer(..., decoupled=True)``.
+    mean, std : sequence of float or None
+        Input standardization per coordinate (continuous data); stored in the
+        saved model so raw data can be fed at prediction time.
+    ema_momentum : float or None
+        If set (e.g. 0.999), keep an exponential moving average of the
+        trainable weights, updated every step; ``average_weights()``
+        temporarily swaps it in (the monitors evaluate it).
+    n_states, dt, kind : metadata
+        Number of discrete states (None: continuous), time per step of the
+        training data, and the network's kind; stored for ``neep predict``.
+    """
+
+    def __init__(
+        self,
+        network: keras.layers.Layer,
+        *,
+        seq_len: int = 2,
+        weight_decay: float = 0.0,
+        mean=None,
+        std=None,
+        ema_momentum: float | None = None,
+        n_states: int | None = None,
+        dt: float = 1.0,
+        kind: str | None = None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if int(seq_len) < 2:
+            raise ValueError(f"seq_len must be >= 2, got {seq_len!r}")
+        if not weight_decay >= 0:
+            raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
+        if ema_momentum is not None and not 0 < ema_momentum < 1:
+            raise ValueError(f"ema_momentum must be in (0, 1), got {ema_momentum!r}")
+        self.seq_len = int(seq_len)
+        self.weight_decay = float(weight_decay)
+        self.ema_momentum = None if ema_momentum is None else float(ema_momentum)
+        self.n_states = None if n_states is None else int(n_states)
+        self.dt = float(dt)
+        self.kind = kind
+        self.standardize = None if mean is None else Standardize(mean, std, name="standardize")
+        self.antisymmetric = Antisymmetric(network, name="antisymmetric")
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.objective_tracker = keras.metrics.Mean(name="objective")
+        self.ep_tracker = keras.metrics.Mean(name="ep_per_step")
+        self._ema_vars: list = []
+
+    # -- structure -------------------------------------------------------------
+    def build(self, input_shape):
+        input_shape = tuple(input_shape)
+        if self.standardize is not None:
+            self.standardize.build(input_shape)
+        self.antisymmetric.build(input_shape)
+        if self.ema_momentum is not None and not self._ema_vars:
+            self._ema_count = self.add_weight(
+                shape=(), initializer="zeros", trainable=False, name="ema_count", dtype="float32"
+            )
+            self._ema_vars = [
+                self.add_weight(
+                    shape=v.shape, initializer="zeros", trainable=False, name=f"ema_{i}", dtype=v.dtype
+                )
+                for i, v in enumerate(self.antisymmetric.trainable_variables)
+            ]
+        self.built = True
+
+    def call(self, inputs, training=None):
+        x = inputs
+        if self.standardize is not None:
+            x = self.standardize(x)
+        return self.antisymmetric(x, training=training)
+
+    @property
+    def network(self) -> keras.layers.Layer:
+        """The network ``h`` inside the antisymmetric layer."""
+        return self.antisymmetric.network
+
+    @property
+    def metrics(self):
+        # Our own trackers only: fit/evaluate reset them, and no compiled loss
+        # tracker shadows "loss" (which would report 0.0).
+        return [self.loss_tracker, self.objective_tracker, self.ep_tracker]
+
+    # -- steps -----------------------------------------------------------------
+    def _update_trackers(self, delta_s):
+        objective = delta_s - tf.exp(-delta_s)
+        self.loss_tracker.update_state(-objective)
+        self.objective_tracker.update_state(objective)
+        self.ep_tracker.update_state(delta_s)
+        return {m.name: m.result() for m in self.metrics}
+
+    def train_step(self, data):
+        x = data[0] if isinstance(data, (tuple, list)) else data
+        variables = self.trainable_variables
+        with tf.GradientTape() as tape:
+            delta_s = self(x, training=True)
+            loss = -neep_objective(delta_s)
+        grads = tape.gradient(loss, variables)
+        if self.weight_decay > 0:
+            grads = [tf.convert_to_tensor(g) + self.weight_decay * v for g, v in zip(grads, variables)]
+        self.optimizer.apply(grads, variables)
+        if self._ema_vars:
+            m = self.ema_momentum
+            first = tf.equal(self._ema_count, 0.0)
+            for avg, v in zip(self._ema_vars, self.antisymmetric.trainable_variables):
+                avg.assign(tf.where(first, v, m * avg + (1.0 - m) * v))
+            self._ema_count.assign_add(1.0)
+        return self._update_trackers(delta_s)
+
+    def test_step(self, data):
+        x = data[0] if isinstance(data, (tuple, list)) else data
+        return self._update_trackers(self(x, training=False))
+
+    # -- moving average ------------------------------------------------------------
+    @contextmanager
+    def average_weights(self) -> Iterator[bool]:
+        """Temporarily replace the weights by their moving average (if kept and started).
+
+        Yields True when the average is in place, False when there is none.
+        """
+        if not self._ema_vars or float(self._ema_count.numpy()) == 0:
+            yield False
+            return
+        variables = self.antisymmetric.trainable_variables
+        saved = [v.numpy() for v in variables]
+        for v, avg in zip(variables, self._ema_vars):
+            v.assign(avg)
+        try:
+            yield True
+        finally:
+            for v, value in zip(variables, saved):
+                v.assign(value)
+
+    # -- serialization -------------------------------------------------------------
+    def get_config(self):
+        return {
+            "name": self.name,
+            "network": keras.saving.serialize_keras_object(self.antisymmetric.network),
+            "seq_len": self.seq_len,
+            "weight_decay": self.weight_decay,
+            "mean": None if self.standardize is None else self.standardize.mean,
+            "std": None if self.standardize is None else self.standardize.std,
+            "ema_momentum": self.ema_momentum,
+            "n_states": self.n_states,
+            "dt": self.dt,
+            "kind": self.kind,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["network"] = keras.saving.deserialize_keras_object(config["network"])
+        return cls(**config)
+
+
+def _predict_fn(model: keras.Model):
+    fn = getattr(model, "_neep_predict_fn", None)
+    if fn is None:
+        fn = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+        object.__setattr__(model, "_neep_predict_fn", fn)
+    return fn
+
+
+def predict_delta_s(
+    model: keras.Model, states, seq_len: int | None = None, batch_size: int = 16384
+):
+    """EP of every evaluation window of ``states`` (``(M, L[, d])``), shape ``(M, K)`` float32.
+
+    Windows tile each trajectory with stride ``seq_len - 1`` (see
+    ``neep.estimators.pipeline``): for pairs, ``K = L - 1`` and entry
+    ``[m, t]`` is the EP of step ``t -> t+1``; for windows of n states, entry
+    ``[m, k]`` is the EP of the window starting at step ``k (n - 1)``. One
+    compiled function runs the model batch by batch; memory stays bounded.
+    """
+    import numpy as np
+
+    from .pipeline import count_evaluation_windows, iter_evaluation_batches
+
+    if seq_len is None:
+        seq_len = getattr(model, "seq_len", 2)
+    fn = _predict_fn(model)
+    per = count_evaluation_windows(states, seq_len)
+    out = np.empty(states.shape[0] * per, dtype=np.float32)
+    pos = 0
+    for batch in iter_evaluation_batches(states, seq_len, batch_size):
+        values = fn(tf.constant(batch)).numpy()
+        out[pos : pos + values.size] = values
+        pos += values.size
+    return out.reshape(states.shape[0], per)

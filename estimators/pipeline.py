@@ -1,0 +1,132 @@
+"""tf.data pipelines over (memory-mapped) trajectories: random windows to train, ordered walks to evaluate.
+
+Never ``from_tensor_slices`` on the data: the datasets here draw indices with
+NumPy, gather the windows from the (memory-mapped) array with fancy indexing,
+and hand batches to TensorFlow through ``from_generator``; only one block of
+batches is ever in memory.
+
+A window is ``seq_len = n`` consecutive states of ONE trajectory:
+``states[m, t : t + n]``; ``n = 2`` gives the pairs ``(s_t, s_{t+1})``.
+
+* Training (``window_dataset`` / ``pair_dataset``): (m, t) drawn uniformly
+  from all ``M * (L - n + 1)`` windows, with replacement, batched, without
+  end, reproducible from ``seed``.
+* Evaluation (``evaluation_batches``): every window starting at
+  ``t = 0, n-1, 2(n-1), ...`` of every trajectory, in order, exactly once.
+  Consecutive windows share their end state, so they tile the trajectory: for
+  pairs that is every transition, and the window EPs sum to the cumulative EP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import tensorflow as tf
+
+__all__ = [
+    "gather_windows",
+    "window_dataset",
+    "pair_dataset",
+    "evaluation_starts",
+    "count_evaluation_windows",
+    "iter_evaluation_batches",
+    "evaluation_batches",
+    "window_spec",
+]
+
+
+def _check(states: np.ndarray, seq_len: int, batch_size: int) -> None:
+    if isinstance(seq_len, bool) or int(seq_len) != seq_len or seq_len < 2:
+        raise ValueError(f"seq_len must be an integer >= 2, got {seq_len!r}")
+    if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
+        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    if states.ndim not in (2, 3):
+        raise ValueError(f"states must have shape (M, L) or (M, L, d), got {states.shape}")
+    if states.shape[1] < seq_len:
+        raise ValueError(f"trajectories have {states.shape[1]} steps, fewer than one window (seq_len={seq_len})")
+
+
+def _discrete(states: np.ndarray) -> bool:
+    return bool(np.issubdtype(states.dtype, np.integer))
+
+
+def window_spec(states: np.ndarray, seq_len: int) -> tf.TensorSpec:
+    """TensorSpec of a batch of windows: (None, n, d) float32 or (None, n) int32."""
+    if _discrete(states):
+        return tf.TensorSpec((None, seq_len), tf.int32)
+    return tf.TensorSpec((None, seq_len, states.shape[2]), tf.float32)
+
+
+def gather_windows(states: np.ndarray, m: np.ndarray, t: np.ndarray, seq_len: int) -> np.ndarray:
+    """Windows ``states[m[i], t[i] : t[i] + seq_len]`` as float32 (B, n, d) or int32 (B, n)."""
+    steps = np.asarray(t)[:, None] + np.arange(seq_len)
+    out = states[np.asarray(m)[:, None], steps]
+    return out.astype(np.int32 if _discrete(states) else np.float32, copy=False)
+
+
+def window_dataset(
+    states: np.ndarray, seq_len: int, batch_size: int, seed: int = 0, block: int = 16
+) -> tf.data.Dataset:
+    """Endless dataset of batches of uniformly drawn windows (see module doc).
+
+    ``block`` batches' indices are drawn and gathered at once (one fancy
+    index into the memmap), then sliced into batches; prefetched.
+    """
+    _check(states, seq_len, batch_size)
+    m_count = states.shape[0]
+    starts = states.shape[1] - seq_len + 1
+
+    def generate():
+        rng = np.random.default_rng(seed)
+        count = batch_size * block
+        while True:
+            m = rng.integers(0, m_count, size=count)
+            t = rng.integers(0, starts, size=count)
+            windows = gather_windows(states, m, t, seq_len)
+            for i in range(block):
+                yield windows[i * batch_size : (i + 1) * batch_size]
+
+    dataset = tf.data.Dataset.from_generator(generate, output_signature=window_spec(states, seq_len))
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def pair_dataset(states: np.ndarray, batch_size: int, seed: int = 0) -> tf.data.Dataset:
+    """``window_dataset`` with ``seq_len=2``: batches of random consecutive pairs."""
+    return window_dataset(states, 2, batch_size, seed)
+
+
+def evaluation_starts(n_steps: int, seq_len: int) -> np.ndarray:
+    """Start steps of the evaluation windows of one trajectory: 0, n-1, 2(n-1), ..."""
+    count = (n_steps - 1) // (seq_len - 1)
+    return np.arange(count, dtype=np.int64) * (seq_len - 1)
+
+
+def count_evaluation_windows(states: np.ndarray, seq_len: int) -> int:
+    """Windows per trajectory of the evaluation walk, ``(L - 1) // (n - 1)``."""
+    return (states.shape[1] - 1) // (seq_len - 1)
+
+
+def iter_evaluation_batches(states: np.ndarray, seq_len: int, batch_size: int) -> Iterator[np.ndarray]:
+    """Every evaluation window, trajectory by trajectory, in time order, in batches (NumPy).
+
+    Row ``i`` of the concatenated batches is window ``k = i % K`` of
+    trajectory ``i // K`` (``K = count_evaluation_windows``), so the result
+    of a model reshapes to ``(M, K)``.
+    """
+    _check(states, seq_len, batch_size)
+    per = count_evaluation_windows(states, seq_len)
+    total = states.shape[0] * per
+    for begin in range(0, total, batch_size):
+        flat = np.arange(begin, min(begin + batch_size, total), dtype=np.int64)
+        yield gather_windows(states, flat // per, (flat % per) * (seq_len - 1), seq_len)
+
+
+def evaluation_batches(states: np.ndarray, seq_len: int, batch_size: int) -> tf.data.Dataset:
+    """``iter_evaluation_batches`` as a finite tf.data.Dataset (for ``model.evaluate``/``predict``)."""
+    _check(states, seq_len, batch_size)
+    dataset = tf.data.Dataset.from_generator(
+        lambda: iter_evaluation_batches(states, seq_len, batch_size),
+        output_signature=window_spec(states, seq_len),
+    )
+    return dataset.prefetch(tf.data.AUTOTUNE)
