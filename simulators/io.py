@@ -28,7 +28,7 @@ import json
 import math
 import numbers
 import os
-import tempfile
+import secrets
 import time
 from collections import deque
 from collections.abc import Callable
@@ -254,9 +254,14 @@ def _targets(path: Path) -> dict[str, Path]:
 
 
 def _temporary(folder: Path, final: Path) -> Path:
-    handle, name = tempfile.mkstemp(dir=folder, prefix=f".{final.name}.", suffix=".part")
-    os.close(handle)
-    return Path(name)
+    """Create an empty, hidden temporary file beside ``final`` (permissions as for any new file)."""
+    while True:
+        candidate = folder / f".{final.name}.{secrets.token_hex(4)}.part"
+        try:
+            os.close(os.open(candidate, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+        except FileExistsError:  # pragma: no cover - 2^-32 chance
+            continue
+        return candidate
 
 
 def simulate_to_file(
