@@ -1,0 +1,205 @@
+"""``neep simulate``: write trajectories with exactly known entropy production.
+
+Thin: parses options, builds a model from ``neep.simulators``, calls
+``simulate_to_file``, prints a summary. Numba is imported inside the commands
+only (``neep --help`` must stay cheap).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ._common import check_output_file, user_errors
+
+__all__ = ["simulate", "bead", "ratchet"]
+
+
+def _common_options(trajectories: int, steps: int) -> Callable:
+    """Options shared by every model, with that model's paper defaults."""
+
+    def decorate(command: Callable) -> Callable:
+        options = [
+            click.option(
+                "--trajectories", type=int, default=trajectories, show_default=True,
+                help="Number of independent trajectories M (>= 1).",
+            ),
+            click.option(
+                "--steps", type=int, default=steps, show_default=True,
+                help="Recorded states per trajectory L (>= 1); L - 1 steps.",
+            ),
+            click.option(
+                "--seed", type=int, default=0, show_default=True,
+                help="Random seed (>= 0): fixes the output byte for byte, whatever --workers.",
+            ),
+            click.option(
+                "--exact-ep", is_flag=True,
+                help="Also write the exact EP of every step as PATH.ep.npy (float32, (M, L-1)).",
+            ),
+            click.option("--force", is_flag=True, help="Overwrite existing output files."),
+            click.option(
+                "--workers", type=int, default=None,
+                help="Threads to use (default: all available CPUs). Does not change the output.",
+            ),
+            click.option(
+                "-o", "--output", required=True, type=click.Path(dir_okay=False),
+                help="Output trajectory file PATH.npy; PATH.json (sidecar) is written beside it.",
+            ),
+        ]  # fmt: skip
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
+
+
+@contextmanager
+def _option_errors(names: dict[str, str]) -> Iterator[None]:
+    """Like ``user_errors``, naming the command-line option instead of the Python parameter."""
+    try:
+        with user_errors():
+            yield
+    except click.ClickException as error:
+        message = error.message
+        for name, option in names.items():
+            if message.startswith(name + " must"):
+                message = option + message[len(name) :]
+                break
+        raise click.ClickException(message) from None
+
+
+_RUN_OPTIONS = {"trajectories": "--trajectories", "steps": "--steps", "seed": "--seed", "workers": "--workers"}
+
+
+def _output(path: str, force: bool) -> Path:
+    if not path.endswith(".npy"):
+        raise click.BadParameter(f"{path!r} must end with .npy", param_hint="-o/--output")
+    return check_output_file(path, force)
+
+
+def _size(nbytes: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if nbytes < 1000 or unit == "GB":
+            return f"{nbytes:.0f} {unit}" if unit == "B" else f"{nbytes:.1f} {unit}"
+        nbytes /= 1000
+    raise AssertionError  # pragma: no cover
+
+
+def _write(sampler: Any, output: Path, trajectories: int, steps: int, seed: int, exact_ep: bool,
+           force: bool, workers: int | None) -> Any:  # fmt: skip
+    """Run ``simulate_to_file`` under a progress bar on stderr; return its result."""
+    from neep.simulators import simulate_to_file
+
+    total = trajectories * steps
+    with ExitStack() as stack:
+        bar: list[Any] = []  # opened at the first report, so a rejected run prints nothing
+
+        def progress(done: int, _total: int) -> None:
+            if not bar:
+                bar.append(stack.enter_context(click.progressbar(length=total, label="simulating", file=sys.stderr)))
+            bar[0].update(done - bar[0].pos)
+
+        with _option_errors(_RUN_OPTIONS):
+            return simulate_to_file(
+                sampler, output, trajectories, steps, seed=seed, exact_ep=exact_ep, force=force,
+                workers=workers, progress=progress if sys.stderr.isatty() else None,
+            )  # fmt: skip
+
+
+def _summary(result: Any, per_step_label: str, extra: str = "") -> None:
+    meta = result.metadata
+    files = [p.name for p in (result.sidecar, result.ep_path, result.times_path) if p is not None]
+    click.echo(
+        f"wrote {result.path}: {result.dtype} {tuple(result.shape)}, "
+        f"{_size(result.nbytes)} on disk (with {', '.join(files)})"
+    )
+    dt = meta["dt"]
+    click.echo(
+        f"exact EP: {meta['ep_rate_exact']:.6g} per unit time, {meta['ep_per_step_exact']:.6g} per {per_step_label}"
+        + (f" (dt = {dt:.6g})" if dt is not None else "")
+        + extra
+    )
+    click.echo(f"{result.seconds:.2f} s (seed {meta['seed']})")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def simulate() -> None:
+    """Simulate a benchmark system whose entropy production is known exactly.
+
+    \b
+    Writes PATH.npy (memory-mapped, written chunk by chunk under a temporary
+    name and renamed when complete), PATH.json (model, parameters, dt, seed,
+    exact EP per unit time and per step) and, with --exact-ep, PATH.ep.npy.
+    Defaults are the paper's.
+    """
+
+
+@simulate.command()
+@click.option("--n", "n", type=int, default=2, show_default=True, help="Number of beads N (>= 1); the paper uses 2 and 5.")
+@click.option("--t-cold", type=float, default=1.0, show_default=True, help="Temperature of the first bath Tc (> 0).")
+@click.option("--t-hot", type=float, default=10.0, show_default=True, help="Temperature of the last bath Th (> 0).")
+@click.option("--k", "k", type=float, default=1.0, show_default=True, help="Spring constant k (> 0).")
+@click.option("--gamma", type=float, default=1.0, show_default=True, help="Friction coefficient gamma (> 0).")
+@click.option(
+    "--dt", type=float, default=0.01, show_default=True,
+    help="Time step of the Euler-Maruyama chain and of the record (> 0, below ~gamma/(2k) for stability).",
+)  # fmt: skip
+@_common_options(trajectories=1000, steps=10_000)
+def bead(n: int, t_cold: float, t_hot: float, k: float, gamma: float, dt: float, trajectories: int, steps: int,
+         seed: int, exact_ep: bool, force: bool, workers: int | None, output: str) -> None:  # fmt: skip
+    """N beads coupled by springs between a cold and a hot bath (float32 (M, L, N)).
+
+    Temperatures rise linearly from Tc (bead 1) to Th (bead N). The first
+    state of every trajectory is drawn from the simulated chain's stationary
+    Gaussian, so every step is in steady state. The sidecar's per-step exact
+    EP is the Euler-Maruyama chain's (slightly above EP rate x dt, by O(dt)).
+    """
+    names = {name: "--" + name.replace("_", "-") for name in ("n", "t_cold", "t_hot", "k", "gamma", "dt")}
+    with _option_errors(names):
+        from neep.simulators import BeadSpring
+
+        model = BeadSpring(n=n, t_cold=t_cold, t_hot=t_hot, k=k, gamma=gamma, dt=dt)
+    path = _output(output, force)
+    result = _write(model, path, trajectories, steps, seed, exact_ep, force, workers)
+    _summary(result, "step", f"; {result.metadata['ep_rate_exact'] * dt:.6g} = rate x dt")
+
+
+@simulate.command()
+@click.option(
+    "--potential", type=float, default=2.0, show_default=True,
+    help="Height V of the sawtooth potential (site energies 0, V, 2V).",
+)  # fmt: skip
+@click.option("--switching-rate", type=float, default=1.0, show_default=True, help="Rate r of switching the potential on/off (> 0).")
+@click.option("--temperature", type=float, default=1.0, show_default=True, help="Temperature T (> 0).")
+@click.option(
+    "--hidden", is_flag=True,
+    help="Record only the position (state mod 3: on/off hidden), the paper's partial-information data.",
+)  # fmt: skip
+@click.option(
+    "--continuous-time", is_flag=True,
+    help="Gillespie: also write the time of every state as PATH.times.npy (float64 (M, L)).",
+)  # fmt: skip
+@_common_options(trajectories=1, steps=1_000_000)
+def ratchet(potential: float, switching_rate: float, temperature: float, hidden: bool, continuous_time: bool,
+            trajectories: int, steps: int, seed: int, exact_ep: bool, force: bool, workers: int | None,
+            output: str) -> None:  # fmt: skip
+    """The discrete flashing ratchet: int8 states (M, L), one jump per step.
+
+    States 0, 1, 2: potential on at positions 0, 1, 2; 3, 4, 5: the same
+    positions with the potential off (with --hidden: 0, 1, 2 only). With
+    --hidden, the exact EP in the sidecar and in PATH.ep.npy is the full-information one.
+    """
+    names = {name: "--" + name.replace("_", "-") for name in ("potential", "switching_rate", "temperature")}
+    with _option_errors(names):
+        from neep.simulators import FlashingRatchet, RatchetView
+
+        model = FlashingRatchet(potential=potential, switching_rate=switching_rate, temperature=temperature)
+        view = RatchetView(model, hidden=hidden, continuous_time=continuous_time)
+    path = _output(output, force)
+    result = _write(view, path, trajectories, steps, seed, exact_ep, force, workers)
+    _summary(result, "jump", " (full information)" if hidden else "")
