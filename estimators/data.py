@@ -263,6 +263,13 @@ def _open_npy(path: Path, what: str) -> np.ndarray:
     if path.suffix != ".npy":
         raise ValueError(f"{what} {str(path)!r} is not a .npy file")
     try:
+        with open(path, "rb") as handle:
+            magic = handle.read(6)
+    except OSError as err:
+        raise ValueError(f"{what} {str(path)!r} cannot be read ({err.strerror})") from None
+    if magic != b"\x93NUMPY":
+        raise ValueError(f"{what} {str(path)!r} is not a valid .npy file (no NumPy header)")
+    try:
         return np.load(path, mmap_mode="r", allow_pickle=False)
     except ValueError as err:
         if "object" in str(err).lower() or "pickle" in str(err).lower():
