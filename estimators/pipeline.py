@@ -60,9 +60,15 @@ def window_spec(states: np.ndarray, seq_len: int) -> tf.TensorSpec:
 
 def gather_windows(states: np.ndarray, m: np.ndarray, t: np.ndarray, seq_len: int) -> np.ndarray:
     """Windows ``states[m[i], t[i] : t[i] + seq_len]`` as float32 (B, n, d) or int32 (B, n)."""
-    steps = np.asarray(t)[:, None] + np.arange(seq_len)
-    out = states[np.asarray(m)[:, None], steps]
-    return out.astype(np.int32 if _discrete(states) else np.float32, copy=False)
+    m = np.asarray(m, dtype=np.int64)
+    t = np.asarray(t, dtype=np.int64)
+    if states.flags.c_contiguous:
+        # np.take on the flattened (M*L, ...) view: ~7x faster than 2-D fancy indexing.
+        flat = states.reshape((-1,) + states.shape[2:])
+        out = np.take(flat, (m * states.shape[1] + t)[:, None] + np.arange(seq_len), axis=0)
+    else:  # a strided view (never copy the whole array to flatten it)
+        out = states[m[:, None], t[:, None] + np.arange(seq_len)]
+    return np.asarray(out).astype(np.int32 if _discrete(states) else np.float32, copy=False)
 
 
 def window_dataset(
@@ -84,10 +90,13 @@ def window_dataset(
             m = rng.integers(0, m_count, size=count)
             t = rng.integers(0, starts, size=count)
             windows = gather_windows(states, m, t, seq_len)
-            for i in range(block):
-                yield windows[i * batch_size : (i + 1) * batch_size]
+            yield windows.reshape((block, batch_size) + windows.shape[1:])
 
-    dataset = tf.data.Dataset.from_generator(generate, output_signature=window_spec(states, seq_len))
+    spec = window_spec(states, seq_len)
+    block_spec = tf.TensorSpec((block, batch_size) + tuple(spec.shape[1:]), spec.dtype)
+    dataset = tf.data.Dataset.from_generator(generate, output_signature=block_spec)
+    # One Python call per block; the block is cut into batches inside tf.data.
+    dataset = dataset.flat_map(tf.data.Dataset.from_tensor_slices)
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 

@@ -101,3 +101,14 @@ def test_bad_pipeline_arguments():
         window_dataset(states, 6, 4)
     with pytest.raises(ValueError, match="batch_size must be an integer >= 1, got 0"):
         pair_dataset(states, 0)
+
+
+def test_strided_views_are_gathered_without_flattening():
+    # A non-contiguous view takes the 2-D fancy-index path; same windows.
+    full = _labelled(6, 40)
+    view = full[::2, ::3]
+    assert not view.flags.c_contiguous
+    out = gather_windows(view, np.array([2, 0]), np.array([5, 0]), 3)
+    np.testing.assert_array_equal(out, np.stack([view[2, 5:8], view[0, 0:3]]))
+    contiguous = np.ascontiguousarray(view)
+    np.testing.assert_array_equal(out, gather_windows(contiguous, np.array([2, 0]), np.array([5, 0]), 3))
