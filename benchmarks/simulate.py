@@ -24,6 +24,7 @@ import argparse
 import concurrent.futures as cf
 import os
 import platform
+import resource
 import shutil
 import subprocess
 import sys
@@ -85,22 +86,29 @@ def numpy_ratchet(ratchet, steps, seed=0):
 
 
 def best(fn, repeat):
-    times = []
+    """Best wall time and best CPU time (all threads of this process) over ``repeat`` runs."""
+    walls, cpus = [], []
     for _ in range(repeat):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+        walls.append(time.perf_counter() - start)
+        cpus.append(time.process_time() - cpu)
+    return min(walls), min(cpus)
+
+
+def _children_cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def command_seconds(args, cache_dir, folder):
     env = {**os.environ, "NUMBA_CACHE_DIR": cache_dir}
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _children_cpu()
     subprocess.run(
         [shutil.which("neep") or "neep", *args, "-o", str(folder / "c.npy"), "--force"],
         check=True, env=env, stdout=subprocess.DEVNULL,
     )  # fmt: skip
-    return time.perf_counter() - start
+    return time.perf_counter() - start, _children_cpu() - cpu
 
 
 def compile_seconds(cache_dir):
@@ -127,9 +135,9 @@ def main() -> None:
     jumps = 50_000_000 // scale
     rows = []
 
-    def row(name, seconds, note=""):
-        rows.append((name, seconds, note))
-        print(f"  {name}: {seconds:.3f} s {note}", file=sys.stderr, flush=True)
+    def row(name, timing, note=""):
+        rows.append((name, timing[0], timing[1], note))
+        print(f"  {name}: {timing[0]:.3f} s wall, {timing[1]:.3f} s CPU {note}", file=sys.stderr, flush=True)
 
     tmp = Path(tempfile.mkdtemp(prefix="neep-bench-"))
     try:
@@ -143,7 +151,8 @@ def main() -> None:
         row("beads: NumPy loop vectorized over trajectories", t_np)
         t_floor = {w: best(lambda w=w: floor((m, steps, n), w), args.repeat) for w in (1, 2)}
         for w in (1, 2):
-            row(f"beads: floor, normals only, {w} thread(s), in memory", t_floor[w], f"{normals / t_floor[w] / 1e6:.0f} M/s")
+            rate = normals / t_floor[w][1] / 1e6
+            row(f"beads: floor, normals only, {w} thread(s), in memory", t_floor[w], f"{rate:.0f} M/s per CPU-second")
         t_floor_file = best(lambda: floor((m, steps, n), 2, tmp / "floor.npy"), args.repeat)
         row("beads: floor, normals only, 2 threads, to a file", t_floor_file)
         ours = {w: best(lambda w=w: simulate_to_arrays(model, m, steps, workers=w), args.repeat) for w in (1, 2)}
@@ -158,53 +167,53 @@ def main() -> None:
         cache = tempfile.mkdtemp(prefix="neep-numba-cache-")
         cold = compile_seconds(cache)
         warm = compile_seconds(cache)
-        row("compile: import neep.simulators (cold / warm cache)", cold[0], f"/ {warm[0]:.3f} s")
-        row("compile: bead kernel, first call (cold / warm cache)", cold[1], f"/ {warm[1]:.3f} s")
-        row("compile: ratchet kernel, first call (cold / warm cache)", cold[2], f"/ {warm[2]:.3f} s")
-        cmd = ["simulate", "bead", "--n", "5", "--trajectories", str(m)]
         shutil.rmtree(cache)
+        row("compile: import neep.simulators, cold cache", (cold[0], float("nan")), f"warm cache {warm[0]:.3f} s")
+        row("compile: bead kernel, first call, cold cache", (cold[1], float("nan")), f"warm cache {warm[1]:.3f} s")
+        row("compile: ratchet kernel, first call, cold cache", (cold[2], float("nan")), f"warm cache {warm[2]:.3f} s")
+        cmd = ["simulate", "bead", "--n", "5", "--trajectories", str(m)]
         cache = tempfile.mkdtemp(prefix="neep-numba-cache-")
         t_cmd_cold = command_seconds(cmd, cache, tmp)
         t_cmd = min(command_seconds(cmd, cache, tmp) for _ in range(args.repeat))
+        shutil.rmtree(cache)
         row(f"command: neep {' '.join(cmd)}, cold Numba cache", t_cmd_cold)
         row(f"command: neep {' '.join(cmd)}, cached", t_cmd)
-        shutil.rmtree(cache)
 
         ratchet = FlashingRatchet(potential=2.0)
         view = RatchetView(ratchet)
         print(f"ratchet jump chain, 1 trajectory of {jumps:.0e} steps", file=sys.stderr)
-        t_loop = best(lambda: numpy_ratchet(ratchet, 100_000), 1) * jumps / 100_000
+        t_loop = tuple(v * jumps / 100_000 for v in best(lambda: numpy_ratchet(ratchet, 100_000), 1))
         row("ratchet: NumPy per-step loop (10^5 steps, extrapolated)", t_loop)
-        t_r_mem = best(lambda: simulate_to_arrays(view, 1, jumps), args.repeat)
-        row("ratchet: ours, in memory", t_r_mem)
+        row("ratchet: ours, in memory", best(lambda: simulate_to_arrays(view, 1, jumps), args.repeat))
         t_r_file = best(lambda: simulate_to_file(view, tmp / "r.npy", 1, jumps, force=True), args.repeat)
         row("ratchet: ours, to a file (2 MiB blocks along time)", t_r_file)
         hidden = RatchetView(ratchet, hidden=True)
-        t_r_hidden = best(lambda: simulate_to_file(hidden, tmp / "r.npy", 1, jumps, force=True, exact_ep=True), args.repeat)
-        row("ratchet: ours, hidden view + exact EP, to a file", t_r_hidden)
+        row("ratchet: ours, hidden view + exact EP, to a file",
+            best(lambda: simulate_to_file(hidden, tmp / "r.npy", 1, jumps, force=True, exact_ep=True), args.repeat))  # fmt: skip
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
     ratios = {
-        "beads: NumPy loop / ours (2 threads, in memory)": t_np / ours[2],
-        "beads: ours / floor (2 threads, in memory)": ours[2] / t_floor[2],
-        "beads: ours / floor (2 threads, to a file)": t_file / t_floor_file,
-        "beads: speed-up 1 -> 2 threads, ours": ours[1] / ours[2],
-        "beads: speed-up 1 -> 2 threads, floor": t_floor[1] / t_floor[2],
-        "ratchet: NumPy loop / ours (to a file)": t_loop / t_r_file,
+        "beads: NumPy loop / ours (2 threads, in memory)": (t_np[0] / ours[2][0], t_np[1] / ours[2][1]),
+        "beads: ours / floor (2 threads, in memory)": (ours[2][0] / t_floor[2][0], ours[2][1] / t_floor[2][1]),
+        "beads: ours / floor (2 threads, to a file)": (t_file[0] / t_floor_file[0], t_file[1] / t_floor_file[1]),
+        "beads: wall speed-up 1 -> 2 threads, ours": (ours[1][0] / ours[2][0], float("nan")),
+        "beads: wall speed-up 1 -> 2 threads, floor": (t_floor[1][0] / t_floor[2][0], float("nan")),
+        "ratchet: NumPy loop / ours (to a file)": (t_loop[0] / t_r_file[0], t_loop[1] / t_r_file[1]),
     }
-    print(f"\nneep simulate benchmark: {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} CPUs, numba {numba.__version__}, numpy {np.__version__}"
-          f"{' (--quick)' if args.quick else ''}")  # fmt: skip
+    load = os.getloadavg()[0]
+    print(f"\nneep simulate benchmark: {platform.machine()}, {os.cpu_count()} CPUs, numba {numba.__version__}, "
+          f"numpy {np.__version__}, load average {load:.1f} at the end{' (--quick)' if args.quick else ''}")  # fmt: skip
+    print("wall: best of the runs; CPU: process CPU time over all threads (what an idle machine would need)")
     width = max(len(r[0]) for r in rows)
-    print(f"\n| {'measurement'.ljust(width)} | seconds | note |")
-    print(f"|{'-' * (width + 2)}|--------:|------|")
-    for name, seconds, note in rows:
-        print(f"| {name.ljust(width)} | {seconds:7.3f} | {note} |")
-    print(f"\n| {'ratio'.ljust(width)} | x |")
-    print(f"|{'-' * (width + 2)}|---:|")
-    for name, value in ratios.items():
-        print(f"| {name.ljust(width)} | {value:.2f} |")
+    print(f"\n| {'measurement'.ljust(width)} | wall s | CPU s | note |")
+    print(f"|{'-' * (width + 2)}|-------:|------:|------|")
+    for name, wall, cpu, note in rows:
+        print(f"| {name.ljust(width)} | {wall:6.3f} | {cpu:5.3f} | {note} |".replace("  nan", "    -"))
+    print(f"\n| {'ratio'.ljust(width)} | wall | CPU |")
+    print(f"|{'-' * (width + 2)}|-----:|----:|")
+    for name, (wall, cpu) in ratios.items():
+        print(f"| {name.ljust(width)} | {wall:4.2f} | {cpu:3.2f} |".replace(" nan", "   -"))
 
 
 if __name__ == "__main__":
