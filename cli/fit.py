@@ -193,7 +193,7 @@ def _figures(est: Any, test: Any, folder: Path, unit: str) -> list[str]:
         plot_local_ep_map(x_edges, y_edges, sigma_est, ax=axes[0], unit=unit, vmin=low, vmax=high,
                           colorbar=False, title="Local EP rate: NEEP (Eq. S10)")
         plot_local_ep_map(x_edges, y_edges, sigma_exact, ax=axes[1], unit=unit, vmin=low, vmax=high,
-                          title="Local EP rate: exact per-step EP, same binning")
+                          title="Local EP rate: exact EP, same bins")
         save_figure(fig, folder / "local_ep_map.png")
         written.append("local_ep_map.png")
     return written

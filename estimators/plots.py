@@ -310,6 +310,7 @@ def plot_local_ep_map(
     vmax: float | None = None,
     cmap: str = "viridis",
     colorbar: bool = True,
+    equal_aspect: bool = False,
 ) -> Axes:
     """Local EP rate over a 2-D grid of states (Fig. 2(c)).
 
@@ -333,6 +334,8 @@ def plot_local_ep_map(
         Matplotlib colour map name.
     colorbar
         Draw a colour bar beside the axes.
+    equal_aspect
+        Same scale on both axes (square cells for square bins).
 
     Returns
     -------
@@ -354,7 +357,8 @@ def plot_local_ep_map(
         ax.figure.colorbar(mesh, ax=ax, label=f"local EP rate ({unit}) [$k_B$]")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.set_aspect("equal", adjustable="box")
+    if equal_aspect:
+        ax.set_aspect("equal", adjustable="box")
     if title:
         ax.set_title(title)
     return ax
