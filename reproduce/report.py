@@ -1,0 +1,148 @@
+"""The results table: one row per quantity, written as ``results.json`` and ``results.md``.
+
+A row holds the exact value, the paper's reported value where it gives one,
+ours (mean and standard deviation over seeds), the relative and absolute
+errors, the sizes used, the wall time, the bar the issue sets and whether it
+is met (None when the issue sets no bar for that quantity).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+__all__ = ["make_row", "write_results", "read_results", "markdown_table"]
+
+# Paper's numbers that the text states (per-step R^2 of Fig. 2(d, e)).
+PAPER_R2 = {2: 0.9972, 5: 0.9750}
+
+
+def make_row(
+    figure: str,
+    quantity: str,
+    exact: float | None,
+    mean: float,
+    std: float,
+    *,
+    paper: float | None = None,
+    bar: str | None = None,
+    meets: bool | None = None,
+    sizes: str = "",
+    seconds: float | None = None,
+    note: str = "",
+    unit: str = "",
+) -> dict[str, Any]:
+    """One row of the table; relative error ``(mean - exact) / |exact|`` when ``exact != 0``."""
+    rel = None
+    absolute = None
+    if exact is not None and math.isfinite(exact):
+        absolute = mean - exact
+        if abs(exact) > 1e-12:
+            rel = absolute / abs(exact)
+    return {
+        "figure": figure,
+        "quantity": quantity,
+        "unit": unit,
+        "exact": exact,
+        "paper": paper,
+        "mean": mean,
+        "std": std,
+        "abs_error": absolute,
+        "rel_error": rel,
+        "bar": bar,
+        "meets": None if meets is None else bool(meets),
+        "sizes": sizes,
+        "seconds": seconds,
+        "note": note,
+    }
+
+
+def _atomic_text(path: Path, text: str) -> None:
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    with os.fdopen(handle, "w") as stream:
+        stream.write(text)
+    os.replace(temporary, path)
+
+
+def read_results(folder: str | os.PathLike) -> dict[str, Any]:
+    """The ``results.json`` of ``folder`` (an empty document when there is none)."""
+    path = Path(folder) / "results.json"
+    if not path.exists():
+        return {"figures": {}}
+    return json.loads(path.read_text())
+
+
+def _fmt(value: Any, digits: int = 4) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "**NO**"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value)
+        if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e4):
+            return f"{value:.{digits - 1}e}"
+        return f"{value:.{digits}g}"
+    return str(value)
+
+
+def markdown_table(results: dict[str, Any]) -> str:
+    """``results.md``: a header (scale, how it differs from the paper, wall times) and one table per figure."""
+    lines = [f"# Reproduction of the NEEP paper ({results.get('scale', '?')} scale)", ""]
+    if results.get("command"):
+        lines += [f"Made by `{results['command']}`.", ""]
+    for note in results.get("notes", []):
+        lines.append(f"- {note}")
+    lines.append("")
+    figures = results.get("figures", {})
+    if figures:
+        lines += ["| figure | wall time [s] | rows | bars met |", "|---|---|---|---|"]
+        for name, fig in figures.items():
+            rows = fig.get("rows", [])
+            judged = [r for r in rows if r.get("meets") is not None]
+            met = sum(1 for r in judged if r["meets"])
+            lines.append(f"| {name} | {fig.get('seconds', 0):.0f} | {len(rows)} | {met}/{len(judged)} |")
+        lines.append("")
+    for name, fig in figures.items():
+        lines += [f"## {name}: {fig.get('title', '')}", ""]
+        if fig.get("png"):
+            lines += [f"![{name}]({fig['png']})", ""]
+        for note in fig.get("notes", []):
+            lines.append(f"- {note}")
+        lines += [
+            "",
+            "| quantity | exact | paper | ours (mean ± std) | rel. error | bar | meets | sizes | time [s] | note |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for row in fig.get("rows", []):
+            ours = f"{_fmt(row['mean'])} ± {_fmt(row['std'], 2)}"
+            rel = None if row.get("rel_error") is None else f"{100 * row['rel_error']:+.1f} %"
+            lines.append(
+                "| " + " | ".join([
+                    row["quantity"] + (f" [{row['unit']}]" if row.get("unit") else ""),
+                    _fmt(row["exact"]),
+                    _fmt(row["paper"]),
+                    ours,
+                    rel or "–",
+                    row.get("bar") or "–",
+                    _fmt(row.get("meets")),
+                    row.get("sizes", ""),
+                    _fmt(row.get("seconds"), 3),
+                    row.get("note", ""),
+                ]) + " |"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_results(folder: str | os.PathLike, results: dict[str, Any]) -> tuple[Path, Path]:
+    """Write ``results.json`` and ``results.md`` into ``folder`` (atomically); return their paths."""
+    folder = Path(folder)
+    json_path, md_path = folder / "results.json", folder / "results.md"
+    _atomic_text(json_path, json.dumps(results, indent=1, allow_nan=True))
+    _atomic_text(md_path, markdown_table(results))
+    return json_path, md_path
