@@ -222,13 +222,13 @@ QUICK = Scale(
 
 TINY = Scale(
     name="tiny",
-    beads=BeadScale(trajectories=8, steps=400, t_colds=(1.0, 5.0, 10.0), seeds=2,
+    beads=BeadScale(trajectories=8, steps=400, t_colds=(1.0, 10.0), seeds=2,
                     lengths_s1=(200, 400), lengths_s2=(200, 400), t_colds_s2=(1.0, 10.0), map_bins=8,
                     fit=FitConfig(8, 1, 20, batch_size=64, learning_rate=1e-2, evaluations=2, eval_samples=512)),
     ratchet=RatchetScale(potentials=(0.5, 2.0), steps=2000, seeds=2,
                          fit=FitConfig(8, 1, 20, batch_size=64, learning_rate=1e-2, embedding_dim=4,
                                        evaluations=2, eval_samples=512)),
-    rneep=RneepScale(potentials=(1.0, 2.0), seq_lens=(2, 4, 8), steps=2000, seeds=1,
+    rneep=RneepScale(potentials=(1.0, 2.0), seq_lens=(2, 8), steps=2000, seeds=1,
                      fit=FitConfig(4, 1, 10, batch_size=32, learning_rate=1e-2, embedding_dim=4,
                                    evaluations=2, eval_samples=256),
                      long_batch_size=16, long_iterations=8, long_from=8),
