@@ -125,6 +125,49 @@ class NEEPModel(keras.Model):
             ]
         self.built = True
 
+    def build_from_data(self, x) -> bool:
+        """Build the model (weights, moving-average slots) and its optimizer from a data source, eagerly.
+
+        ``fit`` and ``evaluate`` call this first, so that a fresh model works
+        with a plain ``model.fit(dataset)``: TensorFlow forbids creating
+        variables inside the compiled training step (the moving average and
+        the optimizer's slots would be), so they are created here, outside it,
+        by one eager call on a zero batch shaped like ``x``'s elements.
+
+        Parameters
+        ----------
+        x : tf.data.Dataset, array or tensor
+            A dataset (its ``element_spec``; the first element when it yields
+            tuples) or a batch of windows. Other sources (Python generators)
+            are not inspected: build those models yourself by calling them
+            on one batch.
+
+        Returns
+        -------
+        bool
+            True when the model is (now) built.
+        """
+        if not self.built:
+            spec = _input_spec(x)
+            if spec is None:
+                return False
+            shape, dtype = spec
+            self(tf.zeros((1,) + shape, dtype=dtype), training=False)
+        optimizer = getattr(self, "optimizer", None)
+        if optimizer is not None and not optimizer.built:
+            optimizer.build(self.trainable_variables)
+        return True
+
+    def fit(self, x=None, *args, **kwargs):
+        """``keras.Model.fit`` after ``build_from_data(x)`` (a fresh model trains from scratch)."""
+        self.build_from_data(x)
+        return super().fit(x, *args, **kwargs)
+
+    def evaluate(self, x=None, *args, **kwargs):
+        """``keras.Model.evaluate`` after ``build_from_data(x)``."""
+        self.build_from_data(x)
+        return super().evaluate(x, *args, **kwargs)
+
     def call(self, inputs, training=None):
         x = inputs
         if self.standardize is not None:
@@ -212,6 +255,29 @@ class NEEPModel(keras.Model):
         config = dict(config)
         config["network"] = keras.saving.deserialize_keras_object(config["network"])
         return cls(**config)
+
+
+def _input_spec(x) -> tuple[tuple[int, ...], tf.DType] | None:
+    """Shape of one window (without the batch axis) and dtype of a data source, or None."""
+    if isinstance(x, tf.data.Dataset):
+        spec = x.element_spec
+        if isinstance(spec, (tuple, list)):
+            spec = spec[0] if spec else None
+        if not isinstance(spec, tf.TensorSpec):
+            return None
+        shape, dtype = spec.shape, spec.dtype
+    elif hasattr(x, "shape") and hasattr(x, "dtype"):
+        shape, dtype = tf.TensorShape(x.shape), tf.as_dtype(x.dtype)
+        if dtype.is_integer:
+            dtype = tf.int32
+    else:
+        return None
+    if shape.rank is None or shape.rank < 2:
+        return None
+    rest = shape[1:]
+    if not rest.is_fully_defined():
+        return None
+    return tuple(int(v) for v in rest), dtype
 
 
 def _predict_fn(model: keras.Model):

@@ -14,6 +14,7 @@ from neep.estimators import (
     make_optimizer,
     mlp_network,
     pair_dataset,
+    window_dataset,
 )
 
 P_FORWARD, P_BACKWARD = 0.6, 0.2
@@ -129,3 +130,28 @@ def test_monitors_work_with_plain_model_fit(rng):
     # the best held-out objective's weights are back in the model at the end
     for a, b in zip(model.get_weights(), monitor.best_weights):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("ema", [None, 0.5])
+def test_fresh_model_trains_with_plain_model_fit_and_all_callbacks(tmp_path, rng, ema):
+    # No model(...) call, no optimizer.build: fit must create the weights, the moving
+    # average and the optimizer's slots itself, outside the compiled step.
+    states, exact_ep = biased_ring(6, 300, rng)
+    model = NEEPModel(embedding_network(3, 4, 8, 1, seed=0), ema_momentum=ema)
+    model.compile(optimizer=make_optimizer())
+    log = tmp_path / "log.csv"
+    monitor = EPMonitor(states[3:], every=5, exact_ep=exact_ep[3:])
+    truth = GroundTruthMonitor(states[3:], exact_ep[3:], every=5)
+    model.fit(window_dataset(states[:3], 2, 64, seed=0), steps_per_epoch=5, epochs=2, verbose=0,
+              shuffle=False, callbacks=[monitor, truth, keras.callbacks.CSVLogger(str(log))])
+    assert int(model.optimizer.iterations.numpy()) == 10
+    assert [h["iteration"] for h in monitor.history] == [5, 10]
+    assert [h["iteration"] for h in truth.history] == [5, 10]
+    if ema is not None:
+        assert float(model._ema_count.numpy()) == 10
+    rows = log.read_text().splitlines()
+    header = rows[0].split(",")
+    assert len(rows) == 3 and "ep_rate" in header and "loss" in header
+    # evaluate on a fresh model's path too: our trackers, loss = -objective
+    result = model.evaluate(window_dataset(states[3:], 2, 64, seed=1), steps=2, verbose=0, return_dict=True)
+    assert np.isfinite(result["loss"]) and result["loss"] == pytest.approx(-result["objective"])
