@@ -66,6 +66,11 @@ def held_out_subset(states, exact_ep=None, max_windows: int = 131072, seq_len: i
     return sub, ep
 
 
+def _relative(estimate: float, exact: float) -> float | None:
+    """Relative error ``(estimate - exact) / exact``; None when the exact value is 0."""
+    return (estimate - exact) / exact if exact != 0 else None
+
+
 class _Periodic(keras.callbacks.Callback):
     """Shared timing: evaluate every ``every`` optimizer steps, or at each epoch end."""
 
@@ -138,8 +143,11 @@ class EPMonitor(_Periodic):
     every : int or None
         Evaluate every ``every`` optimizer steps; None: at each epoch end.
     exact_ep : array (M, L-1), optional
-        Exact per-step EP of ``states``: adds ``r2`` and ``error`` (relative
-        error of the rate against the exact mean) to each record.
+        Exact per-step EP of ``states``: adds ``r2``, ``ep_rate_exact`` (the
+        same slope estimator applied to the exact EP of the same windows,
+        per unit time) and ``error`` (relative error of ``ep_rate`` against
+        it: like with like, so a perfect estimator has error 0 whatever the
+        sampling noise of the subset) to each record.
     restore_best : bool
         Restore the weights of the best held-out objective at the end.
     use_average : bool
@@ -152,8 +160,8 @@ class EPMonitor(_Periodic):
     history : list of dict
         One record per evaluation: ``iteration``, ``train_loss``,
         ``test_objective``, ``ep_rate``, ``ep_per_step``, ``lower_bound_j``,
-        ``lower_bound_dv`` (per step), ``r2`` and ``error`` (None without
-        truth), ``seconds``.
+        ``lower_bound_dv`` (per step), ``r2``, ``error`` and
+        ``ep_rate_exact`` (None without truth), ``seconds``.
     best_objective, best_iteration, best_weights
     """
 
@@ -211,12 +219,15 @@ class EPMonitor(_Periodic):
             "lower_bound_dv": lower_bound_dv(delta_s) / (seq_len - 1),
             "r2": None,
             "error": None,
+            "ep_rate_exact": None,
         }
         if self._exact_windows is not None:
             exact = self._exact_windows
             record["r2"] = r_squared(delta_s, exact)
-            exact_mean = float(exact.mean()) / (seq_len - 1)
-            record["error"] = (per_step - exact_mean) / exact_mean if exact_mean != 0 else None
+            # Like with like: the same slope estimator on the same windows, exact EP in place of dS.
+            exact_step = ep_rate_from_cumulative(exact, 1.0) / (seq_len - 1)
+            record["ep_rate_exact"] = exact_step / self.dt
+            record["error"] = _relative(per_step, exact_step)
         return record
 
     def on_train_end(self, logs=None):
@@ -239,8 +250,9 @@ class GroundTruthMonitor(_Periodic):
     Attributes
     ----------
     history : list of dict
-        ``iteration``, ``r2``, ``error`` (relative error of the mean EP per
-        step against the exact mean), ``seconds``.
+        ``iteration``, ``r2``, ``error`` (relative error of the EP rate, the
+        slope of the cumulative EP, against the same slope of the exact
+        cumulative EP of the same windows), ``seconds``.
     """
 
     def __init__(self, states, exact_ep, *, seq_len=None, every=None, use_average=True, batch_size=16384):
@@ -255,9 +267,9 @@ class GroundTruthMonitor(_Periodic):
         exact = window_sums(self.exact_ep, seq_len)
         with self._averaged():
             delta_s = predict_delta_s(self.model, self.states, seq_len, self.batch_size)
-        exact_mean = float(exact.mean())
         estimate = ep_rate_from_cumulative(delta_s, 1.0)
+        exact_slope = ep_rate_from_cumulative(exact, 1.0)
         return {
             "r2": r_squared(delta_s, exact),
-            "error": (estimate - exact_mean) / exact_mean if exact_mean != 0 else None,
+            "error": _relative(estimate, exact_slope),
         }

@@ -53,7 +53,10 @@ class _Progress(keras.callbacks.Callback):
             f"{self.label} iter {rec['iteration']:>7d}/{self.iterations}  "
             f"held-out EP rate {rec['ep_rate']:.5g}"
         )
-        if self.exact is not None:
+        exact = rec.get("ep_rate_exact")
+        if exact is not None:  # the exact EP of the same held-out windows, same slope estimator
+            line += f" (exact {exact:.5g})"
+        elif self.exact is not None:  # no exact EP file: the sidecar's value
             line += f" (exact {self.exact:.5g})"
         line += f"  J {rec['test_objective']:.5g}"
         if rec.get("r2") is not None:
@@ -141,7 +144,9 @@ class NEEP:
     history_ : list of dict
         One per evaluation: ``seed``, ``iteration``, ``train_loss``,
         ``test_objective``, ``ep_rate``, ``ep_per_step``, ``lower_bound_j``,
-        ``lower_bound_dv``, ``r2``, ``error``, ``seconds``.
+        ``lower_bound_dv``, ``r2``, ``error``, ``ep_rate_exact`` (exact rate
+        of the evaluation subset by the same slope estimator; ``error`` is
+        relative to it), ``seconds``.
     model_ : NEEPModel
         The seed with the best held-out objective; ``models_`` all of them.
     best_seed_ : int
