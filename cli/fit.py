@@ -268,7 +268,6 @@ def run_fit(
     if kind == "mlp" and data.discrete:
         raise ValueError("--model mlp needs float (continuous) states, got integer data (use embedding)")
     data.check_seq_len(seq_len)
-    train, test = data.split(0.5, min_steps=seq_len)  # the split NEEP.fit makes; fails early if too small
     units = hidden_units if hidden_units is not None else default_hidden_units(kind)
     estimator = NEEP(
         model=kind,
@@ -291,10 +290,10 @@ def run_fit(
         shape = "x".join(str(s) for s in data.states.shape)
         print(f"neep fit: {path} ({shape}, {'discrete' if data.discrete else 'continuous'} states, "
               f"dt {data.dt:g}{'' if data.dt_known else ' (unknown: rates per step)'}); "
-              f"{kind} h with {units} hidden units, {iterations} iterations x {seeds} seed(s); "
-              f"train {train.n_trajectories} x {train.n_steps}, held-out {test.n_trajectories} x "
-              f"{test.n_steps}", file=sys.stderr, flush=True)
+              f"{kind} h with {units} hidden units, {iterations} iterations x {seeds} seed(s)",
+              file=sys.stderr, flush=True)
     estimator.fit(data)
+    train, test = estimator.train_, estimator.test_  # the halves the fit used (memmap views)
 
     unit = "per unit time" if estimator.dt_known_ else "per step"
     dt_used = estimator.dt_

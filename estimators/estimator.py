@@ -96,6 +96,10 @@ class NEEP:
         Size of the fixed held-out subset used during training.
     seeds : int
         Ensemble size K (paper: 5); mean and standard deviation are reported.
+    test_fraction : float
+        Held-out share when ``fit`` gets no ``test`` data, in (0, 1): of the
+        trajectories when M > 1 (the last ones), of the time when M = 1 (the
+        last part). The paper's is 0.5.
     normalize : bool
         Standardize continuous inputs per coordinate (training statistics,
         stored in the model).
@@ -147,6 +151,10 @@ class NEEP:
         ``lower_bound_dv``, ``r2``, ``error``, ``ep_rate_exact`` (exact rate
         of the evaluation subset by the same slope estimator; ``error`` is
         relative to it), ``seconds``.
+    train_, test_ : Trajectories
+        The training and held-out data ``fit`` used (views of the input:
+        memory-mapped when it came from a file, never copied); ``test_`` is
+        what every held-out figure or check should use.
     model_ : NEEPModel
         The seed with the best held-out objective; ``models_`` all of them.
     best_seed_ : int
@@ -169,6 +177,7 @@ class NEEP:
         eval_every: int = 100,
         eval_samples: int = 131072,
         seeds: int = 1,
+        test_fraction: float = 0.5,
         normalize: bool = True,
         seed: int = 0,
         verbose: int = 1,
@@ -193,6 +202,7 @@ class NEEP:
         self.eval_every = eval_every
         self.eval_samples = eval_samples
         self.seeds = seeds
+        self.test_fraction = test_fraction
         self.normalize = normalize
         self.seed = seed
         self.verbose = verbose
@@ -225,6 +235,9 @@ class NEEP:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
         if not (isinstance(self.weight_decay, (int, float)) and self.weight_decay >= 0):
             raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
+        fraction = self.test_fraction
+        if isinstance(fraction, bool) or not isinstance(fraction, (int, float, np.floating)) or not 0 < fraction < 1:
+            raise ValueError(f"test_fraction must be in (0, 1), got {fraction!r}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.ema_momentum is not None and not 0 < self.ema_momentum < 1:
@@ -259,14 +272,15 @@ class NEEP:
     def fit(self, data, test=None) -> "NEEP":
         """Train on ``data`` (Trajectories, array or path); evaluate on ``test`` or a held-out split.
 
-        Without ``test``, ``data.split(0.5)``: by trajectory when M > 1, by
-        time when M = 1. Returns self.
+        Without ``test``, ``data.split(1 - test_fraction)``: by trajectory
+        when M > 1, by time when M = 1 (``train_`` and ``test_`` keep the
+        parts). Returns self.
         """
         start = time.perf_counter()
         self._check_params()
         data = as_trajectories(data)
         if test is None:
-            train, test = data.split(0.5, min_steps=self.seq_len)
+            train, test = data.split(1.0 - float(self.test_fraction), min_steps=self.seq_len)
         else:
             train, test = data, as_trajectories(test, dt=data.dt if data.dt_known else None)
             if train.discrete != test.discrete or train.dim != test.dim:
@@ -289,6 +303,9 @@ class NEEP:
         if exact_rate is None and exact_step is not None:
             exact_rate = exact_step / dt
 
+        if self.verbose:
+            print(f"NEEP: {kind} h, train {train.n_trajectories} x {train.n_steps}, held-out "
+                  f"{test.n_trajectories} x {test.n_steps} states", file=sys.stderr, flush=True)
         self.models_, self.history_ = [], []
         rates, per_step, bounds_j, bounds_dv, r2s, objectives = [], [], [], [], [], []
         for k in range(self.seeds):
@@ -359,6 +376,7 @@ class NEEP:
                 r2s.append(r_squared(delta_s, window_sums(test.exact_ep, seq_len)))
             self.models_.append(model)
 
+        self.train_, self.test_ = train, test
         self.kind_, self.seq_len_, self.n_states_ = kind, seq_len, n_states
         self.dt_, self.dt_known_ = dt, train.dt_known
         self.ep_rate_per_seed_ = np.asarray(rates)
@@ -432,6 +450,7 @@ class NEEP:
             raise ValueError(f"{str(path)!r} is not a NEEP model")
         est = cls(model=model.kind, seq_len=model.seq_len)
         est.model_, est.models_, est.best_seed_ = model, [model], 0
+        est.train_ = est.test_ = None  # not kept in the model file
         est.kind_, est.seq_len_, est.n_states_ = model.kind, model.seq_len, model.n_states
         est.dt_, est.dt_known_ = model.dt, True
         return est

@@ -12,6 +12,7 @@ from neep.estimators import (
     Trajectories,
     embedding_network,
     make_optimizer,
+    load_trajectories,
     mlp_network,
     pair_dataset,
     window_dataset,
@@ -155,3 +156,27 @@ def test_fresh_model_trains_with_plain_model_fit_and_all_callbacks(tmp_path, rng
     # evaluate on a fresh model's path too: our trackers, loss = -objective
     result = model.evaluate(window_dataset(states[3:], 2, 64, seed=1), steps=2, verbose=0, return_dict=True)
     assert np.isfinite(result["loss"]) and result["loss"] == pytest.approx(-result["objective"])
+
+
+def test_fitted_split_is_kept_as_memmap_views(tmp_path, rng):
+    states, exact_ep = biased_ring(8, 100, rng)
+    np.save(tmp_path / "ring.npy", states)
+    data = load_trajectories(tmp_path / "ring.npy")
+    est = NEEP(hidden_units=4, embedding_dim=2, batch_size=16, iterations=1, eval_every=1,
+               test_fraction=0.25, verbose=0).fit(data)
+    assert est.train_.states.shape == (6, 100) and est.test_.states.shape == (2, 100)
+    for part in (est.train_, est.test_):  # views of the file's memmap, not copies
+        assert isinstance(part.states, np.memmap) and np.shares_memory(part.states, data.states)
+    np.testing.assert_array_equal(est.test_.states, states[6:])
+    # one trajectory: by time, the last quarter held out
+    one = Trajectories.from_array(states[:1], exact_ep=exact_ep[:1])
+    est = NEEP(hidden_units=4, embedding_dim=2, batch_size=16, iterations=1, eval_every=1,
+               test_fraction=0.25, verbose=0).fit(one)
+    assert est.train_.n_steps == 75 and est.test_.n_steps == 25
+    np.testing.assert_array_equal(est.test_.exact_ep, exact_ep[:1, 75:])
+
+
+@pytest.mark.parametrize("bad", [0, 1, 1.5, -0.1, True, "0.5", None])
+def test_bad_test_fraction_is_named(bad):
+    with pytest.raises(ValueError, match="test_fraction must be in"):
+        NEEP(test_fraction=bad).fit(np.zeros((4, 10, 1), np.float32))
