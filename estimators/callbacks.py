@@ -154,6 +154,13 @@ class EPMonitor(_Periodic):
         Evaluate the moving average of the weights when the model keeps one.
     batch_size : int
         Evaluation batch size.
+    train_states : array (M', L', d) or (M', L'), optional
+        A fixed subset of the TRAINING trajectories (``held_out_subset`` of
+        the training data, best of the same size as ``states``): each
+        evaluation also reports the training-set estimate ``train_ep_rate``
+        and objective ``train_objective`` with the same weights (the
+        supplement's Fig. S2: the training-set estimate can drift away while
+        the held-out one converges). Costs one more evaluation pass.
 
     Attributes
     ----------
@@ -161,7 +168,8 @@ class EPMonitor(_Periodic):
         One record per evaluation: ``iteration``, ``train_loss``,
         ``test_objective``, ``ep_rate``, ``ep_per_step``, ``lower_bound_j``,
         ``lower_bound_dv`` (per step), ``r2``, ``error`` and
-        ``ep_rate_exact`` (None without truth), ``seconds``.
+        ``ep_rate_exact`` (None without truth), ``train_ep_rate`` and
+        ``train_objective`` (None without ``train_states``), ``seconds``.
     best_objective, best_iteration, best_weights
     """
 
@@ -176,11 +184,13 @@ class EPMonitor(_Periodic):
         restore_best: bool = True,
         use_average: bool = True,
         batch_size: int = 16384,
+        train_states=None,
     ):
         super().__init__(every, use_average)
         if not dt > 0:
             raise ValueError(f"dt must be > 0, got {dt!r}")
         self.states = states
+        self.train_states = train_states
         self.dt = float(dt)
         self.seq_len = seq_len
         self.exact_ep = exact_ep
@@ -202,8 +212,11 @@ class EPMonitor(_Periodic):
 
     def evaluate(self) -> dict:
         seq_len = self._seq_len()
+        train_delta_s = None
         with self._averaged():
             delta_s = predict_delta_s(self.model, self.states, seq_len, self.batch_size)
+            if self.train_states is not None:
+                train_delta_s = predict_delta_s(self.model, self.train_states, seq_len, self.batch_size)
             objective = objective_numpy(delta_s)
             if objective > self.best_objective:
                 self.best_objective = objective
@@ -220,7 +233,12 @@ class EPMonitor(_Periodic):
             "r2": None,
             "error": None,
             "ep_rate_exact": None,
+            "train_ep_rate": None,
+            "train_objective": None,
         }
+        if train_delta_s is not None:
+            record["train_ep_rate"] = ep_rate_from_cumulative(train_delta_s, 1.0) / (seq_len - 1) / self.dt
+            record["train_objective"] = objective_numpy(train_delta_s)
         if self._exact_windows is not None:
             exact = self._exact_windows
             record["r2"] = r_squared(delta_s, exact)

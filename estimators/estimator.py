@@ -16,7 +16,7 @@ from .data import Trajectories, load_trajectories
 from .model import NEEPModel, make_optimizer, predict_delta_s
 from .networks import MODEL_KINDS, build_network
 from .objective import lower_bound_dv, lower_bound_j, objective_numpy
-from .pipeline import gather_windows, window_dataset
+from .pipeline import count_evaluation_windows, gather_windows, window_dataset
 
 __all__ = ["NEEP", "load_model", "as_trajectories"]
 
@@ -96,6 +96,12 @@ class NEEP:
         Size of the fixed held-out subset used during training.
     seeds : int
         Ensemble size K (paper: 5); mean and standard deviation are reported.
+    track_train : bool
+        Also evaluate a fixed subset of the training data (as many windows
+        as the held-out subset) at every evaluation: ``train_ep_rate`` and
+        ``train_objective`` in ``history_`` (Fig. S2 of the supplement: the
+        training-set estimate can overfit while the held-out one converges).
+        About doubles the (small) evaluation cost.
     test_fraction : float
         Held-out share when ``fit`` gets no ``test`` data, in (0, 1): of the
         trajectories when M > 1 (the last ones), of the time when M = 1 (the
@@ -150,7 +156,9 @@ class NEEP:
         ``test_objective``, ``ep_rate``, ``ep_per_step``, ``lower_bound_j``,
         ``lower_bound_dv``, ``r2``, ``error``, ``ep_rate_exact`` (exact rate
         of the evaluation subset by the same slope estimator; ``error`` is
-        relative to it), ``seconds``.
+        relative to it), ``train_ep_rate`` and ``train_objective`` (the same
+        weights on a training subset; None unless ``track_train``),
+        ``seconds``.
     train_, test_ : Trajectories
         The training and held-out data ``fit`` used (views of the input:
         memory-mapped when it came from a file, never copied); ``test_`` is
@@ -178,6 +186,7 @@ class NEEP:
         eval_samples: int = 131072,
         seeds: int = 1,
         test_fraction: float = 0.5,
+        track_train: bool = True,
         normalize: bool = True,
         seed: int = 0,
         verbose: int = 1,
@@ -203,6 +212,7 @@ class NEEP:
         self.eval_samples = eval_samples
         self.seeds = seeds
         self.test_fraction = test_fraction
+        self.track_train = track_train
         self.normalize = normalize
         self.seed = seed
         self.verbose = verbose
@@ -293,6 +303,10 @@ class NEEP:
         dt = train.dt
         mean, std = self._stats(train, self.seed)
         sub_states, sub_ep = held_out_subset(test.states, test.exact_ep, self.eval_samples, seq_len, self.seed)
+        train_sub = None
+        if self.track_train:  # as many windows as the held-out subset, for a fair comparison
+            windows = sub_states.shape[0] * count_evaluation_windows(sub_states, seq_len)
+            train_sub, _ = held_out_subset(train.states, None, windows, seq_len, self.seed)
         policy = None if self.precision == "float32" else self.precision
         epochs = math.ceil(self.iterations / self.eval_every)
         exact_rate = test.ep_rate_exact if test.dt_known or train.dt_known else None
@@ -344,6 +358,7 @@ class NEEP:
                 exact_ep=sub_ep,
                 restore_best=self.restore_best,
                 batch_size=self.eval_batch_size,
+                train_states=train_sub,
             )
             callbacks = [monitor]
             if self.verbose:

@@ -79,3 +79,20 @@ def test_progress_line_prints_the_held_out_exact_value(rng, capsys):
     for line, record in zip(lines, est.history_):
         assert f"(exact {record['ep_rate_exact']:.5g})" in line
         assert "(exact 99)" not in line
+
+
+def test_training_subset_rate_uses_the_same_estimator(rng):
+    # The perfect model's training-set rate is the exact EP's cumulative slope on those
+    # trajectories (float32 rounding only), and it differs from the held-out one.
+    states, exact_ep = biased_ring(6, 301, rng)
+    monitor = EPMonitor(states[3:], dt=0.5, exact_ep=exact_ep[3:], train_states=states[:3])
+    monitor.set_model(perfect_model())
+    monitor.on_train_begin()
+    record = monitor.evaluate()
+    assert record["train_ep_rate"] == pytest.approx(ep_rate_from_cumulative(exact_ep[:3], 0.5), rel=1e-5)
+    assert record["train_ep_rate"] != pytest.approx(record["ep_rate"], rel=1e-3)
+    assert np.isfinite(record["train_objective"])
+    plain = EPMonitor(states[3:])
+    plain.set_model(perfect_model())
+    plain.on_train_begin()
+    assert plain.evaluate()["train_ep_rate"] is None

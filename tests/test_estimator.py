@@ -180,3 +180,14 @@ def test_fitted_split_is_kept_as_memmap_views(tmp_path, rng):
 def test_bad_test_fraction_is_named(bad):
     with pytest.raises(ValueError, match="test_fraction must be in"):
         NEEP(test_fraction=bad).fit(np.zeros((4, 10, 1), np.float32))
+
+
+@pytest.mark.parametrize("track", [True, False])
+def test_history_has_the_training_set_rate(rng, track):
+    states, _ = biased_ring(4, 200, rng)
+    est = NEEP(hidden_units=4, embedding_dim=2, batch_size=16, iterations=2, eval_every=1,
+               track_train=track, verbose=0).fit(states)
+    assert len(est.history_) == 2
+    for record in est.history_:
+        assert (np.isfinite(record["train_ep_rate"]) and np.isfinite(record["train_objective"])) if track \
+            else record["train_ep_rate"] is None
