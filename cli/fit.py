@@ -1,18 +1,14 @@
 """``neep fit PATH -o DIR``: train a NEEP estimator on a trajectory file, write the run folder.
 
-The command parses, calls ``neep.estimators`` (``load_trajectories``,
-``NEEP``) and the plots, writes the results and prints a summary; the science
-lives in the package. TensorFlow is imported inside the command only.
+The command parses, calls ``neep.estimators.fit_to_folder`` (the fit, the
+summary, the figures and the atomic folder writing live there) and prints a
+summary. TensorFlow is imported inside the command only.
 """
 
 from __future__ import annotations
 
-import csv
-import json
 import os
-import shutil
 import sys
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -24,10 +20,9 @@ from ._common import check_output_dir, user_errors
 
 __all__ = ["fit", "run_fit", "FIT_DEFAULTS", "default_hidden_units", "import_tensorflow_quietly"]
 
-# Defaults chosen so that `neep fit beads.npy -o run/` on the paper's 2-bead data
-# (1000 x 10^4 steps) lands within a few % of the exact rate in a few minutes on a
-# 2-core CPU (measured: see benchmarks/RESULTS-estimators.md). The paper's sizes
-# are one option away: --hidden-units 512 --iterations 50000 --seeds 5.
+# The defaults of `neep fit`; they live in neep.estimators.run (FIT_DEFAULTS) and are
+# repeated here, literally, so that `neep --help` needs no TensorFlow import. A test
+# checks the two agree.
 FIT_DEFAULTS: dict[str, Any] = {
     "batch_size": 4096,
     "learning_rate": 1e-3,
@@ -38,21 +33,6 @@ FIT_DEFAULTS: dict[str, Any] = {
     "seq_len": 2,
     "ema_momentum": 0.99,
 }
-# Hidden units per model kind when --hidden-units is not given (paper: mlp 512,
-# embedding 128, gru 128). The MLP default is half the paper's width: 4x fewer
-# FLOPs per step, and as accurate on the bead data within the same wall time.
-_HIDDEN_DEFAULT = {"mlp": 256, "embedding": 128, "gru": 128}
-
-# Files of a run folder (also the only ones --force replaces in an existing folder).
-_RUN_FILES = (
-    "model.keras",
-    "history.csv",
-    "summary.json",
-    "convergence.png",
-    "ep_scatter.png",
-    "cumulative_ep.png",
-    "local_ep_map.png",
-)
 
 
 def import_tensorflow_quietly() -> None:
@@ -84,8 +64,25 @@ def import_tensorflow_quietly() -> None:
 
 
 def default_hidden_units(kind: str) -> int:
-    """Hidden units ``neep fit`` uses for a model kind when ``--hidden-units`` is not given."""
-    return _HIDDEN_DEFAULT[kind]
+    """Same as ``neep.estimators.run.default_hidden_units`` (kept here for old imports)."""
+    import_tensorflow_quietly()
+    from neep.estimators.run import default_hidden_units as default
+
+    return default(kind)
+
+
+def run_fit(path: str | Path, output: str | Path, *, force: bool = False, dt: float | None = None,
+            plots: bool = True, **neep_kwargs: Any) -> dict:
+    """Thin alias of ``neep.estimators.fit_to_folder`` returning the summary only (old API).
+
+    ``precision`` may be ``"bfloat16"``; ``ema_momentum`` 0 or None: no moving average.
+    """
+    import_tensorflow_quietly()
+    from neep.estimators import fit_to_folder
+
+    if "ema_momentum" in neep_kwargs and not neep_kwargs["ema_momentum"]:
+        neep_kwargs["ema_momentum"] = None
+    return fit_to_folder(path, output, force=force, dt=dt, plots=plots, **neep_kwargs)[1]
 
 
 def _positive_float(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
@@ -98,268 +95,6 @@ def _non_negative_float(ctx: click.Context, param: click.Parameter, value: float
     if not value >= 0:
         raise click.BadParameter(f"must be >= 0, got {value}")
     return value
-
-
-def _write_history(history: list[dict], path: Path) -> None:
-    keys: list[str] = []
-    for row in history:
-        keys.extend(k for k in row if k not in keys)
-    front = [k for k in ("seed", "iteration") if k in keys]
-    keys = front + [k for k in keys if k not in front]
-    with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=keys, restval="")
-        writer.writeheader()
-        for row in history:
-            writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in keys})
-
-
-def _json_value(value: Any) -> Any:
-    """Make NumPy scalars/arrays JSON-friendly; NaN/inf become null."""
-    import math
-
-    import numpy as np
-
-    if isinstance(value, np.ndarray):
-        return [_json_value(v) for v in value.tolist()]
-    if isinstance(value, (list, tuple)):
-        return [_json_value(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _json_value(v) for k, v in value.items()}
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def _plot_subset(test: Any, max_steps: int = 500_000) -> tuple[Any, Any]:
-    """A prefix of the held-out data (whole trajectories when possible) for the figures."""
-    import numpy as np
-
-    m_count, length = test.states.shape[:2]
-    if length >= max_steps:
-        states = np.asarray(test.states[:1, :max_steps])
-        exact = None if test.exact_ep is None else np.asarray(test.exact_ep[:1, : max_steps - 1])
-    else:
-        count = max(1, min(m_count, max_steps // length))
-        states = np.asarray(test.states[:count])
-        exact = None if test.exact_ep is None else np.asarray(test.exact_ep[:count])
-    return states, exact
-
-
-def _figures(est: Any, test: Any, folder: Path, unit: str) -> list[str]:
-    """Write the figures of a fitted estimator into ``folder``; return their names."""
-    import numpy as np
-
-    from neep.estimators.callbacks import window_sums
-    from neep.estimators.plots import (
-        plot_convergence,
-        plot_cumulative_ep,
-        plot_ep_scatter,
-        plot_local_ep_map,
-        save_figure,
-    )
-
-    written = []
-    exact_rate = est.ep_per_step_exact_ / est.dt_ if est.ep_per_step_exact_ is not None else None
-    ax = plot_convergence(est.history_, exact=exact_rate, unit=unit)
-    save_figure(ax, folder / "convergence.png")
-    written.append("convergence.png")
-    if test.exact_ep is None:
-        return written
-    states, exact = _plot_subset(test)
-    seq_len = est.seq_len_
-    estimated = est.predict(states)
-    exact_windows = exact if seq_len == 2 else window_sums(exact, seq_len)
-    ax = plot_ep_scatter(estimated, exact_windows,
-                         title="Per-step EP: estimated vs exact" if seq_len == 2 else
-                         f"EP per window of {seq_len} states: estimated vs exact")
-    save_figure(ax, folder / "ep_scatter.png")
-    written.append("ep_scatter.png")
-    ax = plot_cumulative_ep(estimated, exact_windows, dt=est.dt_ * (seq_len - 1) if est.dt_known_ else 1.0,
-                            time_label=None if est.dt_known_ else "step")
-    save_figure(ax, folder / "cumulative_ep.png")
-    written.append("cumulative_ep.png")
-    if seq_len == 2 and not test.discrete and states.ndim == 3 and states.shape[2] == 2:
-        import matplotlib.pyplot as plt
-
-        from neep.estimators.analysis import local_ep_rate
-
-        sigma_est, x_edges, y_edges = local_ep_rate(states, estimated, est.dt_, bins=40)
-        sigma_exact, _, _ = local_ep_rate(states, exact, est.dt_, bins=(x_edges, y_edges))
-        low = float(np.nanmin([np.nanmin(sigma_est), np.nanmin(sigma_exact)]))
-        high = float(np.nanmax([np.nanmax(sigma_est), np.nanmax(sigma_exact)]))
-        fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), layout="constrained")
-        plot_local_ep_map(x_edges, y_edges, sigma_est, ax=axes[0], unit=unit, vmin=low, vmax=high,
-                          colorbar=False, title="Local EP rate: NEEP (Eq. S10)")
-        plot_local_ep_map(x_edges, y_edges, sigma_exact, ax=axes[1], unit=unit, vmin=low, vmax=high,
-                          title="Local EP rate: exact EP, same bins")
-        save_figure(fig, folder / "local_ep_map.png")
-        written.append("local_ep_map.png")
-    return written
-
-
-def _finish(tmp: Path, target: Path) -> None:
-    """Move the finished run folder into place (atomic rename for a new or empty folder)."""
-    if target.is_dir() and not any(target.iterdir()):
-        target.rmdir()
-    if not target.exists():
-        os.replace(tmp, target)
-        return
-    # --force on a non-empty folder: replace our own files one by one, leave the rest.
-    for name in _RUN_FILES:
-        old = target / name
-        if old.exists() and not (tmp / name).exists():
-            old.unlink()
-    for item in tmp.iterdir():
-        os.replace(item, target / item.name)
-    tmp.rmdir()
-
-
-def run_fit(
-    path: str | Path,
-    output: str | Path,
-    *,
-    model: str | None = None,
-    hidden_units: int | None = None,
-    layers: int | None = None,
-    batch_size: int = FIT_DEFAULTS["batch_size"],
-    learning_rate: float = FIT_DEFAULTS["learning_rate"],
-    weight_decay: float = FIT_DEFAULTS["weight_decay"],
-    iterations: int = FIT_DEFAULTS["iterations"],
-    eval_every: int = FIT_DEFAULTS["eval_every"],
-    seeds: int = FIT_DEFAULTS["seeds"],
-    seq_len: int = FIT_DEFAULTS["seq_len"],
-    normalize: bool = True,
-    dt: float | None = None,
-    seed: int = 0,
-    precision: str = "float32",
-    ema_momentum: float | None = FIT_DEFAULTS["ema_momentum"],
-    plots: bool = True,
-    verbose: int = 1,
-) -> dict:
-    """Everything ``neep fit`` does, as a function: fit, then write the run folder.
-
-    Writes ``output/model.keras`` (best seed), ``history.csv``,
-    ``summary.json`` and the figures, first into a temporary folder beside
-    ``output``, renamed into place at the end (nothing half-written survives
-    an error). The caller checks ``output`` beforehand (``check_output_dir``).
-
-    Returns
-    -------
-    dict
-        The summary written to ``summary.json``.
-
-    Raises
-    ------
-    ValueError
-        Bad data or parameters (one line, from ``neep.estimators``).
-    """
-    import_tensorflow_quietly()
-    from neep.estimators import NEEP, load_trajectories
-
-    output = Path(output)
-    data = load_trajectories(path, dt=dt)
-    kind = model or ("embedding" if data.discrete else "mlp")
-    if kind not in _HIDDEN_DEFAULT:
-        raise ValueError(f"model must be one of {', '.join(_HIDDEN_DEFAULT)}, got {kind!r}")
-    if kind == "embedding" and not data.discrete:
-        raise ValueError("--model embedding needs integer (discrete) states, got float data")
-    if kind == "mlp" and data.discrete:
-        raise ValueError("--model mlp needs float (continuous) states, got integer data (use embedding)")
-    data.check_seq_len(seq_len)
-    units = hidden_units if hidden_units is not None else default_hidden_units(kind)
-    estimator = NEEP(
-        model=kind,
-        hidden_units=units,
-        layers=layers,
-        seq_len=seq_len,
-        batch_size=batch_size,
-        learning_rate=learning_rate,
-        weight_decay=weight_decay,
-        iterations=iterations,
-        eval_every=eval_every,
-        seeds=seeds,
-        normalize=normalize,
-        seed=seed,
-        verbose=verbose,
-        precision="mixed_bfloat16" if precision == "bfloat16" else "float32",
-        ema_momentum=ema_momentum,
-    )
-    if verbose:
-        shape = "x".join(str(s) for s in data.states.shape)
-        print(f"neep fit: {path} ({shape}, {'discrete' if data.discrete else 'continuous'} states, "
-              f"dt {data.dt:g}{'' if data.dt_known else ' (unknown: rates per step)'}); "
-              f"{kind} h with {units} hidden units, {iterations} iterations x {seeds} seed(s)",
-              file=sys.stderr, flush=True)
-    estimator.fit(data)
-    train, test = estimator.train_, estimator.test_  # the halves the fit used (memmap views)
-
-    unit = "per unit time" if estimator.dt_known_ else "per step"
-    dt_used = estimator.dt_
-    per_step_exact = estimator.ep_per_step_exact_
-    error = None
-    if per_step_exact is not None and per_step_exact != 0:
-        error = (estimator.ep_per_step_ - per_step_exact) / per_step_exact
-    summary = {
-        "ep_rate": estimator.entropy_production_rate_,
-        "ep_rate_std": estimator.entropy_production_rate_std_,
-        "ep_rate_per_seed": estimator.ep_rate_per_seed_,
-        "ep_rate_exact": data.ep_rate_exact if estimator.dt_known_ else
-        (None if per_step_exact is None else per_step_exact),
-        "ep_per_step": estimator.ep_per_step_,
-        "ep_per_step_exact": per_step_exact,
-        "relative_error": error,
-        "lower_bound_j": estimator.lower_bound_j_ / dt_used,
-        "lower_bound_dv": estimator.lower_bound_dv_ / dt_used,
-        "r2": estimator.r2_,
-        "r2_per_seed": estimator.r2_per_seed_,
-        "objective_per_seed": estimator.objective_per_seed_,
-        "best_seed": estimator.best_seed_,
-        "rate_unit": unit,
-        "dt": dt_used,
-        "dt_known": estimator.dt_known_,
-        "model": kind,
-        "hidden_units": units,
-        "layers": layers,
-        "seq_len": seq_len,
-        "iterations": iterations,
-        "eval_every": eval_every,
-        "batch_size": batch_size,
-        "learning_rate": learning_rate,
-        "weight_decay": weight_decay,
-        "seeds": seeds,
-        "seed": seed,
-        "normalize": normalize,
-        "precision": precision,
-        "ema_momentum": ema_momentum,
-        "data": str(path),
-        "shape": list(data.states.shape),
-        "train_shape": list(train.states.shape),
-        "test_shape": list(test.states.shape),
-        "seconds": estimator.seconds_,
-        "notes": (
-            "ep_rate, ep_rate_std, ep_rate_per_seed, lower bounds: rate_unit (per unit time when dt "
-            "is known, else per step), held-out data; relative_error compares the per-step "
-            "estimate with ep_per_step_exact (the mean exact per-step EP of the held-out data when "
-            "the exact EP file exists, else the sidecar's value); ep_rate_exact is the sidecar's "
-            "rate of the physical process; r2: per-step estimate vs exact EP, mean over seeds"
-        ),
-    }
-    summary = _json_value(summary)
-
-    tmp = Path(tempfile.mkdtemp(prefix=f".{output.name or 'run'}.", suffix=".tmp", dir=output.parent))
-    try:
-        estimator.save(tmp / "model.keras")
-        _write_history(estimator.history_, tmp / "history.csv")
-        figures = _figures(estimator, test, tmp, unit) if plots else []
-        summary["figures"] = figures
-        (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-        _finish(tmp, output)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return summary
 
 
 def _format_summary(summary: dict, output: Path, seconds: float) -> str:
@@ -452,9 +187,9 @@ def fit(path: Path, output: Path, model: str | None, hidden_units: int | None, l
         warnings.simplefilter("ignore")  # Keras' notes about tf.data shuffling etc.
         with user_errors():
             summary = run_fit(
-                path, output, model=model, hidden_units=hidden_units, layers=layers,
+                path, output, force=force, dt=dt, model=model, hidden_units=hidden_units, layers=layers,
                 batch_size=batch_size, learning_rate=learning_rate, weight_decay=weight_decay,
                 iterations=iterations, eval_every=eval_every, seeds=seeds, seq_len=seq_len,
-                normalize=normalize, dt=dt, seed=seed, precision=precision, ema_momentum=ema_momentum or None,
+                normalize=normalize, seed=seed, precision=precision, ema_momentum=ema_momentum or None,
             )
     click.echo(_format_summary(summary, output, time.perf_counter() - start))

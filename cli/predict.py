@@ -1,9 +1,10 @@
-"""``neep predict MODEL PATH -o OUT.npy``: per-step EP of new trajectories from a trained model."""
+"""``neep predict MODEL PATH -o OUT.npy``: per-step EP of new trajectories from a trained model.
+
+Parses, calls ``neep.estimators.predict_file`` and prints.
+"""
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -22,81 +23,14 @@ def _positive_float(ctx: click.Context, param: click.Parameter, value: float | N
 
 
 def run_predict(model_path: str | Path, path: str | Path, output: str | Path | None = None,
-                dt: float | None = None, batch_size: int = 16384) -> dict:
-    """Everything ``neep predict`` does, as a function.
-
-    Loads the model (``model.keras`` from ``neep fit``) and the trajectories,
-    computes the EP of every step (or window, for RNEEP models), writes it to
-    ``output`` (float32 ``.npy``, shape ``(M, L-1)`` for pair models; written
-    under a temporary name and renamed) when given, and returns a dict with
-    ``ep_rate`` (per unit time when dt is known, else per step), ``ep_per_step``,
-    ``dt``, ``rate_unit``, ``shape`` and, when the data carry their exact EP,
-    ``ep_per_step_exact`` and ``r2``.
-
-    dt: the argument, else the data's sidecar, else the training data's
-    (stored in the model).
-
-    Raises
-    ------
-    ValueError
-        Bad model file, bad data, data that do not fit the model.
-    """
+                dt: float | None = None, batch_size: int = 16384, force: bool = True) -> dict:
+    """Thin alias of ``neep.estimators.predict_file`` (old API; see there)."""
     from .fit import import_tensorflow_quietly
 
     import_tensorflow_quietly()
-    import numpy as np
+    from neep.estimators import predict_file
 
-    from neep.estimators import NEEP, ep_rate_from_cumulative, load_trajectories, r_squared, window_sums
-
-    model_path = Path(model_path)
-    if model_path.suffix != ".keras":
-        raise ValueError(f"MODEL must be a .keras file written by `neep fit`, got {str(model_path)!r}")
-    data = load_trajectories(path, dt=dt)
-    estimator = NEEP.load(model_path)
-    if not data.discrete:
-        mean = getattr(estimator.model_, "standardize", None)
-        expected = None if mean is None else len(mean.mean)
-        if expected is not None and data.dim != expected:
-            raise ValueError(f"{path}: states have {data.dim} coordinates, the model was trained on {expected}")
-    try:
-        delta_s = estimator.predict(data, batch_size=batch_size)
-    except ValueError:
-        raise
-    except Exception as error:  # a shape the network cannot take: one line, no traceback
-        raise ValueError(f"{path}: the model cannot read these states ({type(error).__name__})") from None
-    seq_len = estimator.seq_len_
-    if dt is not None or data.dt_known:
-        dt_used, unit = data.dt, "per unit time"
-    else:
-        dt_used = estimator.dt_
-        unit = "per unit time" if dt_used != 1.0 else "per step"
-    per_step = ep_rate_from_cumulative(delta_s, 1.0) / (seq_len - 1)
-    result = {
-        "ep_rate": per_step / dt_used,
-        "ep_per_step": per_step,
-        "dt": dt_used,
-        "rate_unit": unit,
-        "shape": list(delta_s.shape),
-        "seq_len": seq_len,
-        "ep_per_step_exact": None,
-        "r2": None,
-    }
-    if data.exact_ep is not None:
-        result["ep_per_step_exact"] = float(np.mean(np.asarray(data.exact_ep, dtype=np.float64)))
-        result["r2"] = r_squared(delta_s, data.exact_ep if seq_len == 2 else window_sums(data.exact_ep, seq_len))
-    elif data.ep_per_step_exact is not None:
-        result["ep_per_step_exact"] = data.ep_per_step_exact
-    if output is not None:
-        output = Path(output)
-        handle, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp.npy", dir=output.parent or ".")
-        os.close(handle)
-        try:
-            np.save(tmp, delta_s.astype(np.float32, copy=False))
-            os.replace(tmp, output)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    return result
+    return predict_file(model_path, path, output, dt=dt, batch_size=batch_size, force=force)
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -126,7 +60,7 @@ def predict(model: Path, path: Path, output: Path | None, dt: float | None, batc
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with user_errors():
-            result = run_predict(model, path, output, dt=dt, batch_size=batch_size)
+            result = run_predict(model, path, output, dt=dt, batch_size=batch_size, force=force)
     unit = result["rate_unit"]
     click.echo(f"EP rate      {result['ep_rate']:.5g} {unit} ({result['ep_per_step']:.5g} per step)")
     if result["ep_per_step_exact"] is not None:

@@ -16,6 +16,16 @@ from .model import NEEPModel, make_optimizer, predict_delta_s  # noqa: E402
 from .networks import build_network, embedding_network, gru_network, mlp_network  # noqa: E402
 from .objective import lower_bound_dv, lower_bound_j, neep_objective, objective_numpy  # noqa: E402
 from .pipeline import evaluation_batches, iter_evaluation_batches, pair_dataset, window_dataset  # noqa: E402
+from .run import (  # noqa: E402
+    FIT_DEFAULTS,
+    default_hidden_units,
+    fit_summary,
+    fit_to_folder,
+    predict_file,
+    write_history_csv,
+    write_run_figures,
+    write_run_folder,
+)
 
 __all__ = [
     "NEEP",
@@ -47,4 +57,12 @@ __all__ = [
     "ep_rate_from_cumulative",
     "r_squared",
     "local_ep_rate",
+    "FIT_DEFAULTS",
+    "default_hidden_units",
+    "fit_to_folder",
+    "write_run_folder",
+    "fit_summary",
+    "write_history_csv",
+    "write_run_figures",
+    "predict_file",
 ]

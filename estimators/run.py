@@ -1,0 +1,428 @@
+"""Run folders: what ``neep fit`` and ``neep predict`` do, as functions (files in, files out).
+
+* ``fit_to_folder(data, output, **neep_kwargs)``: load, fit a ``NEEP`` with
+  the ``neep fit`` defaults (``FIT_DEFAULTS``), write the run folder.
+* ``write_run_folder(est, output)``: the folder of an estimator you fitted
+  yourself: ``model.keras`` (best seed), ``history.csv``, ``summary.json``
+  (``fit_summary``) and the figures (``write_run_figures``). Everything is
+  written into a temporary folder beside ``output`` and renamed into place at
+  the end: nothing half-written survives an error or Ctrl-C.
+* ``predict_file(model, path, output)``: per-step EP of new trajectories
+  from a saved model, written as ``.npy`` the same way, and their EP rate.
+
+Errors are ``ValueError`` (bad data, parameters, existing output) or
+``OSError``, with one line that names what is wrong.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .analysis import ep_rate_from_cumulative, local_ep_rate, r_squared
+from .callbacks import window_sums
+from .data import Trajectories
+from .estimator import NEEP, as_trajectories
+from .networks import MODEL_KINDS
+
+__all__ = [
+    "FIT_DEFAULTS",
+    "RUN_FILES",
+    "default_hidden_units",
+    "fit_to_folder",
+    "write_run_folder",
+    "fit_summary",
+    "write_history_csv",
+    "write_run_figures",
+    "predict_file",
+    "json_ready",
+]
+
+# Defaults of `neep fit` (and of fit_to_folder), chosen so that the paper's 2-bead data
+# (1000 x 10^4 steps) lands within a few % of the exact rate in a few minutes on a 2-core
+# CPU (see benchmarks/RESULTS-estimators.md). NEEP's own defaults are the paper's
+# (learning rate 1e-4, no moving average...); the paper's sizes are one option away:
+# hidden_units=512, iterations=50000, seeds=5.
+FIT_DEFAULTS: dict[str, Any] = {
+    "batch_size": 4096,
+    "learning_rate": 1e-3,
+    "weight_decay": 5e-5,
+    "iterations": 3000,
+    "eval_every": 100,
+    "seeds": 1,
+    "seq_len": 2,
+    "ema_momentum": 0.99,
+}
+# Hidden units per model kind when not given (paper: mlp 512, embedding 128, gru 128).
+# The MLP default is half the paper's width: 4x fewer FLOPs per step, and as accurate
+# on the bead data within the same wall time.
+_HIDDEN_DEFAULT = {"mlp": 256, "embedding": 128, "gru": 128}
+
+# Files of a run folder (also the only ones force=True replaces in an existing folder).
+RUN_FILES = (
+    "model.keras",
+    "history.csv",
+    "summary.json",
+    "convergence.png",
+    "ep_scatter.png",
+    "cumulative_ep.png",
+    "local_ep_map.png",
+)
+
+
+def default_hidden_units(kind: str) -> int:
+    """Hidden units ``neep fit`` uses for a model kind when none is given."""
+    if kind not in _HIDDEN_DEFAULT:
+        raise ValueError(f"model must be one of {', '.join(MODEL_KINDS)}, got {kind!r}")
+    return _HIDDEN_DEFAULT[kind]
+
+
+def json_ready(value: Any) -> Any:
+    """NumPy scalars and arrays as plain Python (recursively); NaN and inf become None."""
+    if isinstance(value, np.ndarray):
+        return [json_ready(v) for v in value.tolist()]
+    if isinstance(value, (list, tuple)):
+        return [json_ready(v) for v in value]
+    if isinstance(value, dict):
+        return {k: json_ready(v) for k, v in value.items()}
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_history_csv(history: list[dict], path: str | Path) -> Path:
+    """``history_`` as CSV: ``seed``, ``iteration`` first, then every key seen; None as empty."""
+    keys: list[str] = []
+    for row in history:
+        keys.extend(k for k in row if k not in keys)
+    front = [k for k in ("seed", "iteration") if k in keys]
+    keys = front + [k for k in keys if k not in front]
+    path = Path(path)
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=keys, restval="")
+        writer.writeheader()
+        for row in history:
+            writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in keys})
+    return path
+
+
+def _check_output_dir(output: Path, force: bool) -> None:
+    parent = output.parent
+    if not parent.exists():
+        raise ValueError(f"output folder's parent {str(parent)!r} does not exist")
+    if output.exists() and not output.is_dir():
+        raise ValueError(f"output {str(output)!r} exists and is not a folder")
+    if output.is_dir() and any(output.iterdir()) and not force:
+        raise ValueError(f"output {str(output)!r} is not empty (force=True / --force to overwrite)")
+
+
+def _plot_subset(test: Trajectories, max_steps: int = 500_000) -> tuple[np.ndarray, np.ndarray | None]:
+    """A prefix of the held-out data (whole trajectories when possible) for the figures."""
+    m_count, length = test.states.shape[:2]
+    if length >= max_steps:
+        states = np.asarray(test.states[:1, :max_steps])
+        exact = None if test.exact_ep is None else np.asarray(test.exact_ep[:1, : max_steps - 1])
+    else:
+        count = max(1, min(m_count, max_steps // length))
+        states = np.asarray(test.states[:count])
+        exact = None if test.exact_ep is None else np.asarray(test.exact_ep[:count])
+    return states, exact
+
+
+def _unit(est: NEEP) -> str:
+    return "per unit time" if est.dt_known_ else "per step"
+
+
+def write_run_figures(est: NEEP, folder: str | Path, test: Trajectories | None = None) -> list[str]:
+    """Write the figures of a fitted estimator into ``folder``; return their file names.
+
+    ``convergence.png`` (held-out and training-set EP rate against iteration,
+    exact value dashed) always; with the exact per-step EP of ``test``
+    (default ``est.test_``, the held-out data of the fit; at most 500,000
+    steps of it are drawn) also ``ep_scatter.png``, ``cumulative_ep.png``
+    and, for pair models on 2-D continuous states, ``local_ep_map.png``
+    (Eq. S10, estimate beside exact on the same bins).
+    """
+    from .plots import _pyplot, plot_convergence, plot_cumulative_ep, plot_ep_scatter, plot_local_ep_map, save_figure
+
+    folder = Path(folder)
+    test = est.test_ if test is None else test
+    unit = _unit(est)
+    written = []
+    exact_rate = est.ep_per_step_exact_ / est.dt_ if est.ep_per_step_exact_ is not None else None
+    save_figure(plot_convergence(est.history_, exact=exact_rate, unit=unit), folder / "convergence.png")
+    written.append("convergence.png")
+    if test is None or test.exact_ep is None:
+        return written
+    states, exact = _plot_subset(test)
+    seq_len = est.seq_len_
+    estimated = est.predict(states)
+    exact_windows = exact if seq_len == 2 else window_sums(exact, seq_len)
+    title = ("Per-step EP: estimated vs exact" if seq_len == 2
+             else f"EP per window of {seq_len} states: estimated vs exact")
+    save_figure(plot_ep_scatter(estimated, exact_windows, title=title), folder / "ep_scatter.png")
+    written.append("ep_scatter.png")
+    ax = plot_cumulative_ep(estimated, exact_windows, dt=est.dt_ * (seq_len - 1) if est.dt_known_ else 1.0,
+                            time_label=None if est.dt_known_ else "step")
+    save_figure(ax, folder / "cumulative_ep.png")
+    written.append("cumulative_ep.png")
+    if seq_len == 2 and not test.discrete and states.ndim == 3 and states.shape[2] == 2:
+        sigma_est, x_edges, y_edges = local_ep_rate(states, estimated, est.dt_, bins=40)
+        sigma_exact, _, _ = local_ep_rate(states, exact, est.dt_, bins=(x_edges, y_edges))
+        low = float(np.nanmin([np.nanmin(sigma_est), np.nanmin(sigma_exact)]))
+        high = float(np.nanmax([np.nanmax(sigma_est), np.nanmax(sigma_exact)]))
+        fig, axes = _pyplot().subplots(1, 2, figsize=(10, 4.2), layout="constrained")
+        plot_local_ep_map(x_edges, y_edges, sigma_est, ax=axes[0], unit=unit, vmin=low, vmax=high,
+                          colorbar=False, title="Local EP rate: NEEP (Eq. S10)")
+        plot_local_ep_map(x_edges, y_edges, sigma_exact, ax=axes[1], unit=unit, vmin=low, vmax=high,
+                          title="Local EP rate: exact EP, same bins")
+        save_figure(fig, folder / "local_ep_map.png")
+        written.append("local_ep_map.png")
+    return written
+
+
+def fit_summary(est: NEEP, data: Trajectories | None = None) -> dict:
+    """The ``summary.json`` of a fitted estimator (JSON-ready dict).
+
+    ``data``: the whole data set that was split (for ``data`` and ``shape``);
+    default: none (those keys are then None).
+    """
+    unit = _unit(est)
+    dt = est.dt_
+    exact_step = est.ep_per_step_exact_
+    error = None if not exact_step else (est.ep_per_step_ - exact_step) / exact_step
+    test_rate = est.test_.ep_rate_exact if est.test_ is not None else None
+    kind = est.kind_
+    summary = {
+        "ep_rate": est.entropy_production_rate_,
+        "ep_rate_std": est.entropy_production_rate_std_,
+        "ep_rate_per_seed": est.ep_rate_per_seed_,
+        "ep_rate_exact": test_rate if est.dt_known_ else exact_step,
+        "ep_per_step": est.ep_per_step_,
+        "ep_per_step_exact": exact_step,
+        "relative_error": error,
+        "lower_bound_j": est.lower_bound_j_ / dt,
+        "lower_bound_dv": est.lower_bound_dv_ / dt,
+        "r2": est.r2_,
+        "r2_per_seed": est.r2_per_seed_,
+        "objective_per_seed": est.objective_per_seed_,
+        "best_seed": est.best_seed_,
+        "rate_unit": unit,
+        "dt": dt,
+        "dt_known": est.dt_known_,
+        "model": kind,
+        "hidden_units": est.hidden_units,
+        "layers": est.layers,
+        "seq_len": est.seq_len_,
+        "iterations": est.iterations,
+        "eval_every": est.eval_every,
+        "batch_size": est.batch_size,
+        "learning_rate": est.learning_rate,
+        "weight_decay": est.weight_decay,
+        "seeds": est.seeds,
+        "seed": est.seed,
+        "normalize": est.normalize,
+        "precision": "bfloat16" if est.precision == "mixed_bfloat16" else est.precision,
+        "ema_momentum": est.ema_momentum,
+        "test_fraction": est.test_fraction,
+        "data": None if data is None else (str(data.path) if data.path is not None else "array"),
+        "shape": None if data is None else list(data.states.shape),
+        "train_shape": list(est.train_.states.shape),
+        "test_shape": list(est.test_.states.shape),
+        "seconds": est.seconds_,
+        "notes": (
+            "ep_rate, ep_rate_std, ep_rate_per_seed, lower bounds: rate_unit (per unit time when dt "
+            "is known, else per step), held-out data; relative_error compares the per-step "
+            "estimate with ep_per_step_exact (the mean exact per-step EP of the held-out data when "
+            "the exact EP file exists, else the sidecar's value); ep_rate_exact is the sidecar's "
+            "rate of the physical process; r2: per-step estimate vs exact EP, mean over seeds"
+        ),
+    }
+    return json_ready(summary)
+
+
+def _finish(tmp: Path, target: Path) -> None:
+    """Move the finished run folder into place (atomic rename for a new or empty folder)."""
+    if target.is_dir() and not any(target.iterdir()):
+        target.rmdir()
+    if not target.exists():
+        os.replace(tmp, target)
+        return
+    # force on a non-empty folder: replace our own files one by one, leave the rest.
+    for name in RUN_FILES:
+        old = target / name
+        if old.exists() and not (tmp / name).exists():
+            old.unlink()
+    for item in tmp.iterdir():
+        os.replace(item, target / item.name)
+    tmp.rmdir()
+
+
+def write_run_folder(est: NEEP, output: str | Path, *, data: Trajectories | None = None,
+                     force: bool = False, plots: bool = True) -> dict:
+    """Write the run folder of a fitted estimator (see module doc); return the summary.
+
+    An existing non-empty ``output`` needs ``force``: then only the run files
+    (``RUN_FILES``) in it are replaced, other files stay.
+    """
+    if getattr(est, "test_", None) is None:
+        raise ValueError("write_run_folder needs an estimator fitted in this session (NEEP.fit)")
+    output = Path(output)
+    _check_output_dir(output, force)
+    summary = fit_summary(est, data)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{output.name or 'run'}.", suffix=".tmp", dir=output.parent))
+    try:
+        est.save(tmp / "model.keras")
+        write_history_csv(est.history_, tmp / "history.csv")
+        summary["figures"] = write_run_figures(est, tmp) if plots else []
+        (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        _finish(tmp, output)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return summary
+
+
+def _with_dt(data: Any, dt: float | None) -> Trajectories:
+    """``as_trajectories``, with an explicit ``dt`` overriding a ``Trajectories``' own too."""
+    if dt is not None and not (isinstance(dt, (int, float)) and not isinstance(dt, bool) and dt > 0):
+        raise ValueError(f"dt must be > 0, got {dt!r}")
+    trajectories = as_trajectories(data, dt=dt)
+    if dt is not None and isinstance(data, Trajectories):
+        trajectories = dataclasses.replace(trajectories, dt=float(dt), dt_known=True)
+    return trajectories
+
+
+def fit_to_folder(data: Any, output: str | Path, *, force: bool = False, dt: float | None = None,
+                  plots: bool = True, **neep_kwargs: Any) -> tuple[NEEP, dict]:
+    """Everything ``neep fit`` does: fit a ``NEEP`` on ``data``, write the run folder ``output``.
+
+    Parameters
+    ----------
+    data : path, Trajectories or array
+        A trajectory file (``.npy`` with optional sidecar and exact EP) or data in memory.
+    output : path
+        Run folder to create (its parent must exist; see ``write_run_folder``).
+    force : bool
+        Replace the run files of an existing non-empty folder.
+    dt : float, optional
+        Time per step (default: the sidecar's, else 1 and rates per step).
+    plots : bool
+        Write the figures.
+    **neep_kwargs
+        ``NEEP`` hyperparameters; the defaults are ``neep fit``'s
+        (``FIT_DEFAULTS``, and ``default_hidden_units(kind)``), not NEEP's
+        paper defaults. ``precision="bfloat16"`` means ``"mixed_bfloat16"``.
+
+    Returns
+    -------
+    (NEEP, dict)
+        The fitted estimator and the summary written to ``summary.json``.
+    """
+    output = Path(output)
+    _check_output_dir(output, force)  # before the (long) fit
+    trajectories = _with_dt(data, dt)
+    params = {**FIT_DEFAULTS, **neep_kwargs}
+    kind = params.get("model") or ("embedding" if trajectories.discrete else "mlp")
+    params["model"] = kind
+    if params.get("hidden_units") is None:
+        params["hidden_units"] = default_hidden_units(kind)
+    if params.get("precision") == "bfloat16":
+        params["precision"] = "mixed_bfloat16"
+    est = NEEP(**params)
+    if est.verbose:
+        shape = "x".join(str(s) for s in trajectories.states.shape)
+        print(f"neep fit: {trajectories.name} ({shape}, {'discrete' if trajectories.discrete else 'continuous'} "
+              f"states, dt {trajectories.dt:g}{'' if trajectories.dt_known else ' (unknown: rates per step)'}); "
+              f"{kind} h with {est.hidden_units} hidden units, {est.iterations} iterations x {est.seeds} seed(s)",
+              file=sys.stderr, flush=True)
+    est.fit(trajectories)
+    return est, write_run_folder(est, output, data=trajectories, force=force, plots=plots)
+
+
+def _save_npy(array: np.ndarray, output: Path) -> None:
+    handle, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp.npy", dir=output.parent)
+    os.close(handle)
+    try:
+        np.save(tmp, array)
+        os.replace(tmp, output)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def predict_file(model_path: str | Path, path: Any, output: str | Path | None = None, *,
+                 dt: float | None = None, batch_size: int = 16384, force: bool = False) -> dict:
+    """Everything ``neep predict`` does: per-step EP of ``path`` from a saved model, and its rate.
+
+    Loads the model (``model.keras`` of ``neep fit``) and the trajectories
+    (a file, ``Trajectories`` or an array), computes the EP of every step (of
+    every window, tiling each trajectory, for RNEEP models), writes it to
+    ``output`` (float32 ``.npy``, shape ``(M, L-1)`` for pair models; under a
+    temporary name, then renamed) when given, and returns a dict with
+    ``ep_rate`` (per unit time when dt is known, else per step),
+    ``ep_per_step``, ``dt``, ``rate_unit``, ``shape``, ``seq_len`` and, when
+    the data carry their exact EP, ``ep_per_step_exact`` and ``r2``.
+
+    dt: the argument, else the data's sidecar, else the training data's
+    (stored in the model). An existing ``output`` needs ``force``.
+    """
+    model_path = Path(model_path)
+    if model_path.suffix != ".keras":
+        raise ValueError(f"MODEL must be a .keras file written by `neep fit`, got {str(model_path)!r}")
+    if output is not None:
+        output = Path(output)
+        if output.suffix != ".npy":
+            raise ValueError(f"output {str(output)!r} must end in .npy")
+        if output.exists() and not force:
+            raise ValueError(f"output {str(output)!r} exists (force=True / --force to overwrite)")
+    data = _with_dt(path, dt)
+    estimator = NEEP.load(model_path)
+    if not data.discrete:
+        standardize = getattr(estimator.model_, "standardize", None)
+        expected = None if standardize is None else len(standardize.mean)
+        if expected is not None and data.dim != expected:
+            raise ValueError(f"{data.name}: states have {data.dim} coordinates, the model was trained on {expected}")
+    try:
+        delta_s = estimator.predict(data, batch_size=batch_size)
+    except ValueError:
+        raise
+    except Exception as error:  # a shape the network cannot take: one line, no traceback
+        raise ValueError(f"{data.name}: the model cannot read these states ({type(error).__name__})") from None
+    seq_len = estimator.seq_len_
+    if dt is not None or data.dt_known:
+        dt_used, unit = data.dt, "per unit time"
+    else:
+        dt_used = estimator.dt_
+        unit = "per unit time" if dt_used != 1.0 else "per step"
+    per_step = ep_rate_from_cumulative(delta_s, 1.0) / (seq_len - 1)
+    result = {
+        "ep_rate": per_step / dt_used,
+        "ep_per_step": per_step,
+        "dt": dt_used,
+        "rate_unit": unit,
+        "shape": list(delta_s.shape),
+        "seq_len": seq_len,
+        "ep_per_step_exact": None,
+        "r2": None,
+    }
+    if data.exact_ep is not None:
+        result["ep_per_step_exact"] = float(np.mean(np.asarray(data.exact_ep, dtype=np.float64)))
+        result["r2"] = r_squared(delta_s, data.exact_ep if seq_len == 2 else window_sums(data.exact_ep, seq_len))
+    elif data.ep_per_step_exact is not None:
+        result["ep_per_step_exact"] = data.ep_per_step_exact
+    if output is not None:
+        _save_npy(delta_s.astype(np.float32, copy=False), output)
+    return result
