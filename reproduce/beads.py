@@ -129,10 +129,11 @@ def run_fig2(run: BeadRun) -> dict[str, Any]:
     """Fig. 2: all fits, the table rows and what the panels need."""
     start = time.perf_counter()
     scale = run.scale
-    rows, points, details = [], {}, {}
+    rows, points, details, fits = [], {}, {}, {}
     for n in scale.beads:
         for tc in scale.t_colds:
             doc, arrays = run.fit(n, tc, scale.steps, scale.seeds)
+            fits[doc["key"]] = doc["seconds"]
             mean, std = summary(doc["rate_per_seed"])
             exact = run.exact_rate(n, tc)
             kind, tol, text = fig2_bar(n, tc, scale.t_hot)
@@ -154,7 +155,8 @@ def run_fig2(run: BeadRun) -> dict[str, Any]:
                 paper=PAPER_R2.get(n), bar=bar, meets=(mean >= 0.99) if n == 2 else None,
                 sizes=doc["sizes_text"], seconds=doc["seconds"], note="all held-out steps",
             ))
-    return {"rows": rows, "points": points, "details": details, "seconds": time.perf_counter() - start}
+    return {"rows": rows, "points": points, "details": details, "seconds": time.perf_counter() - start,
+            "fit_seconds": sum(fits.values())}
 
 
 def run_figS1(run: BeadRun) -> dict[str, Any]:
@@ -162,11 +164,12 @@ def run_figS1(run: BeadRun) -> dict[str, Any]:
     start = time.perf_counter()
     scale = run.scale
     tc = min(scale.t_colds)
-    rows, points = [], {}
+    rows, points, fits = [], {}, {}
     for n in scale.beads:
         exact = run.exact_rate(n, tc)
         for length in scale.lengths_s1:
             doc, _ = run.fit(n, tc, length, scale.seeds)
+            fits[doc["key"]] = doc["seconds"]
             mean, std = summary(doc["rate_per_seed"])
             points[(n, length)] = (mean, std, exact)
             rows.append(make_row(
@@ -174,7 +177,8 @@ def run_figS1(run: BeadRun) -> dict[str, Any]:
                 sizes=doc["sizes_text"], seconds=doc["seconds"], unit="k_B per unit time",
                 note="no bar set: the trend with L is the point",
             ))
-    return {"rows": rows, "points": points, "seconds": time.perf_counter() - start}
+    return {"rows": rows, "points": points, "seconds": time.perf_counter() - start,
+            "fit_seconds": sum(fits.values())}
 
 
 def run_figS2(run: BeadRun) -> dict[str, Any]:
@@ -184,7 +188,7 @@ def run_figS2(run: BeadRun) -> dict[str, Any]:
     """
     start = time.perf_counter()
     scale = run.scale
-    rows, panels = [], {}
+    rows, panels, fits = [], {}, {}
     for n in scale.beads:
         exact_by_tc = {tc: run.exact_rate(n, tc) for tc in scale.t_colds_s2}
         for tc in scale.t_colds_s2:
@@ -192,6 +196,7 @@ def run_figS2(run: BeadRun) -> dict[str, Any]:
                 shared = (tc in scale.t_colds and length == scale.steps) or (
                     tc == min(scale.t_colds) and length in scale.lengths_s1)
                 doc, _ = run.fit(n, tc, length, scale.seeds if shared else 1)
+                fits[doc["key"]] = doc["seconds"]
                 history = [h for h in doc["history"] if h["seed"] == 0]
                 panels[(n, tc, length)] = (history, exact_by_tc[tc])
                 last = history[-1]
@@ -204,4 +209,5 @@ def run_figS2(run: BeadRun) -> dict[str, Any]:
                     note=(f"training-set estimate {train_rate:.4g}" if train_rate is not None else "")
                     + " (seed 0, subset evaluation)",
                 ))
-    return {"rows": rows, "panels": panels, "seconds": time.perf_counter() - start}
+    return {"rows": rows, "panels": panels, "seconds": time.perf_counter() - start,
+            "fit_seconds": sum(fits.values())}

@@ -98,7 +98,7 @@ def _convergence(ax, doc: dict, arrays: dict, exact: float, label: str) -> None:
         if est_key not in arrays:
             continue
         est, ref = arrays[est_key].ravel(), arrays[exact_key].ravel()[: arrays[est_key].size]
-        inset = ax.inset_axes((0.30 + 0.36 * k, 0.08, 0.30, 0.36))
+        inset = ax.inset_axes((0.27 + 0.39 * k, 0.1, 0.31, 0.34))
         try:
             plot_ep_scatter(est, ref, inset, max_points=3000, title=None)
         except ValueError:
@@ -108,7 +108,7 @@ def _convergence(ax, doc: dict, arrays: dict, exact: float, label: str) -> None:
             legend.remove()
         inset.set_title(f"{title}, $R^2$ = {r_squared(est, ref):.3f}", fontsize="x-small")
         inset.set_xlabel("exact $\\Delta S$", fontsize="x-small")
-        inset.set_ylabel("NEEP $\\Delta S_\\theta$", fontsize="x-small")
+        inset.set_ylabel("NEEP $\\Delta S_\\theta$" if k == 0 else "", fontsize="x-small")
         inset.tick_params(labelsize="xx-small")
 
 

@@ -204,8 +204,7 @@ QUICK = Scale(
                                        weight_decay=0.0, embedding_dim=8, evaluations=10, eval_samples=65536)),
     rneep=RneepScale(potentials=(0.5, 1.0, 1.5, 2.0), seq_lens=(2, 8, 16, 32, 64, 128), steps=1_000_000, seeds=1,
                      fit=FitConfig(16, 1, 1000, batch_size=256, learning_rate=1e-2, final_learning_rate=1e-3,
-                                   weight_decay=0.0, embedding_dim=8, evaluations=10, eval_samples=65536),
-                     long_batch_size=128, long_iterations=600, long_from=64),
+                                   weight_decay=0.0, embedding_dim=8, evaluations=10, eval_samples=65536)),
     notes=(
         "Beads: the paper's data (M = 1000 x L = 10^4, dt = 0.01, Tc = 1..10) but MLP 3 x 64 (paper 3 x 512), "
         "3000 iterations at batch 1024 with lr decaying 3e-3 -> 1e-4 and no weight decay (paper: lr 1e-4, "
@@ -216,7 +215,7 @@ QUICK = Scale(
         "lr 3e-3 -> 1e-4, no weight decay.",
         "RNEEP (Fig. 3e): 4 potentials V = 0.5, 1, 1.5, 2 (paper nine), 1 seed (paper 5), 10^6 observed jumps "
         "to train and 10^6 held out (paper 5 x 10^7), GRU 16 units with embedding 8 (paper 128, 128), "
-        "1000 iterations at batch 256 (600 at batch 128 for n >= 64), lr 1e-2 -> 1e-3, no weight decay.",
+        "1000 iterations at batch 256 for every n, lr 1e-2 -> 1e-3, no weight decay.",
     ),
 )
 

@@ -63,9 +63,20 @@ def make_row(
 
 def _atomic_text(path: Path, text: str) -> None:
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(handle, "w") as stream:
-        stream.write(text)
-    os.replace(temporary, path)
+    try:
+        with os.fdopen(handle, "w") as stream:
+            stream.write(text)
+        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def read_results(folder: str | os.PathLike) -> dict[str, Any]:
@@ -84,6 +95,8 @@ def _fmt(value: Any, digits: int = 4) -> str:
     if isinstance(value, float):
         if not math.isfinite(value):
             return str(value)
+        if abs(value) < 1e-15:  # round-off of an exact zero (e.g. Tc = Th)
+            return "0"
         if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e4):
             return f"{value:.{digits - 1}e}"
         return f"{value:.{digits}g}"
@@ -100,12 +113,16 @@ def markdown_table(results: dict[str, Any]) -> str:
     lines.append("")
     figures = results.get("figures", {})
     if figures:
-        lines += ["| figure | wall time [s] | rows | bars met |", "|---|---|---|---|"]
+        lines += ["Training times come from the cache's records (the run that did the fit); a resumed run's "
+                  "wall time only counts what it redid.", ""]
+        lines += ["| figure | wall time of this run [s] | training time of its fits [s] | rows | bars met |",
+                  "|---|---|---|---|---|"]
         for name, fig in figures.items():
             rows = fig.get("rows", [])
             judged = [r for r in rows if r.get("meets") is not None]
             met = sum(1 for r in judged if r["meets"])
-            lines.append(f"| {name} | {fig.get('seconds', 0):.0f} | {len(rows)} | {met}/{len(judged)} |")
+            lines.append(f"| {name} | {fig.get('seconds', 0):.0f} | {fig.get('fit_seconds', 0):.0f} | {len(rows)} "
+                         f"| {met}/{len(judged)} |")
         lines.append("")
     for name, fig in figures.items():
         lines += [f"## {name}: {fig.get('title', '')}", ""]
@@ -122,7 +139,7 @@ def markdown_table(results: dict[str, Any]) -> str:
             ours = f"{_fmt(row['mean'])} ± {_fmt(row['std'], 2)}"
             rel = None if row.get("rel_error") is None else f"{100 * row['rel_error']:+.1f} %"
             lines.append(
-                "| " + " | ".join([
+                "| " + " | ".join(cell.replace("|", "\\|") for cell in [
                     row["quantity"] + (f" [{row['unit']}]" if row.get("unit") else ""),
                     _fmt(row["exact"]),
                     _fmt(row["paper"]),
