@@ -1,46 +1,73 @@
-"""Training throughput of NEEP's MLP on this machine, beside its float32 matmul peak.
+"""Training throughput of NEEP's MLP on this machine: Keras beside the paper's PyTorch loop, same run.
 
-Run by hand (not a test): ``python3 benchmarks/train.py`` (all rows, about
-5 minutes on 2 cores) or e.g. ``python3 benchmarks/train.py --hidden 512
---seconds 5 --no-check``. Prints one table:
+Run by hand (not a test): ``python3 benchmarks/train.py`` (about 10 minutes on
+2 cores) or e.g. ``python3 benchmarks/train.py --hidden 512 --rounds 3
+--no-check``. Prints one table per hidden width H (3 hidden layers, batch
+4096, 2-bead states, d = 2):
 
-- ``matmul``: the rate of a plain matrix product of the MLP's own shape
-  (batch x hidden @ hidden x hidden) in float32 and bfloat16, measured in
-  this same run: the machine's practical peak.
-- ``bare``: a bare Keras 3 custom loop (``tf.function`` train step with
+- ``matmul``: a plain matrix product of the MLP's own shape (2 batch x H @
+  H x H) in float32 and bfloat16: the machine's practical peak, this run.
+- ``PyTorch``: the paper's own training loop (kdkyum/neep, re-written here):
+  an MLP h with in-place ReLU on the concatenated pair, ``dS = h(s, s') -
+  h(s', s)`` as two forward passes, loss ``(-dS + exp(-dS)).mean()``,
+  ``torch.optim.Adam(lr=1e-4, weight_decay=5e-5)``, ``loss.item()`` every
+  step, a batch of 4096 random (trajectory, t) pairs gathered from the
+  in-memory tensor (drawn with ``torch.randint``: cheaper than the paper's
+  Python ``CartesianSampler``, so this favours PyTorch). ``torch.set_num_threads
+  (2)`` for the reference row; ``PyTorch 1t``: one thread (``--torch-threads``),
+  which shows how much PyTorch's OpenMP barriers lose when another process
+  holds a core. Runs only when ``import torch`` works (CPU build:
+  ``python3 -m pip install torch==2.13.0``); torch is NOT a dependency of neep.
+- ``bare``: a bare Keras 3 custom loop (``tf.function`` step with
   ``tf.GradientTape``, Adam with PyTorch-style L2 weight decay) on a fixed
   in-memory batch: the ceiling for the network alone.
-- ``NEEP mem``: the package's model (``neep.estimators.NEEPModel``) through
-  ``model.fit`` on one fixed batch repeated: the model's step alone.
+- ``NEEP mem``: the package's ``NEEPModel`` through ``model.fit`` on one fixed
+  batch repeated: the model's step alone.
 - ``NEEP data``: the same fed by the package's tf.data pipeline
-  (``pair_dataset``: random pairs gathered from a trajectory array): what a
-  user gets from ``NEEP.fit`` (rows skipped with a note if the core is missing).
+  (``pair_dataset``: random pairs gathered from the trajectory array): what
+  ``NEEP.fit`` runs.
 
-Each row: training samples per second (one sample = one (s, s') pair, both
-orders through the network), optimizer steps per second, achieved GFLOP/s
-and the fraction of the matmul rate of the same precision. FLOPs per sample
-are counted as 3 x the forward pass (backward ~ 2 x forward) of both orders
-of the antisymmetric pair: ``3 * 2 * 2 * (2d*H + (layers-1)*H^2 + H)``.
+Rows are interleaved: every row is built and warmed up first, then
+``--rounds`` rounds each time every row for about ``--seconds`` (order
+reversed every other round), so load from other processes hits all rows
+alike. Per row: median (and best) samples/s over the rounds (one sample = one
+(s, s') pair, both orders through the network), GFLOP/s and fraction of the
+matmul rate of the same precision, and "vs PyTorch": the median over rounds of
+the row's rate divided by the PyTorch rate of the SAME round. FLOPs per
+sample: 3 x the forward pass of both orders, ``3 * 2 * 2 * (2d*H +
+(layers-1)*H^2 + H)``. ``--xla`` adds the Keras rows with XLA.
 
 ``--check`` (default on) trains the paper's 3 x 512 MLP briefly in float32
 and in mixed bfloat16 on 2-bead data and prints both held-out EP rates
 beside the exact one, so a faster precision that gives a wrong answer shows.
-The paper's PyTorch loop measured on this CPU (issue 3): 34,500 samples/s
-at 3 x 512 and 105,000 at 3 x 256, float32.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 
-PAPER_PYTORCH = {512: 34_500, 256: 105_000}  # samples/s, float32, measured on this CPU (issue 3)
+
+@dataclass
+class Row:
+    """One timed row: ``run(n)`` does n steps; each step is ``units`` samples (or FLOPs for matmul)."""
+
+    loop: str
+    precision: str
+    xla: str
+    run: Callable[[int], None]
+    units: float
+    n: int = 1
+    rates: list | None = None
 
 
 def flops_per_sample(d: int, hidden: int, layers: int) -> float:
@@ -49,20 +76,8 @@ def flops_per_sample(d: int, hidden: int, layers: int) -> float:
     return 3.0 * 2.0 * 2.0 * macs
 
 
-def _timed(step, seconds: float, warmup: int = 3) -> tuple[int, float]:
-    for _ in range(warmup):
-        step()
-    n, start = 0, time.perf_counter()
-    while True:
-        step()
-        n += 1
-        elapsed = time.perf_counter() - start
-        if elapsed >= seconds:
-            return n, elapsed
-
-
-def matmul_rate(batch: int, hidden: int, dtype: str, seconds: float) -> float:
-    """GFLOP/s of ``(2*batch x hidden) @ (hidden x hidden)`` repeated inside one tf.function."""
+def matmul_row(batch: int, hidden: int, dtype: str) -> Row:
+    """``(2*batch x hidden) @ (hidden x hidden)`` ten times per step inside one tf.function; units FLOPs."""
     import tensorflow as tf
 
     a = tf.cast(tf.random.normal((2 * batch, hidden)), dtype)
@@ -70,14 +85,17 @@ def matmul_rate(batch: int, hidden: int, dtype: str, seconds: float) -> float:
     repeats = 10
 
     @tf.function
-    def run(a, b):
+    def once(a, b):
         total = tf.zeros((), tf.float32)
         for _ in tf.range(repeats):
             total += tf.cast(tf.matmul(a, b)[0, 0], tf.float32)
         return total
 
-    n, elapsed = _timed(lambda: run(a, b).numpy(), seconds)
-    return 2.0 * 2 * batch * hidden * hidden * repeats * n / elapsed / 1e9
+    def run(n: int) -> None:
+        for _ in range(n):
+            once(a, b).numpy()
+
+    return Row("matmul", dtype, "-", run, 2.0 * 2 * batch * hidden * hidden * repeats)
 
 
 def _mlp(d: int, hidden: int, layers: int, policy: str):
@@ -91,10 +109,8 @@ def _mlp(d: int, hidden: int, layers: int, policy: str):
     return keras.Model(inputs, out)
 
 
-def bare_keras_rate(
-    d: int, hidden: int, layers: int, batch: int, precision: str, xla: bool, seconds: float
-) -> float:
-    """Samples/s of a bare Keras custom train step on a fixed batch (no input pipeline)."""
+def bare_keras_row(d: int, hidden: int, layers: int, batch: int, precision: str, xla: bool) -> Row:
+    """A bare Keras custom train step on a fixed batch (no input pipeline)."""
     import keras
     import tensorflow as tf
 
@@ -120,46 +136,106 @@ def bare_keras_rate(
         optimizer.apply(grads, variables)
         return loss
 
-    n, elapsed = _timed(lambda: step(s, s_next).numpy(), seconds)
-    return batch * n / elapsed
+    def run(n: int) -> None:
+        for _ in range(n):
+            step(s, s_next).numpy()
+
+    return Row("bare", precision, "on" if xla else "off", run, batch)
 
 
-def neep_model_rate(
-    states: np.ndarray, hidden: int, layers: int, batch: int, precision: str, xla: bool, seconds: float,
-    pipeline: bool = True,
-) -> float | str:
-    """Samples/s of the package's NEEPModel through ``model.fit``.
+def neep_model_row(states: np.ndarray, hidden: int, layers: int, batch: int, precision: str, xla: bool,
+                   pipeline: bool = True) -> Row:
+    """The package's NEEPModel through ``model.fit`` (n steps per fit call).
 
-    ``pipeline=True``: fed by ``pair_dataset`` (random pairs gathered from the
-    array, what ``NEEP.fit`` does); False: one fixed batch repeated, which
-    isolates the model's step from the input pipeline.
+    ``pipeline=True``: fed by ``pair_dataset`` (what ``NEEP.fit`` does);
+    False: one fixed batch repeated (the model's step alone).
     """
-    try:
-        from neep.estimators.model import NEEPModel, make_optimizer
-        from neep.estimators.networks import mlp_network
-        from neep.estimators.pipeline import pair_dataset
-    except ImportError as error:  # the core is not there yet
-        return f"n/a ({error.name or error})"
+    import tensorflow as tf
+
+    from neep.estimators import NEEPModel, make_optimizer, mlp_network, pair_dataset
+
     policy = "mixed_bfloat16" if precision == "bfloat16" else "float32"
-    network = mlp_network(hidden, layers, dtype=policy, seed=0)
-    model = NEEPModel(network, weight_decay=5e-5)
+    model = NEEPModel(mlp_network(hidden, layers, dtype=policy, seed=0), weight_decay=5e-5)
     model.compile(optimizer=make_optimizer(1e-4), jit_compile=xla)
-    model.build((None, 2, states.shape[-1]))
-    model.optimizer.build(model.trainable_variables)  # variables outside the traced step
     if pipeline:
         dataset = pair_dataset(states, batch_size=batch, seed=0)
     else:
-        import tensorflow as tf
-
         fixed = np.stack([states[0, :batch], states[0, 1 : batch + 1]], axis=1).astype(np.float32)
         dataset = tf.data.Dataset.from_tensors(fixed).repeat()
-    model.fit(dataset, steps_per_epoch=3, epochs=1, verbose=0)  # trace + warm up
-    steps = 10
-    n, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0)
-        n += steps
-    return batch * n / (time.perf_counter() - start)
+
+    def run(n: int) -> None:
+        model.fit(dataset, steps_per_epoch=n, epochs=1, verbose=0)
+
+    return Row("NEEP data" if pipeline else "NEEP mem", precision, "on" if xla else "off", run, batch)
+
+
+def torch_row(states: np.ndarray, hidden: int, layers: int, batch: int, threads: int) -> Row | str:
+    """The paper's PyTorch training loop (see the module doc); a note when torch is missing."""
+    try:
+        import torch
+    except ImportError:
+        return "skipped: torch is not installed (CPU build: python3 -m pip install torch==2.13.0)"
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    d = states.shape[-1]
+
+    class PaperMLP(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            sizes = [2 * d] + [hidden] * layers
+            self.hidden = torch.nn.ModuleList(torch.nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+            self.out = torch.nn.Linear(hidden, 1)
+
+        def h(self, x):
+            for layer in self.hidden:
+                x = torch.relu_(layer(x))  # the paper's ReLU(inplace=True)
+            return self.out(x)
+
+        def forward(self, s, s_next):
+            return self.h(torch.cat([s, s_next], -1)) - self.h(torch.cat([s_next, s], -1))
+
+    model = PaperMLP()
+    optim = torch.optim.Adam(model.parameters(), lr=1e-4, weight_decay=5e-5)
+    trajs = torch.from_numpy(np.ascontiguousarray(states, dtype=np.float32))
+    m_count, length = trajs.shape[:2]
+    generator = torch.Generator().manual_seed(0)
+
+    def run(n: int) -> None:
+        torch.set_num_threads(threads)  # per row: rows with other thread counts share the process
+        model.train()
+        for _ in range(n):
+            m = torch.randint(0, m_count, (batch,), generator=generator)
+            t = torch.randint(0, length - 1, (batch,), generator=generator)
+            delta_s = model(trajs[m, t], trajs[m, t + 1])
+            optim.zero_grad()
+            loss = (-delta_s + torch.exp(-delta_s)).mean()
+            loss.backward()
+            optim.step()
+            loss.item()
+
+    return Row("PyTorch" if threads == 2 else f"PyTorch {threads}t", "float32", "-", run, batch)
+
+
+def interleave(rows: list[Row], rounds: int, seconds: float) -> None:
+    """Warm up and calibrate every row (n steps ~ ``seconds``), then time them round by round."""
+    for row in rows:
+        row.run(2)  # trace, build, fill caches
+        start = time.perf_counter()
+        row.run(2)
+        per_step = (time.perf_counter() - start) / 2
+        row.n = max(1, int(round(seconds / per_step)))
+        row.rates = []
+    for r in range(rounds):
+        for row in rows if r % 2 == 0 else rows[::-1]:
+            start = time.perf_counter()
+            row.run(row.n)
+            row.rates.append(row.n * row.units / (time.perf_counter() - start))
+
+
+def _paired_ratio(row: Row, reference: Row | None) -> float | None:
+    if reference is None or not reference.rates:
+        return None
+    return statistics.median(a / b for a, b in zip(row.rates, reference.rates))
 
 
 def two_bead_data(trajectories: int, steps: int, seed: int = 0) -> tuple[np.ndarray, float, float]:
@@ -227,14 +303,26 @@ def precision_check(iterations: int, hidden: int, layers: int, batch: int) -> li
     return rows
 
 
+
+def _load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f}"
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--hidden", type=int, nargs="+", default=[512, 256])
     parser.add_argument("--layers", type=int, default=3)
     parser.add_argument("--batch", type=int, default=4096)
-    parser.add_argument("--seconds", type=float, default=8.0, help="timing window per row")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds per row")
+    parser.add_argument("--seconds", type=float, default=3.0, help="time per row per round")
     parser.add_argument("--precision", nargs="+", default=["float32", "bfloat16"],
                         choices=["float32", "bfloat16"])
+    parser.add_argument("--loops", nargs="+", default=["bare", "NEEP mem", "NEEP data"],
+                        choices=["bare", "NEEP mem", "NEEP data"], help="Keras rows")
+    parser.add_argument("--xla", action="store_true", help="also the Keras rows with XLA")
+    parser.add_argument("--torch-threads", type=int, nargs="+", default=[2, 1],
+                        help="PyTorch rows with these thread counts; the first is the reference")
     parser.add_argument("--check", action=argparse.BooleanOptionalAction, default=True,
                         help="short float32 vs bfloat16 fit on 2-bead data (3 x 512)")
     parser.add_argument("--check-iterations", type=int, default=800)
@@ -244,37 +332,60 @@ def main(argv: list[str] | None = None) -> None:
 
     d = 2
     print(f"# TensorFlow {tf.__version__}, {os.cpu_count()} CPUs, batch {args.batch}, d = {d}, "
-          f"{args.seconds:.0f} s per row", flush=True)
+          f"{args.layers} hidden layers, {args.rounds} interleaved rounds of ~{args.seconds:g} s per row; "
+          f"{_load()}", flush=True)
     states, _, _ = two_bead_data(100, 5000)
-    header = (f"| {'H':>4} | {'precision':<9} | {'XLA':<3} | {'loop':<9} | {'samples/s':>10} | "
-              f"{'steps/s':>7} | {'GFLOP/s':>7} | {'of matmul':>9} | {'vs PyTorch':>10} |")
-    print(header)
-    print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
+    summary = []
     for hidden in args.hidden:
-        peak = {}
+        peaks = {p: matmul_row(args.batch, hidden, p) for p in args.precision}
+        rows = list(peaks.values())
+        references = [torch_row(states, hidden, args.layers, args.batch, t) for t in args.torch_threads]
+        reference = references[0]  # the first thread count is the one the ratios use
+        if isinstance(reference, str):
+            print(f"# PyTorch rows {reference}")
+            reference = None
+        else:
+            rows.extend(references)
         for precision in args.precision:
-            peak[precision] = matmul_rate(args.batch, hidden, precision, args.seconds / 2)
-            print(f"| {hidden:>4} | {precision:<9} | {'-':<3} | {'matmul':<9} | {'':>10} | {'':>7} | "
-                  f"{peak[precision]:>7.0f} | {'1':>9} | {'':>10} |", flush=True)
-        flops = flops_per_sample(d, hidden, args.layers)
-        for precision in args.precision:
-            for xla in (False, True):
-                for loop in ("bare", "NEEP mem", "NEEP data"):
+            for xla in (False, True) if args.xla else (False,):
+                for loop in args.loops:
                     if loop == "bare":
-                        rate = bare_keras_rate(d, hidden, args.layers, args.batch, precision, xla, args.seconds)
+                        rows.append(bare_keras_row(d, hidden, args.layers, args.batch, precision, xla))
                     else:
-                        rate = neep_model_rate(states, hidden, args.layers, args.batch, precision, xla,
-                                               args.seconds, pipeline=loop == "NEEP data")
-                    if isinstance(rate, str):
-                        print(f"| {hidden:>4} | {precision:<9} | {'on' if xla else 'off':<3} | {loop:<9} | "
-                              f"{rate:>10} |", flush=True)
-                        continue
-                    gflops = rate * flops / 1e9
-                    paper = PAPER_PYTORCH.get(hidden)
-                    ratio = f"{rate / paper:.2f}x" if paper and args.layers == 3 else ""
-                    print(f"| {hidden:>4} | {precision:<9} | {'on' if xla else 'off':<3} | {loop:<9} | "
-                          f"{rate:>10,.0f} | {rate / args.batch:>7.1f} | {gflops:>7.0f} | "
-                          f"{gflops / peak[precision]:>9.2f} | {ratio:>10} |", flush=True)
+                        rows.append(neep_model_row(states, hidden, args.layers, args.batch, precision, xla,
+                                                   pipeline=loop == "NEEP data"))
+        start = time.perf_counter()
+        interleave(rows, args.rounds, args.seconds)
+        print(f"\n## H = {hidden}: {time.perf_counter() - start:.0f} s, {_load()} at the end")
+        header = (f"| {'H':>4} | {'loop':<10} | {'precision':<9} | {'XLA':<3} | {'samples/s':>10} | "
+                  f"{'best':>10} | {'steps/s':>7} | {'GFLOP/s':>7} | {'of matmul':>9} | {'vs PyTorch':>10} |")
+        print(header)
+        print("|" + "|".join("-" * len(c) for c in header.split("|")[1:-1]) + "|")
+        flops = flops_per_sample(d, hidden, args.layers)
+        peak_rate = {p: statistics.median(row.rates) / 1e9 for p, row in peaks.items()}
+        for row in rows:
+            median, best = statistics.median(row.rates), max(row.rates)
+            if row.loop == "matmul":
+                print(f"| {hidden:>4} | {'matmul':<10} | {row.precision:<9} | {'-':<3} | {'':>10} | {'':>10} | "
+                      f"{'':>7} | {median / 1e9:>7.0f} | {'1':>9} | {'':>10} |")
+                continue
+            gflops = median * flops / 1e9
+            ratio = _paired_ratio(row, reference)
+            peak = peak_rate.get(row.precision)
+            print(f"| {hidden:>4} | {row.loop:<10} | {row.precision:<9} | {row.xla:<3} | {median:>10,.0f} | "
+                  f"{best:>10,.0f} | {median / args.batch:>7.2f} | {gflops:>7.0f} | "
+                  f"{gflops / peak if peak else float('nan'):>9.2f} | "
+                  f"{'' if ratio is None else f'{ratio:.2f}x':>10} |", flush=True)
+        by_key = {(row.loop, row.precision, row.xla): row for row in rows}
+        for loop in args.loops:
+            f32, bf16 = by_key.get((loop, "float32", "off")), by_key.get((loop, "bfloat16", "off"))
+            if f32 is not None and bf16 is not None:
+                summary.append(f"H = {hidden}, {loop}: bfloat16 / float32 = {_paired_ratio(bf16, f32):.2f}x")
+            if f32 is not None and reference is not None:
+                summary.append(f"H = {hidden}, {loop} float32 / PyTorch float32 = {_paired_ratio(f32, reference):.2f}x")
+    print("\n# ratios (median over rounds of same-round ratios)")
+    for line in summary:
+        print(f"- {line}")
     if args.check:
         print(f"\n# precision check: 3 x 512 MLP, {args.check_iterations} iterations, lr 1e-4, "
               "2-bead Tc=1 (100 train / 100 held-out trajectories of 2000 steps)")
