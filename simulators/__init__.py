@@ -8,7 +8,8 @@
 """
 
 from .bead_spring import BeadSpring
-from .ratchet import FlashingRatchet, RatchetView
+from .ratchet import FlashingRatchet
+from .ratchet_view import RatchetView
 from .io import FORMAT, Sampler, SimulationResult, chunk_plan, simulate_to_arrays, simulate_to_file
 
 __all__ = [

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 import scipy.linalg
 
-from neep.simulators.ratchet import FlashingRatchet, RatchetView
+from neep.simulators.ratchet import FlashingRatchet
+from neep.simulators.ratchet_view import RatchetView
 
 # Published values (paper Fig. 3(c) and the issue), r = 1, T = 1, given to 5 digits:
 # compare to half a unit of the last digit.
