@@ -358,7 +358,8 @@ class FlashingRatchet:
         steps : int
             Number of recorded states ``L >= 1`` per trajectory (``L - 1`` jumps).
         seed : int
-            Seed of ``numpy.random.default_rng``; the same seed gives the same output.
+            Random seed: the same seed gives the same output, byte for byte the
+            arrays ``simulate_to_file`` writes with that seed, whatever the threads.
         hidden : bool
             Record ``state % 3`` (on/off hidden) instead of the full state.
         continuous_time : bool
@@ -371,10 +372,10 @@ class FlashingRatchet:
         """
         from .ratchet_view import RatchetView  # the sampler builds on this class
 
+        from .io import simulate_to_arrays
+
         view = RatchetView(self, hidden=hidden, continuous_time=continuous_time)
-        shapes = view.outputs(trajectories, steps, exact_ep=False)
-        out = {key: np.empty(shape, dtype) for key, (shape, dtype) in shapes.items()}
-        view.fill(np.random.default_rng(seed), out)
+        out = simulate_to_arrays(view, trajectories, steps, seed=seed)
         return (out["states"], out["times"]) if continuous_time else out["states"]
 
     @cached_property
