@@ -7,6 +7,8 @@ summary. TensorFlow is imported inside the command only.
 
 from __future__ import annotations
 
+import importlib
+
 import os
 import sys
 import time
@@ -161,11 +163,14 @@ def _format_summary(summary: dict, output: Path, seconds: float) -> str:
 @click.option("--ema", "ema_momentum", type=float, default=FIT_DEFAULTS["ema_momentum"], show_default=True,
               help="Momentum of the moving average of the weights that is evaluated and kept (a "
                    "steadier estimate than the raw SGD weights); 0 turns it off (the paper's way).")
+@click.option("--tensorboard", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Also write TensorBoard logs (loss, objective, held-out EP rate per evaluation) "
+                   "into this folder; view with `tensorboard --logdir DIR`.")
 @click.option("--force", is_flag=True, help="Overwrite the run files in an existing, non-empty folder.")
 def fit(path: Path, output: Path, model: str | None, hidden_units: int | None, layers: int | None,
         batch_size: int, learning_rate: float, weight_decay: float, iterations: int, eval_every: int,
         seeds: int, seq_len: int, normalize: bool, dt: float | None, seed: int, precision: str,
-        ema_momentum: float, force: bool) -> None:
+        ema_momentum: float, tensorboard: Path | None, force: bool) -> None:
     """Train a NEEP estimator on the trajectories in PATH (.npy) and report the EP rate.
 
     Half of the trajectories (or the first half in time, for a single one)
@@ -182,14 +187,29 @@ def fit(path: Path, output: Path, model: str | None, hidden_units: int | None, l
     check_output_dir(output, force)
     if not 0 <= ema_momentum < 1:
         raise click.BadParameter(f"must be in [0, 1), got {ema_momentum}", param_hint="--ema")
+    if tensorboard is not None and not tensorboard.parent.exists():
+        raise click.BadParameter(f"folder {str(tensorboard.parent)!r} does not exist", param_hint="--tensorboard")
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Keras' notes about tf.data shuffling etc.
         with user_errors():
+            callbacks = None
+            if tensorboard is not None:
+                import_tensorflow_quietly()
+                import keras
+
+                try:  # tf.summary needs the tensorboard package to write logs
+                    importlib.import_module("tensorboard")
+                except ImportError:
+                    raise click.BadParameter("needs the tensorboard package: pip install tensorboard",
+                                             param_hint="--tensorboard") from None
+
+                callbacks = [keras.callbacks.TensorBoard(log_dir=str(tensorboard))]
             summary = run_fit(
                 path, output, force=force, dt=dt, model=model, hidden_units=hidden_units, layers=layers,
                 batch_size=batch_size, learning_rate=learning_rate, weight_decay=weight_decay,
                 iterations=iterations, eval_every=eval_every, seeds=seeds, seq_len=seq_len,
                 normalize=normalize, seed=seed, precision=precision, ema_momentum=ema_momentum or None,
+                callbacks=callbacks,
             )
     click.echo(_format_summary(summary, output, time.perf_counter() - start))

@@ -112,7 +112,10 @@ class _Periodic(keras.callbacks.Callback):
         if self.every is None:
             self._run(self._step(), logs)
         if logs is not None and self._new and self._last is not None:
-            logs.update({k: v for k, v in self._last.items() if k not in ("iteration", "train_loss")})
+            # Numbers only: loggers such as TensorBoard cannot write None (e.g. r2
+            # without exact EP).
+            logs.update({k: v for k, v in self._last.items()
+                         if k not in ("iteration", "train_loss") and v is not None})
             self._new = False
 
     def _run(self, step: int, logs) -> None:

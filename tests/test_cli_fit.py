@@ -115,6 +115,17 @@ def test_fit_discrete_picks_embedding_and_rates_per_step(ring, tmp_path):
     assert "local_ep_map.png" not in summary["figures"]  # no 2-D map for discrete states
 
 
+def test_tensorboard_logs_when_asked(ring, tmp_path):
+    logs = tmp_path / "tb"
+    result = _invoke(["fit", str(ring), "-o", str(tmp_path / "run"), "--tensorboard", str(logs), *TINY])
+    assert result.exit_code == 0, result.output
+    assert any(p.name.startswith("events.out.tfevents") for p in logs.rglob("*"))
+    missing = _invoke(["fit", str(ring), "-o", str(tmp_path / "run2"), "--tensorboard",
+                       str(tmp_path / "no" / "tb"), *TINY])
+    _assert_one_line_error(missing)
+    assert not (tmp_path / "run2").exists()
+
+
 def test_force_replaces_only_run_files(beads, tmp_path):
     out = tmp_path / "run"
     out.mkdir()
@@ -130,7 +141,7 @@ def test_help_explains_every_option():
     result = _invoke(["fit", "--help"])
     for option in ("--model", "--hidden-units", "--layers", "--batch-size", "--learning-rate",
                    "--weight-decay", "--iterations", "--eval-every", "--seeds", "--seq-len",
-                   "--normalize", "--dt", "--output", "--seed", "--force", "--precision"):
+                   "--normalize", "--dt", "--output", "--seed", "--force", "--precision", "--tensorboard"):
         assert option in result.output
     assert "-o" in _invoke(["predict", "--help"]).output
 
