@@ -2,8 +2,16 @@
 
 Never ``from_tensor_slices`` on the data: the datasets here draw indices with
 NumPy, gather the windows from the (memory-mapped) array with fancy indexing,
-and hand batches to TensorFlow through ``from_generator``; only one block of
-batches is ever in memory.
+and hand batches to TensorFlow through ``from_generator``; only a block or two
+of batches is ever in memory.
+
+The datasets prefetch a fixed depth with tf.data autotuning switched off
+(``_fixed_prefetch``): feeding costs ~0.1 ms of one core per batch of 4096
+pairs, far below a training step, so there is nothing to tune, and with
+autotuning on, tearing down an iterator (at the end of a ``model.fit`` call)
+stalled, both cores idle, for up to the tuner's current period (0.3 s after
+2 s of training, 3 s after 18 s; in about half the calls measured), which
+made short fits slow at random (benchmarks/RESULTS-estimators.md).
 
 A window is ``seq_len = n`` consecutive states of ONE trajectory:
 ``states[m, t : t + n]``; ``n = 2`` gives the pairs ``(s_t, s_{t+1})``.
@@ -95,9 +103,22 @@ def window_dataset(
     spec = window_spec(states, seq_len)
     block_spec = tf.TensorSpec((block, batch_size) + tuple(spec.shape[1:]), spec.dtype)
     dataset = tf.data.Dataset.from_generator(generate, output_signature=block_spec)
-    # One Python call per block; the block is cut into batches inside tf.data.
-    dataset = dataset.flat_map(tf.data.Dataset.from_tensor_slices)
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    # One Python call per block, drawn one block ahead (the next block is
+    # gathered while the current one is consumed); the block is cut into
+    # batches inside tf.data. Prefetching does not reorder: same seed, same batches.
+    dataset = dataset.prefetch(1).flat_map(tf.data.Dataset.from_tensor_slices)
+    return _fixed_prefetch(dataset, 2)
+
+
+def _fixed_prefetch(dataset: tf.data.Dataset, depth: int) -> tf.data.Dataset:
+    """``dataset.prefetch(depth)`` with tf.data autotuning off (see the module doc).
+
+    A caller who chains autotuned stages on top can switch it back on with
+    ``dataset.with_options(...)``.
+    """
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return dataset.prefetch(depth).with_options(options)
 
 
 def pair_dataset(states: np.ndarray, batch_size: int, seed: int = 0) -> tf.data.Dataset:
@@ -138,4 +159,4 @@ def evaluation_batches(states: np.ndarray, seq_len: int, batch_size: int) -> tf.
         lambda: iter_evaluation_batches(states, seq_len, batch_size),
         output_signature=window_spec(states, seq_len),
     )
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    return _fixed_prefetch(dataset, 2)

@@ -57,6 +57,28 @@ def test_training_stream_is_reproducible_from_seed():
     assert not all(np.array_equal(x, y) for x, y in zip(a, c))
 
 
+def test_training_stream_is_the_documented_draw_in_order():
+    # Prefetching must not reorder: batch k of block j is rows k*B..(k+1)*B of
+    # the j-th draw of default_rng(seed) (m then t), across block boundaries.
+    states, seq_len, batch, block = _labelled(5, 40), 3, 8, 4
+    rng = np.random.default_rng(7)
+    expected = []
+    for _ in range(3):
+        m = rng.integers(0, 5, size=batch * block)
+        t = rng.integers(0, 40 - seq_len + 1, size=batch * block)
+        expected.extend(np.split(gather_windows(states, m, t, seq_len), block))
+    got = [b.numpy() for b in window_dataset(states, seq_len, batch, seed=7, block=block).take(3 * block)]
+    assert len(got) == len(expected)
+    assert all(np.array_equal(x, y) for x, y in zip(got, expected))
+
+
+def test_datasets_do_not_autotune():
+    # Autotuning stalled iterator teardown (the end of each fit) for up to its period; see the module doc.
+    states = _labelled(2, 10)
+    assert pair_dataset(states, 4).options().autotune.enabled is False
+    assert evaluation_batches(states, 2, 4).options().autotune.enabled is False
+
+
 @pytest.mark.parametrize("seq_len,batch_size", [(2, 7), (2, 1000), (4, 5)])
 def test_evaluation_walks_every_window_once_in_order(seq_len, batch_size):
     m_count, length = 5, 31
