@@ -161,7 +161,9 @@ def neep_model_row(states: np.ndarray, hidden: int, layers: int, batch: int, pre
         dataset = pair_dataset(states, batch_size=batch, seed=0)
     else:
         fixed = np.stack([states[0, :batch], states[0, 1 : batch + 1]], axis=1).astype(np.float32)
-        dataset = tf.data.Dataset.from_tensors(fixed).repeat()
+        options = tf.data.Options()
+        options.autotune.enabled = False  # as the package's own pipelines: autotuning stalls fit's exit
+        dataset = tf.data.Dataset.from_tensors(fixed).repeat().with_options(options)
 
     def run(n: int) -> None:
         model.fit(dataset, steps_per_epoch=n, epochs=1, verbose=0)
