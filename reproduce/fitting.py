@@ -184,6 +184,7 @@ def fit_cached(
         seed=seed,
         verbose=0,
         callbacks=callbacks,
+        track_train=False,  # the recorder above evaluates the training subset (S2) itself
     )
     estimator.fit(train, test)
     history = []
