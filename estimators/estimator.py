@@ -316,6 +316,8 @@ class NEEP:
             exact_step = test.ep_per_step_exact
         if exact_rate is None and exact_step is not None:
             exact_rate = exact_step / dt
+        # Read the held-out exact EP once, not once per seed (it can be a large memmap).
+        exact_windows = None if test.exact_ep is None else window_sums(test.exact_ep, seq_len)
 
         if self.verbose:
             print(f"NEEP: {kind} h, train {train.n_trajectories} x {train.n_steps}, held-out "
@@ -387,8 +389,8 @@ class NEEP:
             bounds_j.append(lower_bound_j(delta_s) / (seq_len - 1))
             bounds_dv.append(lower_bound_dv(delta_s) / (seq_len - 1))
             objectives.append(objective_numpy(delta_s))
-            if test.exact_ep is not None:
-                r2s.append(r_squared(delta_s, window_sums(test.exact_ep, seq_len)))
+            if exact_windows is not None:
+                r2s.append(r_squared(delta_s, exact_windows))
             self.models_.append(model)
 
         self.train_, self.test_ = train, test
