@@ -144,9 +144,9 @@ def _run_one(name: str, config, cache: Cache, seed: int, tell, output: Path, bea
         png = ratchet.draw_fig3e(config.rneep, result, output / "fig3e.png")
         notes = [
             "The 'exact' column is the partial-information limit of window length n (what an ideal RNEEP "
-            f"reaches): exact for n <= {ratchet.LARGEST_EXACT_WORD}, extrapolated linearly in n beyond "
-            "(see the note of each row). The full-information EP per step is drawn as in the paper and quoted "
-            "in the notes; no estimator that sees only the sites can reach it.",
+            f"reaches): exact for n <= {ratchet.LARGEST_EXACT_WORD}, a Monte Carlo estimate over sampled words "
+            "beyond (its standard error in the note of each row). The full-information EP per step is drawn "
+            "as in the paper and quoted in the notes; no estimator that sees only the sites can reach it.",
         ]
     return {"rows": result["rows"], "pngs": [png.name], "png": png.name, "notes": notes,
             "fit_seconds": result["fit_seconds"]}

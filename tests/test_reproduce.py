@@ -141,18 +141,18 @@ def test_cache_round_trip_and_no_partial_entry(tmp_path):
     assert not [p for p in (tmp_path / "c").iterdir() if p.name.endswith(".tmp")]
 
 
-def test_partial_limit_exact_then_extrapolated():
+def test_partial_limit_exact_then_monte_carlo():
     from neep.simulators import FlashingRatchet
 
     ratchet = FlashingRatchet(potential=2.0)
-    value, extrapolated, _ = partial_limit(2.0, 8)
-    assert not extrapolated and value == ratchet.partial_ep_per_step(8)
-    at13, _, _ = partial_limit(2.0, 13)
-    at128, extrapolated, drift = partial_limit(2.0, 128)
+    at8 = partial_limit(2.0, 8)
+    assert at8.method == "exact" and at8.stderr == 0.0 and at8.value == ratchet.partial_ep_per_step(8)
+    at13 = partial_limit(2.0, 13).value
+    at128 = partial_limit(2.0, 128, samples=20_000)
+    assert at128.method == "mc" and at128 == ratchet.partial_ep_per_step_mc(128, samples=20_000)
     # D_n / (n - 1) grows with n and can never exceed the full-information EP per step.
-    assert extrapolated and at13 < at128 < ratchet.ep_per_jump
-    assert 0 <= drift < 1
-    assert partial_limit(0.0, 64)[0] == 0.0
+    assert at13 + 4 * at128.stderr < at128.value < ratchet.ep_per_jump
+    assert tuple(partial_limit(0.0, 64)) == (0.0, 0.0)
 
 
 def test_bars_follow_the_issue():
