@@ -40,7 +40,7 @@ __all__ = ["PartialEP", "exact_partial_ep", "sample_word_values"]
 #: Words per block (one Generator, one kernel call each).
 _BLOCK = 16_384
 #: Rescale the forward variables (and add the log of the scale) only when
-#: their sum drops below this: one ``log`` every few dozen steps instead of
+#: their sum drops below this: one ``log`` every ~100-200 steps instead of
 #: one per step. A single step multiplies the sum by at least the smallest
 #: jump probability (> 1e-175 within the accepted ``|V| / T <= 200``), so
 #: nothing underflows.
