@@ -1,6 +1,8 @@
 """Benchmark systems with exactly known entropy production, and fast Numba samplers.
 
 - :class:`BeadSpring`: N beads between a cold and a hot bath (continuous states).
+- :class:`DrivenRing`: a particle in a tilted Mexican-hat potential driven along
+  its level sets (nonlinear, 2-D, continuous states).
 - :class:`FlashingRatchet`: the discrete flashing ratchet; :class:`RatchetView`
   chooses what is recorded (jump chain, continuous time, hidden on/off).
 - :func:`simulate_to_file`: chunked, parallel, reproducible writer of
@@ -8,12 +10,14 @@
 """
 
 from .bead_spring import BeadSpring
+from .driven_ring import DrivenRing
 from .ratchet import FlashingRatchet
 from .ratchet_view import RatchetView
 from .io import FORMAT, Sampler, SimulationResult, chunk_plan, simulate_to_arrays, simulate_to_file
 
 __all__ = [
     "BeadSpring",
+    "DrivenRing",
     "FORMAT",
     "FlashingRatchet",
     "RatchetView",
