@@ -17,7 +17,7 @@ import click
 
 from ._common import check_output_file, user_errors
 
-__all__ = ["simulate", "bead", "ratchet"]
+__all__ = ["simulate", "bead", "ratchet", "ring"]
 
 
 def _common_options(trajectories: int, steps: int) -> Callable:
@@ -203,3 +203,43 @@ def ratchet(potential: float, switching_rate: float, temperature: float, hidden:
     path = _output(output, force)
     result = _write(view, path, trajectories, steps, seed, exact_ep, force, workers)
     _summary(result, "jump", " (full information)" if hidden else "")
+
+
+@simulate.command()
+@click.option("--a", "a", type=float, default=1.0, show_default=True, help="Strength a of the quartic ring potential (> 0).")
+@click.option("--r0", type=float, default=2.0, show_default=True, help="Radius r0 of the ring (>= 0).")
+@click.option("--b", "b", type=float, default=1.0, show_default=True, help="Tilt b along the first coordinate (any).")
+@click.option("--w0", type=float, default=0.25, show_default=True, help="Constant part w0 of the drive's angular factor.")
+@click.option("--w1", type=float, default=0.05, show_default=True, help="Amplitude w1 of the exp(-U) part of the drive.")
+@click.option("--temperature", type=float, default=1.0, show_default=True, help="Bath temperature T (> 0).")
+@click.option("--gamma", type=float, default=1.0, show_default=True, help="Friction coefficient gamma (> 0).")
+@click.option(
+    "--dt", type=float, default=0.01, show_default=True,
+    help="Time step of the Euler-Maruyama chain and of the record (> 0, below the stability limit, ~0.053 by default).",
+)  # fmt: skip
+@_common_options(trajectories=1000, steps=10_000)
+def ring(a: float, r0: float, b: float, w0: float, w1: float, temperature: float, gamma: float, dt: float,
+         trajectories: int, steps: int, seed: int, exact_ep: bool, force: bool, workers: int | None,
+         output: str) -> None:  # fmt: skip
+    """A particle on a tilted ring, driven along its level sets: nonlinear, 2-D (float32 (M, L, 2)).
+
+    \b
+    U(x) = a (|x|^2 - r0^2)^2 / 4 + b x_1,  f = (w0 + w1 exp(-U)) R grad U,
+    gamma dx = (-grad U + f) dt + sqrt(2 gamma T) dW  (R: rotation by +90 degrees).
+
+    The Boltzmann density exp(-U/T) stays stationary and the exact EP rate is
+    <|f|^2>/(gamma T). First states are drawn from it, so every step is in
+    steady state. The drive turns opposite ways inside and outside the ring,
+    so a linear model of the force misses most of the EP (the sidecar's
+    ep_rate_linear). The per-step exact EP in the sidecar is rate x dt; the
+    Euler-Maruyama chain's mean differs by O(dt) (about -1.4 % at dt = 0.01).
+    """
+    names = {name: "--" + name.replace("_", "-") for name in ("a", "r0", "b", "w0", "w1", "temperature", "gamma", "dt")}
+    with _option_errors(names):
+        from neep.simulators import DrivenRing
+
+        model = DrivenRing(a=a, r0=r0, b=b, w0=w0, w1=w1, temperature=temperature, gamma=gamma, dt=dt)
+    path = _output(output, force)
+    result = _write(model, path, trajectories, steps, seed, exact_ep, force, workers)
+    meta = result.metadata
+    _summary(result, "step", f" = rate x dt; a linear force model can reveal {meta['ep_rate_linear']:.6g} per unit time")
