@@ -64,8 +64,9 @@ def test_quadrature_satisfies_exact_identities():
     # Also the local EP density integrates to ep_rate on an independent Cartesian grid.
     model = DrivenRing(b=0.7, temperature=1.3, w0=0.1, w1=0.4)
 
-    def grad(x):
-        return model.drive(x) @ np.array([[0.0, -1.0], [1.0, 0.0]]) / (model.w0 + model.w1 * np.exp(-model.potential(x)))[:, None]
+    def grad(x):  # f = omega R grad U, so grad U = -R f / omega
+        omega = model.w0 + model.w1 * np.exp(-model.potential(x))
+        return model.drive(x) @ np.array([[0.0, -1.0], [1.0, 0.0]]) / omega[:, None]
 
     xg = model.stationary_mean(lambda x: (x[:, :, None] * grad(x)[:, None, :]).reshape(len(x), 4))
     np.testing.assert_allclose(xg, model.temperature * np.eye(2).ravel(), atol=1e-10)
