@@ -101,24 +101,36 @@ def _non_negative_float(ctx: click.Context, param: click.Parameter, value: float
 
 def _format_summary(summary: dict, output: Path, seconds: float) -> str:
     unit = summary["rate_unit"]
-    lines = []
-    rate, std, seeds = summary["ep_rate"], summary["ep_rate_std"], summary["seeds"]
-    spread = f" ± {std:.3g} (std over {seeds} seeds)" if seeds > 1 else " (1 seed; --seeds 5 for a spread)"
-    lines.append(f"EP rate      {rate:.5g}{spread} {unit}")
-    if summary["ep_per_step_exact"] is not None:
-        exact_here = summary["ep_per_step_exact"] / summary["dt"]
-        line = f"exact        {exact_here:.5g} {unit} (held-out data)"
-        if summary["dt_known"] and summary["ep_rate_exact"] is not None and \
-                abs(summary["ep_rate_exact"] - exact_here) > 1e-9 * abs(exact_here):
-            line += f"; continuous process {summary['ep_rate_exact']:.5g}"
+    seeds = summary["seeds"]
+    low, high = summary["ep_rate_interval"]
+    spread = f"{seeds} seeds" if seeds > 1 else "1 seed"
+    lines = [f"EP rate      {summary['ep_rate']:.5g} ± {summary['ep_rate_stderr']:.2g} {unit} "
+             f"(95 % interval {low:.5g} .. {high:.5g}; held-out sampling error and {spread})"]
+    exact = summary["ep_rate_exact"]
+    if exact is not None:
+        line = f"exact        {exact:.5g} {unit} (the process)"
+        if summary["ep_rate_exact_held_out"] is not None:
+            line += f"; {summary['ep_rate_exact_held_out']:.5g} on the held-out data itself"
         lines.append(line)
-        if summary["relative_error"] is not None:
-            lines.append(f"rel. error   {summary['relative_error']:+.2%}")
+        inside = "inside" if summary["interval_covers_exact"] else "OUTSIDE"
+        lines.append(f"rel. error   {summary['relative_error']:+.2%} (exact is {inside} the interval)")
     else:
         lines.append("exact        unknown (no exact EP beside the data)")
     if summary["r2"] is not None:
         lines.append(f"R^2          {summary['r2']:.4f} (per-step estimate vs exact EP)")
-    lines.append(f"lower bounds 1+J {summary['lower_bound_j']:.5g}, DV {summary['lower_bound_dv']:.5g} {unit}")
+    lines.append(f"lower bounds 1+J {summary['lower_bound_j']:.5g} ± {summary['lower_bound_j_stderr']:.2g}, "
+                 f"DV {summary['lower_bound_dv']:.5g} ± {summary['lower_bound_dv_stderr']:.2g} {unit}")
+    for name, base in summary.get("baselines", {}).items():
+        lines.append(f"baseline     {name.replace('_', ' ')} (closed form) {base['value']:.5g} ± {base['stderr']:.2g}")
+    kept = ", ".join(f"seed {k['seed'] + 1} iteration {k['iteration']}" for k in summary.get("kept", []))
+    if kept:
+        lines.append(f"kept         {kept} (best held-out J)")
+    flags = summary.get("flags") or []
+    if flags:
+        lines.extend(f"WARNING      {flag}" for flag in flags)
+    else:
+        lines.append("checks       no warning (data, convergence, overfitting" +
+                     (", baseline)" if summary.get("baselines") and summary["model"] != "current" else ")"))
     files = ", ".join(["model.keras", "history.csv", "summary.json"] + summary.get("figures", []))
     lines.append(f"wrote        {output}/ ({files}) in {seconds:.0f} s")
     return "\n".join(lines)
@@ -128,11 +140,14 @@ def _format_summary(summary: dict, output: Path, seconds: float) -> str:
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Run folder to create: model.keras, history.csv, summary.json, figures.")
-@click.option("--model", type=click.Choice(["mlp", "embedding", "gru"]), default=None,
-              help="Network h. Default: mlp for float states, embedding for integer states; "
-                   "gru reads windows of --seq-len states (RNEEP, for partial information).")
+@click.option("--model", type=click.Choice(["current", "mlp", "embedding", "gru"]), default=None,
+              help="Network. Default: current for float states (dS = F(midpoint) . displacement, a "
+                   "generalized current: a closed-form linear force plus a neural correction), embedding "
+                   "for integer states; mlp is the paper's general dS = h(s,s') - h(s',s); gru reads "
+                   "windows of --seq-len states (RNEEP, for partial information).")
 @click.option("--hidden-units", type=click.IntRange(min=1), default=None,
-              help="Width of h. Default: 256 for mlp (the paper's is 512), 128 for embedding and gru.")
+              help="Width of the network. Default: 128 for current, embedding and gru; 256 for mlp "
+                   "(the paper's is 512).")
 @click.option("--layers", type=click.IntRange(min=1), default=None,
               help="Hidden layers of h. Default: the paper's (mlp 3, embedding 2, gru 1).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=FIT_DEFAULTS["batch_size"], show_default=True,
@@ -166,18 +181,25 @@ def _format_summary(summary: dict, output: Path, seconds: float) -> str:
 @click.option("--tensorboard", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Also write TensorBoard logs (loss, objective, held-out EP rate per evaluation) "
                    "into this folder; view with `tensorboard --logdir DIR`.")
+@click.option("--data-check/--no-data-check", default=True, show_default=True,
+              help="Refit on 1/4 and 1/2 of the training data and warn when the estimate still grows "
+                   "with data (about 2x the fit time for one seed).")
 @click.option("--force", is_flag=True, help="Overwrite the run files in an existing, non-empty folder.")
 def fit(path: Path, output: Path, model: str | None, hidden_units: int | None, layers: int | None,
         batch_size: int, learning_rate: float, weight_decay: float, iterations: int, eval_every: int,
         seeds: int, seq_len: int, normalize: bool, dt: float | None, seed: int, precision: str,
-        ema_momentum: float, tensorboard: Path | None, force: bool) -> None:
+        ema_momentum: float, tensorboard: Path | None, data_check: bool, force: bool) -> None:
     """Train a NEEP estimator on the trajectories in PATH (.npy) and report the EP rate.
 
     Half of the trajectories (or the first half in time, for a single one)
     train the network; the EP rate is measured on the other half: the slope
-    of the ensemble-averaged cumulative EP, divided by dt. With an exact EP
-    file beside the data (from `neep simulate ... --exact-ep`) the exact
-    value, the relative error and R^2 per step are reported too.
+    of the ensemble-averaged cumulative EP, divided by dt, with a 95 %
+    interval (block bootstrap over held-out trajectories, plus the spread
+    over seeds). Warnings say when the number is likely too low: still
+    rising with data, not converged, below the closed-form linear current.
+    With an exact EP file beside the data (from `neep simulate ...
+    --exact-ep`) the exact value, the relative error and R^2 per step are
+    reported too.
 
     \b
     Example:
@@ -210,6 +232,6 @@ def fit(path: Path, output: Path, model: str | None, hidden_units: int | None, l
                 batch_size=batch_size, learning_rate=learning_rate, weight_decay=weight_decay,
                 iterations=iterations, eval_every=eval_every, seeds=seeds, seq_len=seq_len,
                 normalize=normalize, seed=seed, precision=precision, ema_momentum=ema_momentum or None,
-                callbacks=callbacks,
+                callbacks=callbacks, data_check=data_check,
             )
     click.echo(_format_summary(summary, output, time.perf_counter() - start))

@@ -8,13 +8,16 @@ import os
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 from .analysis import ep_rate_from_cumulative, local_ep_rate, r_squared  # noqa: E402
-from .callbacks import EPMonitor, GroundTruthMonitor, held_out_subset, window_sums  # noqa: E402
+from .baselines import LinearCurrent, fit_linear_current  # noqa: E402
+from .callbacks import EPMonitor, GroundTruthMonitor, ProgressPrinter, held_out_subset, window_sums  # noqa: E402
+from .diagnostics import Diagnostic  # noqa: E402
 from .data import Trajectories, load_trajectories  # noqa: E402
 from .estimator import NEEP, as_trajectories, load_model  # noqa: E402
-from .layers import Antisymmetric, Standardize  # noqa: E402
+from .layers import Antisymmetric, CurrentAnsatz, Standardize  # noqa: E402
 from .model import NEEPModel, make_optimizer, predict_delta_s  # noqa: E402
-from .networks import build_network, embedding_network, gru_network, mlp_network  # noqa: E402
+from .networks import build_network, current_network, embedding_network, gru_network, mlp_network  # noqa: E402
 from .objective import lower_bound_dv, lower_bound_j, neep_objective, objective_numpy  # noqa: E402
+from .uncertainty import Interval, block_statistics, bootstrap_replicates, interval  # noqa: E402
 from .pipeline import evaluation_batches, iter_evaluation_batches, pair_dataset, window_dataset  # noqa: E402
 from .run import (  # noqa: E402
     FIT_DEFAULTS,
@@ -38,7 +41,17 @@ __all__ = [
     "lower_bound_j",
     "lower_bound_dv",
     "Antisymmetric",
+    "CurrentAnsatz",
     "Standardize",
+    "current_network",
+    "LinearCurrent",
+    "fit_linear_current",
+    "Interval",
+    "interval",
+    "block_statistics",
+    "bootstrap_replicates",
+    "Diagnostic",
+    "ProgressPrinter",
     "mlp_network",
     "embedding_network",
     "gru_network",

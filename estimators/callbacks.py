@@ -19,6 +19,7 @@ the best weights kept are the averaged ones.
 from __future__ import annotations
 
 import contextlib
+import sys
 import time
 
 import keras
@@ -29,7 +30,7 @@ from .model import predict_delta_s
 from .objective import lower_bound_dv, lower_bound_j, objective_numpy
 from .pipeline import count_evaluation_windows
 
-__all__ = ["EPMonitor", "GroundTruthMonitor", "held_out_subset", "window_sums"]
+__all__ = ["EPMonitor", "GroundTruthMonitor", "ProgressPrinter", "held_out_subset", "window_sums"]
 
 
 def window_sums(exact_ep: np.ndarray, seq_len: int) -> np.ndarray:
@@ -157,6 +158,10 @@ class EPMonitor(_Periodic):
         Evaluate the moving average of the weights when the model keeps one.
     batch_size : int
         Evaluation batch size.
+    evaluate_start : bool
+        Also evaluate before the first step (iteration 0): the starting
+        weights compete in the selection (the current model starts at the
+        closed-form linear current, which training must beat to replace).
     train_states : array (M', L', d) or (M', L'), optional
         A fixed subset of the TRAINING trajectories (``held_out_subset`` of
         the training data, best of the same size as ``states``): each
@@ -169,8 +174,9 @@ class EPMonitor(_Periodic):
     ----------
     history : list of dict
         One record per evaluation: ``iteration``, ``train_loss``,
-        ``test_objective``, ``ep_rate``, ``ep_per_step``, ``lower_bound_j``,
-        ``lower_bound_dv`` (per step), ``r2``, ``error`` and
+        ``test_objective``, ``best`` (a new best held-out objective),
+        ``ep_rate``, ``ep_per_step``, ``lower_bound_j``, ``lower_bound_dv``
+        (rates: per unit time, like ``ep_rate``), ``r2``, ``error`` and
         ``ep_rate_exact`` (None without truth), ``train_ep_rate`` and
         ``train_objective`` (None without ``train_states``), ``seconds``.
     best_objective, best_iteration, best_weights
@@ -188,8 +194,10 @@ class EPMonitor(_Periodic):
         use_average: bool = True,
         batch_size: int = 16384,
         train_states=None,
+        evaluate_start: bool = False,
     ):
         super().__init__(every, use_average)
+        self.evaluate_start = bool(evaluate_start)
         if not dt > 0:
             raise ValueError(f"dt must be > 0, got {dt!r}")
         self.states = states
@@ -209,6 +217,8 @@ class EPMonitor(_Periodic):
         seq_len = self._seq_len()
         if self.exact_ep is not None:
             self._exact_windows = window_sums(self.exact_ep, seq_len)
+        if self.evaluate_start and self._step() == 0:
+            self._run(0, None)
 
     def _seq_len(self) -> int:
         return int(self.seq_len or getattr(self.model, "seq_len", 2))
@@ -221,7 +231,8 @@ class EPMonitor(_Periodic):
             if self.train_states is not None:
                 train_delta_s = predict_delta_s(self.model, self.train_states, seq_len, self.batch_size)
             objective = objective_numpy(delta_s)
-            if objective > self.best_objective:
+            best = bool(objective > self.best_objective)
+            if best:
                 self.best_objective = objective
                 self.best_iteration = self._step()
                 self.best_weights = self.model.get_weights()
@@ -229,10 +240,11 @@ class EPMonitor(_Periodic):
         per_step = per_window / (seq_len - 1)
         record = {
             "test_objective": objective,
+            "best": best,
             "ep_rate": per_step / self.dt,
             "ep_per_step": per_step,
-            "lower_bound_j": lower_bound_j(delta_s) / (seq_len - 1),
-            "lower_bound_dv": lower_bound_dv(delta_s) / (seq_len - 1),
+            "lower_bound_j": lower_bound_j(delta_s) / (seq_len - 1) / self.dt,
+            "lower_bound_dv": lower_bound_dv(delta_s) / (seq_len - 1) / self.dt,
             "r2": None,
             "error": None,
             "ep_rate_exact": None,
@@ -294,3 +306,43 @@ class GroundTruthMonitor(_Periodic):
             "r2": r_squared(delta_s, exact),
             "error": _relative(estimate, exact_slope),
         }
+
+
+class ProgressPrinter(keras.callbacks.Callback):
+    """One line per ``EPMonitor`` evaluation on stderr; ``*`` marks a new best held-out objective.
+
+    The ``exact`` printed beside the estimate is the exact EP of the same
+    evaluation subset through the same slope estimator (labelled "subset
+    exact"); the final report compares with the held-out data as a whole.
+    """
+
+    def __init__(self, monitor: EPMonitor, label: str, iterations: int, stream=None):
+        super().__init__()
+        self.monitor, self.label, self.iterations = monitor, label, iterations
+        self.stream = stream
+
+    def _line(self, rec: dict) -> str:
+        line = f"{self.label} iter {rec['iteration']:>7d}/{self.iterations}  held-out EP rate {rec['ep_rate']:.5g}"
+        if rec.get("ep_rate_exact") is not None:
+            line += f" (subset exact {rec['ep_rate_exact']:.5g})"
+        line += f"  J {rec['test_objective']:.5g}{' *' if rec.get('best') else '  '}"
+        if rec.get("r2") is not None:
+            line += f"  R2 {rec['r2']:.4f}"
+        return line + f"  {rec['seconds']:.1f} s"
+
+    def _print(self, text: str) -> None:
+        print(text, file=self.stream or sys.stderr, flush=True)
+
+    def on_train_begin(self, logs=None):
+        self._shown = 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        for rec in self.monitor.history[self._shown :]:
+            self._print(self._line(rec))
+        self._shown = len(self.monitor.history)
+
+    def on_train_end(self, logs=None):
+        monitor = self.monitor
+        if monitor.restore_best and monitor.best_iteration is not None:
+            self._print(f"{self.label} kept iteration {monitor.best_iteration} (best held-out J "
+                        f"{monitor.best_objective:.5g}, marked *)")

@@ -11,11 +11,13 @@ import keras
 import numpy as np
 
 from .analysis import ep_rate_from_cumulative, r_squared
-from .callbacks import EPMonitor, held_out_subset, window_sums
+from .assessment import assess
+from .baselines import fit_linear_current
+from .callbacks import EPMonitor, ProgressPrinter, held_out_subset, window_sums
 from .data import Trajectories, load_trajectories
 from .model import NEEPModel, make_optimizer, predict_delta_s
-from .networks import MODEL_KINDS, build_network
-from .objective import lower_bound_dv, lower_bound_j, objective_numpy
+from .networks import MODEL_KINDS, build_network, set_linear_current
+from .objective import objective_numpy
 from .pipeline import count_evaluation_windows, gather_windows, window_dataset
 
 __all__ = ["NEEP", "load_model", "as_trajectories"]
@@ -36,33 +38,6 @@ def as_trajectories(data, dt: float | None = None) -> Trajectories:
 
 def _seed_for(seed: int, k: int) -> int:
     return int(np.random.SeedSequence([int(seed), int(k)]).generate_state(1)[0] % (2**31 - 1))
-
-
-class _Progress(keras.callbacks.Callback):
-    """One line per evaluation on stderr."""
-
-    def __init__(self, monitor: EPMonitor, label: str, iterations: int, exact: float | None):
-        super().__init__()
-        self.monitor, self.label, self.iterations, self.exact = monitor, label, iterations, exact
-
-    def on_epoch_end(self, epoch, logs=None):
-        rec = self.monitor.history[-1] if self.monitor.history else None
-        if rec is None:
-            return
-        line = (
-            f"{self.label} iter {rec['iteration']:>7d}/{self.iterations}  "
-            f"held-out EP rate {rec['ep_rate']:.5g}"
-        )
-        exact = rec.get("ep_rate_exact")
-        if exact is not None:  # the exact EP of the same held-out windows, same slope estimator
-            line += f" (exact {exact:.5g})"
-        elif self.exact is not None:  # no exact EP file: the sidecar's value
-            line += f" (exact {self.exact:.5g})"
-        line += f"  J {rec['test_objective']:.5g}"
-        if rec.get("r2") is not None:
-            line += f"  R2 {rec['r2']:.4f}"
-        line += f"  {rec['seconds']:.1f} s"
-        print(line, file=sys.stderr, flush=True)
 
 
 class NEEP:
@@ -196,6 +171,8 @@ class NEEP:
         ema_momentum: float | None = 0.99,
         restore_best: bool = True,
         eval_batch_size: int = 16384,
+        baseline: bool = True,
+        data_check: bool = True,
         jit_compile: bool = False,
         steps_per_execution: int | None = None,
     ):
@@ -222,6 +199,8 @@ class NEEP:
         self.ema_momentum = ema_momentum
         self.restore_best = restore_best
         self.eval_batch_size = eval_batch_size
+        self.baseline = baseline
+        self.data_check = data_check
         self.jit_compile = jit_compile
         self.steps_per_execution = steps_per_execution
 
@@ -254,7 +233,10 @@ class NEEP:
             raise ValueError(f"ema_momentum must be in (0, 1), got {self.ema_momentum!r}")
 
     def _kind(self, data: Trajectories) -> str:
-        kind = self.model or ("embedding" if data.discrete else "mlp")
+        default = "embedding" if data.discrete else ("current" if int(self.seq_len) == 2 else "mlp")
+        kind = self.model or default
+        if kind == "current" and data.discrete:
+            raise ValueError("model 'current' needs float (continuous) states, got integer data (use 'embedding')")
         if kind == "embedding" and not data.discrete:
             raise ValueError("model 'embedding' needs integer (discrete) states, got float data")
         if kind == "mlp" and data.discrete:
@@ -284,7 +266,8 @@ class NEEP:
 
         Without ``test``, ``data.split(1 - test_fraction)``: by trajectory
         when M > 1, by time when M = 1 (``train_`` and ``test_`` keep the
-        parts). Returns self.
+        parts). Then the assessment: interval, baseline, diagnostics (see the
+        class doc). Returns self.
         """
         start = time.perf_counter()
         self._check_params()
@@ -297,120 +280,119 @@ class NEEP:
                 raise ValueError("test data must have the same kind of states as the training data")
         kind = self._kind(train)
         seq_len = int(self.seq_len)
+        if kind == "current" and seq_len != 2:
+            raise ValueError(f"model 'current' reads pairs (seq_len 2), got seq_len {seq_len}; "
+                             "use 'gru' or 'mlp' for windows")
         train.check_seq_len(seq_len)
         test.check_seq_len(seq_len)
         n_states = max(train.n_states, test.n_states) if train.discrete else None
-        dt = train.dt
         mean, std = self._stats(train, self.seed)
         sub_states, sub_ep = held_out_subset(test.states, test.exact_ep, self.eval_samples, seq_len, self.seed)
         train_sub = None
         if self.track_train:  # as many windows as the held-out subset, for a fair comparison
             windows = sub_states.shape[0] * count_evaluation_windows(sub_states, seq_len)
             train_sub, _ = held_out_subset(train.states, None, windows, seq_len, self.seed)
-        policy = None if self.precision == "float32" else self.precision
-        epochs = math.ceil(self.iterations / self.eval_every)
-        exact_rate = test.ep_rate_exact if test.dt_known or train.dt_known else None
-        if test.exact_ep is not None:
-            exact_step = float(np.mean(np.asarray(test.exact_ep, dtype=np.float64)))
-        else:
-            exact_step = test.ep_per_step_exact
-        if exact_rate is None and exact_step is not None:
-            exact_rate = exact_step / dt
-        # Read the held-out exact EP once, not once per seed (it can be a large memmap).
-        exact_windows = None if test.exact_ep is None else window_sums(test.exact_ep, seq_len)
+        ctx = dict(kind=kind, seq_len=seq_len, n_states=n_states, dt=train.dt, mean=mean, std=std,
+                   sub_states=sub_states, sub_ep=sub_ep, train_sub=train_sub)
+        self.train_, self.test_ = train, test
+        self.kind_, self.seq_len_, self.n_states_ = kind, seq_len, n_states
+        self.dt_, self.dt_known_ = train.dt, train.dt_known
+        self._set_exact(test)
+        # The closed-form linear current: the start of the current model, and a yardstick
+        # for any pair model on continuous states.
+        self.linear_current_ = None
+        if not train.discrete and seq_len == 2 and (kind == "current" or self.baseline):
+            self.linear_current_ = fit_linear_current(train.states, mean=mean, std=std)
 
         if self.verbose:
-            print(f"NEEP: {kind} h, train {train.n_trajectories} x {train.n_steps}, held-out "
+            print(f"NEEP: {kind} network, train {train.n_trajectories} x {train.n_steps}, held-out "
                   f"{test.n_trajectories} x {test.n_steps} states", file=sys.stderr, flush=True)
         self.models_, self.history_ = [], []
-        rates, per_step, bounds_j, bounds_dv, r2s, objectives = [], [], [], [], [], []
+        per_seed, ensemble = [], None
         for k in range(self.seeds):
-            seed_k = _seed_for(self.seed, k)
-            network = build_network(
-                kind,
-                n_states=n_states,
-                hidden_units=self.hidden_units,
-                layers=self.layers,
-                embedding_dim=self.embedding_dim,
-                dtype=policy,
-                seed=seed_k,
-            )
-            model = NEEPModel(
-                network,
-                seq_len=seq_len,
-                weight_decay=0.0 if self.decoupled_weight_decay else float(self.weight_decay),
-                mean=mean,
-                std=std,
-                ema_momentum=self.ema_momentum,
-                n_states=n_states,
-                dt=dt,
-                kind=kind,
-            )
-            model(gather_windows(train.states, np.zeros(1, int), np.zeros(1, int), seq_len))
-            model.compile(
-                optimizer=make_optimizer(self.learning_rate, self.weight_decay, self.decoupled_weight_decay),
-                jit_compile=self.jit_compile,
-                steps_per_execution=self._steps_per_execution(),
-            )
-            monitor = EPMonitor(
-                sub_states,
-                dt=dt,
-                seq_len=seq_len,
-                every=None,
-                exact_ep=sub_ep,
-                restore_best=self.restore_best,
-                batch_size=self.eval_batch_size,
-                train_states=train_sub,
-            )
-            callbacks = [monitor]
-            if self.verbose:
-                label = f"seed {k + 1}/{self.seeds}"
-                callbacks.append(_Progress(monitor, label, epochs * self.eval_every, exact_rate))
-            callbacks.extend(self.callbacks or [])
-            dataset = window_dataset(train.states, seq_len, self.batch_size, seed=seed_k)
-            model.fit(
-                dataset,
-                epochs=epochs,
-                steps_per_epoch=self.eval_every,
-                callbacks=callbacks,
-                verbose=2 if self.verbose >= 2 else 0,
-                shuffle=False,
-            )
-            if not self.restore_best:
-                with model.average_weights():
-                    final = model.get_weights()
-                model.set_weights(final)
+            label = f"seed {k + 1}/{self.seeds}"
+            model, monitor = self._train_one(train, ctx, _seed_for(self.seed, k), label, self.linear_current_)
             for rec in monitor.history:
                 self.history_.append({"seed": k, **rec})
             delta_s = predict_delta_s(model, test.states, seq_len, self.eval_batch_size)
-            per_window = ep_rate_from_cumulative(delta_s, 1.0)
-            per_step.append(per_window / (seq_len - 1))
-            rates.append(per_window / (seq_len - 1) / dt)
-            bounds_j.append(lower_bound_j(delta_s) / (seq_len - 1))
-            bounds_dv.append(lower_bound_dv(delta_s) / (seq_len - 1))
-            objectives.append(objective_numpy(delta_s))
-            if exact_windows is not None:
-                r2s.append(r_squared(delta_s, exact_windows))
+            per_seed.append(self._seed_numbers(delta_s))
+            ensemble = delta_s.astype(np.float64) if ensemble is None else ensemble + delta_s
             self.models_.append(model)
-
-        self.train_, self.test_ = train, test
-        self.kind_, self.seq_len_, self.n_states_ = kind, seq_len, n_states
-        self.dt_, self.dt_known_ = dt, train.dt_known
-        self.ep_rate_per_seed_ = np.asarray(rates)
-        self.entropy_production_rate_ = float(np.mean(rates))
-        self.entropy_production_rate_std_ = float(np.std(rates, ddof=1)) if len(rates) > 1 else 0.0
-        self.ep_per_step_ = float(np.mean(per_step))
-        self.lower_bound_j_ = float(np.mean(bounds_j))
-        self.lower_bound_dv_ = float(np.mean(bounds_dv))
-        self.objective_per_seed_ = np.asarray(objectives)
-        self.r2_per_seed_ = np.asarray(r2s) if r2s else None
-        self.r2_ = float(np.mean(r2s)) if r2s else None
-        self.ep_rate_exact_ = exact_rate
-        self.ep_per_step_exact_ = exact_step
-        self.best_seed_ = int(np.argmax(objectives))
+        self.ep_rate_per_seed_ = np.asarray([p["rate"] for p in per_seed])
+        self.objective_per_seed_ = np.asarray([p["objective"] for p in per_seed])
+        self.r2_per_seed_ = None if self._exact_windows is None else np.asarray([p["r2"] for p in per_seed])
+        self.best_seed_ = int(np.argmax(self.objective_per_seed_))
         self.model_ = self.models_[self.best_seed_]
+        assess(self, ensemble / self.seeds, ctx)
         self.seconds_ = time.perf_counter() - start
         return self
+
+    def _set_exact(self, test: Trajectories) -> None:
+        """The exact values of the held-out data, each with one meaning (see the class doc)."""
+        dt = self.dt_
+        self._exact_windows = None if test.exact_ep is None else window_sums(test.exact_ep, self.seq_len_)
+        # The ensemble value of the simulated process per step (the sidecar's), else unknown.
+        self.ep_per_step_exact_ = test.ep_per_step_exact
+        self.ep_rate_exact_ = None if test.ep_per_step_exact is None else test.ep_per_step_exact / dt
+        # The same slope estimator applied to the exact EP of the held-out data itself.
+        self.ep_rate_exact_held_out_ = None
+        if self._exact_windows is not None:
+            self.ep_rate_exact_held_out_ = ep_rate_from_cumulative(self._exact_windows, 1.0) / (self.seq_len_ - 1) / dt
+            if self.ep_rate_exact_ is None:
+                self.ep_rate_exact_ = float(np.mean(np.asarray(test.exact_ep, dtype=np.float64))) / dt
+                self.ep_per_step_exact_ = self.ep_rate_exact_ * dt
+
+    def _seed_numbers(self, delta_s: np.ndarray) -> dict:
+        per_step = ep_rate_from_cumulative(delta_s, 1.0) / (self.seq_len_ - 1)
+        numbers = {"rate": per_step / self.dt_, "objective": objective_numpy(delta_s), "r2": None}
+        if self._exact_windows is not None:
+            numbers["r2"] = r_squared(delta_s, self._exact_windows)
+        return numbers
+
+    def _train_one(self, train: Trajectories, ctx: dict, seed: int, label: str | None, linear=None):
+        """One network trained on ``train`` with held-out monitoring; returns (model, monitor)."""
+        kind, seq_len = ctx["kind"], ctx["seq_len"]
+        policy = None if self.precision == "float32" else self.precision
+        network = build_network(kind, n_states=ctx["n_states"], hidden_units=self.hidden_units, layers=self.layers,
+                                embedding_dim=self.embedding_dim, dtype=policy, seed=seed, dim=train.dim)
+        model = NEEPModel(
+            network,
+            seq_len=seq_len,
+            weight_decay=0.0 if self.decoupled_weight_decay else float(self.weight_decay),
+            mean=ctx["mean"],
+            std=ctx["std"],
+            ema_momentum=self.ema_momentum,
+            n_states=ctx["n_states"],
+            dt=ctx["dt"],
+            kind=kind,
+        )
+        model(gather_windows(train.states, np.zeros(1, int), np.zeros(1, int), seq_len))
+        if kind == "current" and linear is not None:
+            set_linear_current(network, linear.kernel, linear.bias)
+        model.compile(
+            optimizer=make_optimizer(self.learning_rate, self.weight_decay, self.decoupled_weight_decay),
+            jit_compile=self.jit_compile,
+            steps_per_execution=self._steps_per_execution(),
+        )
+        monitor = EPMonitor(ctx["sub_states"], dt=ctx["dt"], seq_len=seq_len, every=None, exact_ep=ctx["sub_ep"],
+                            restore_best=self.restore_best, batch_size=self.eval_batch_size,
+                            train_states=ctx["train_sub"], evaluate_start=True)
+        callbacks = [monitor]
+        epochs = math.ceil(self.iterations / self.eval_every)
+        if self.verbose and label is not None:
+            callbacks.append(ProgressPrinter(monitor, label, epochs * self.eval_every))
+        callbacks.extend(self.callbacks or [])
+        dataset = window_dataset(train.states, seq_len, self.batch_size, seed=seed)
+        model.fit(dataset, epochs=epochs, steps_per_epoch=self.eval_every, callbacks=callbacks,
+                  verbose=2 if self.verbose >= 2 else 0, shuffle=False)
+        if not self.restore_best:
+            with model.average_weights():
+                final = model.get_weights()
+            model.set_weights(final)
+        kept = monitor.best_iteration if self.restore_best else monitor.history[-1]["iteration"]
+        for rec in monitor.history:
+            rec["kept"] = rec["iteration"] == kept
+        return model, monitor
 
     # -- use -------------------------------------------------------------------------
     def _check_fitted(self) -> None:

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 import keras
 import tensorflow as tf
 
-from .layers import Antisymmetric, Standardize
+from .layers import Antisymmetric, CurrentAnsatz, Standardize
 from .objective import neep_objective
 
 __all__ = ["NEEPModel", "make_optimizer", "predict_delta_s"]
@@ -71,6 +71,9 @@ class NEEPModel(keras.Model):
     n_states, dt, kind : metadata
         Number of discrete states (None: continuous), time per step of the
         training data, and the network's kind; stored for ``neep predict``.
+        ``kind="current"`` also chooses the form: ``dS = F(midpoint) . ds``
+        (``CurrentAnsatz``, pairs only, ``network`` is ``F``); any other kind
+        ``dS = h(w) - h(reversed w)`` (``Antisymmetric``).
     """
 
     def __init__(
@@ -101,7 +104,12 @@ class NEEPModel(keras.Model):
         self.dt = float(dt)
         self.kind = kind
         self.standardize = None if mean is None else Standardize(mean, std, name="standardize")
-        self.antisymmetric = Antisymmetric(network, name="antisymmetric")
+        if kind == "current" and self.seq_len != 2:
+            raise ValueError(f"the current model reads pairs (seq_len 2), got seq_len {self.seq_len}; "
+                             "use gru or mlp for windows")
+        # Both forms are antisymmetric by construction; one attribute name for either.
+        form = CurrentAnsatz if kind == "current" else Antisymmetric
+        self.antisymmetric = form(network, name="antisymmetric")
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.objective_tracker = keras.metrics.Mean(name="objective")
         self.ep_tracker = keras.metrics.Mean(name="ep_per_step")

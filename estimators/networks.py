@@ -7,6 +7,10 @@ Each builder returns a ``keras.Sequential`` mapping a batch of windows
 * ``mlp_network``: flatten the window, 3 hidden layers of 512, ReLU;
 * ``embedding_network``: 128-d embedding of each state, flatten, 2 hidden
   layers of 128, ReLU;
+* ``current_network``: the thermodynamic force ``F`` of the current ansatz
+  (``CurrentAnsatz``): a linear map ``z @ K + b`` (set in closed form by the
+  estimator, frozen) plus an MLP correction whose output layer starts at
+  zero, so the network starts exactly at the linear current;
 * ``gru_network`` (RNEEP, Fig. 3d): GRU of 128 units over the window (over an
   embedding for discrete states, over the raw vectors for continuous ones),
   outputs averaged over the window, then one dense output.
@@ -21,9 +25,17 @@ from __future__ import annotations
 
 import keras
 
-__all__ = ["mlp_network", "embedding_network", "gru_network", "build_network", "MODEL_KINDS"]
+__all__ = [
+    "mlp_network",
+    "embedding_network",
+    "gru_network",
+    "current_network",
+    "set_linear_current",
+    "build_network",
+    "MODEL_KINDS",
+]
 
-MODEL_KINDS = ("mlp", "embedding", "gru")
+MODEL_KINDS = ("current", "mlp", "embedding", "gru")
 
 
 def _check_positive(name: str, value: int) -> int:
@@ -151,6 +163,49 @@ def gru_network(
     return keras.Sequential(stack, name="gru")
 
 
+def current_network(
+    dim: int,
+    hidden_units: int = 128,
+    layers: int = 2,
+    *,
+    dtype: str | None = None,
+    seed: int | None = None,
+) -> keras.Model:
+    """Force ``F: (batch, d) -> (batch, d)`` of the current ansatz: ``linear(z) + correction(z)``.
+
+    ``linear`` (layer name ``"linear"``) is a float32 ``Dense(d)`` that starts
+    at zero and is not trained (``set_linear_current`` fills it);
+    ``correction`` is ``layers`` x ReLU of ``hidden_units`` then a
+    ``Dense(d)`` initialized at zero, so ``F`` starts equal to ``linear``.
+    """
+    dim = _check_positive("dim", dim)
+    hidden_units = _check_positive("hidden_units", hidden_units)
+    layers = _check_positive("layers", layers)
+    seeds = _Seeds(seed)
+    inputs = keras.Input((dim,), name="midpoint")
+    linear = keras.layers.Dense(dim, kernel_initializer="zeros", dtype="float32", name="linear")
+    linear.trainable = False
+    hidden = inputs
+    for _ in range(layers):
+        hidden = keras.layers.Dense(
+            hidden_units,
+            activation="relu",
+            kernel_initializer=keras.initializers.GlorotUniform(seed=seeds()),
+            dtype=dtype,
+        )(hidden)
+    correction = keras.layers.Dense(dim, kernel_initializer="zeros", dtype="float32", name="correction")(hidden)
+    force = keras.layers.Add(dtype="float32", name="force")([linear(inputs), correction])
+    return keras.Model(inputs, force, name="current")
+
+
+def set_linear_current(network: keras.Model, kernel, bias) -> None:
+    """Put a closed-form linear current (``baselines.LinearCurrent``) into ``current_network``'s linear layer."""
+    import numpy as np
+
+    layer = network.get_layer("linear")
+    layer.set_weights([np.asarray(kernel, dtype="float32"), np.asarray(bias, dtype="float32")])
+
+
 def build_network(
     kind: str,
     *,
@@ -160,8 +215,13 @@ def build_network(
     embedding_dim: int = 128,
     dtype: str | None = None,
     seed: int | None = None,
-) -> keras.Sequential:
-    """Build ``h`` by name (``"mlp"``, ``"embedding"``, ``"gru"``); None sizes take the paper's."""
+    dim: int | None = None,
+) -> keras.Model:
+    """Build ``h`` (or ``F`` for ``"current"``, which needs ``dim``) by name; None sizes take the defaults."""
+    if kind == "current":
+        if dim is None:
+            raise ValueError("the current model needs continuous states of known dimension, got dim=None")
+        return current_network(dim, hidden_units or 128, layers or 2, dtype=dtype, seed=seed)
     if kind == "mlp":
         return mlp_network(hidden_units or 512, layers or 3, dtype=dtype, seed=seed)
     if kind == "embedding":

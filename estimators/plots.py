@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "history_columns",
     "plot_convergence",
+    "mark_estimate",
     "plot_cumulative_ep",
     "plot_local_ep_map",
     "plot_ep_scatter",
@@ -193,6 +194,28 @@ def plot_convergence(
     ax.set_ylabel(f"EP rate ({unit}) [$k_B$]")
     if title:
         ax.set_title(title)
+    ax.legend(loc="best", fontsize="small")
+    return ax
+
+
+def mark_estimate(ax: Axes, history: Any, estimate: Any = None) -> Axes:
+    """Mark the kept evaluation of each seed (circles) and the final estimate with its interval.
+
+    ``history`` with ``kept`` and ``ep_rate`` columns (``NEEP.history_``);
+    ``estimate``: an ``uncertainty.Interval`` (value, low, high) on all
+    held-out data, drawn as a bar at the right edge. Returns ``ax``.
+    """
+    columns = history_columns(history)
+    if "kept" in columns and "ep_rate" in columns:
+        pick = columns["kept"] > 0
+        if pick.any():
+            ax.plot(columns["iteration"][pick], columns["ep_rate"][pick], "o", mfc="none", color="C3",
+                    label="kept weights (best held-out J)")
+    if estimate is not None:
+        right = float(np.nanmax(columns["iteration"])) if "iteration" in columns else 1.0
+        ax.errorbar([right], [estimate.value], yerr=[[estimate.value - estimate.low], [estimate.high - estimate.value]],
+                    fmt="s", color="C3", capsize=4,
+                    label=f"estimate {estimate.value:.4g} [{estimate.low:.4g}, {estimate.high:.4g}] (95 %, all held-out)")
     ax.legend(loc="best", fontsize="small")
     return ax
 

@@ -66,7 +66,7 @@ FIT_DEFAULTS: dict[str, Any] = {
 # Hidden units per model kind when not given (paper: mlp 512, embedding 128, gru 128).
 # The MLP default is half the paper's width: 4x fewer FLOPs per step, and as accurate
 # on the bead data within the same wall time.
-_HIDDEN_DEFAULT = {"mlp": 256, "embedding": 128, "gru": 128}
+_HIDDEN_DEFAULT = {"current": 128, "mlp": 256, "embedding": 128, "gru": 128}
 
 # Files of a run folder (also the only ones force=True replaces in an existing folder).
 RUN_FILES = (
@@ -102,8 +102,16 @@ def json_ready(value: Any) -> Any:
     return value
 
 
-def write_history_csv(history: list[dict], path: str | Path) -> Path:
-    """``history_`` as CSV: ``seed``, ``iteration`` first, then every key seen; None as empty."""
+_RATE_KEYS = ("ep_rate", "ep_rate_exact", "lower_bound_j", "lower_bound_dv", "train_ep_rate")
+
+
+def write_history_csv(history: list[dict], path: str | Path, unit: str | None = None) -> Path:
+    """``history_`` as CSV: ``seed``, ``iteration`` first, then every key seen; None as empty.
+
+    With ``unit`` (``"per unit time"`` / ``"per step"``) the header names it
+    beside every rate column, e.g. ``ep_rate [per unit time]``: the rates of
+    ``history_`` are in the same unit as ``summary.json``.
+    """
     keys: list[str] = []
     for row in history:
         keys.extend(k for k in row if k not in keys)
@@ -112,7 +120,10 @@ def write_history_csv(history: list[dict], path: str | Path) -> Path:
     path = Path(path)
     with open(path, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=keys, restval="")
-        writer.writeheader()
+        if unit is None:
+            writer.writeheader()
+        else:
+            csv.writer(handle).writerow([f"{k} [{unit}]" if k in _RATE_KEYS else k for k in keys])
         for row in history:
             writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in keys})
     return path
@@ -155,14 +166,15 @@ def write_run_figures(est: NEEP, folder: str | Path, test: Trajectories | None =
     and, for pair models on 2-D continuous states, ``local_ep_map.png``
     (Eq. S10, estimate beside exact on the same bins).
     """
-    from .plots import _pyplot, plot_convergence, plot_cumulative_ep, plot_ep_scatter, plot_local_ep_map, save_figure
+    from .plots import _pyplot, mark_estimate, plot_convergence, plot_cumulative_ep, plot_ep_scatter, plot_local_ep_map, save_figure
 
     folder = Path(folder)
     test = est.test_ if test is None else test
     unit = _unit(est)
     written = []
-    exact_rate = est.ep_per_step_exact_ / est.dt_ if est.ep_per_step_exact_ is not None else None
-    save_figure(plot_convergence(est.history_, exact=exact_rate, unit=unit), folder / "convergence.png")
+    ax = plot_convergence(est.history_, exact=est.ep_rate_exact_, unit=unit)
+    mark_estimate(ax, est.history_, est.ep_rate_interval_)
+    save_figure(ax, folder / "convergence.png")
     written.append("convergence.png")
     if test is None or test.exact_ep is None:
         return written
@@ -197,26 +209,42 @@ def fit_summary(est: NEEP, data: Trajectories | None = None) -> dict:
     """The ``summary.json`` of a fitted estimator (JSON-ready dict).
 
     ``data``: the whole data set that was split (for ``data`` and ``shape``);
-    default: none (those keys are then None).
+    default: none (those keys are then None). Every rate is in ``rate_unit``.
     """
     unit = _unit(est)
     dt = est.dt_
-    exact_step = est.ep_per_step_exact_
-    error = None if not exact_step else (est.ep_per_step_ - exact_step) / exact_step
-    test_rate = est.test_.ep_rate_exact if est.test_ is not None else None
+    rate = est.ep_rate_interval_
+    exact = est.ep_rate_exact_
+    error = None if not exact else (rate.value - exact) / exact
+    test_process = est.test_.ep_rate_exact if est.test_ is not None else None
     kind = est.kind_
+    kept = [{"seed": r["seed"], "iteration": r["iteration"], "test_objective": r["test_objective"]}
+            for r in est.history_ if r.get("kept")]
     summary = {
-        "ep_rate": est.entropy_production_rate_,
+        "ep_rate": rate.value,
+        "ep_rate_stderr": rate.stderr,
+        "ep_rate_interval": [rate.low, rate.high],
+        "interval_level": rate.level,
+        "ep_rate_sampling_stderr": rate.sampling_stderr,
         "ep_rate_std": est.entropy_production_rate_std_,
         "ep_rate_per_seed": est.ep_rate_per_seed_,
-        "ep_rate_exact": test_rate if est.dt_known_ else exact_step,
+        "ep_rate_exact": exact,
+        "ep_rate_exact_held_out": est.ep_rate_exact_held_out_,
+        "ep_rate_exact_process": test_process if est.dt_known_ else None,
+        "interval_covers_exact": None if exact is None else rate.covers(exact),
         "ep_per_step": est.ep_per_step_,
-        "ep_per_step_exact": exact_step,
+        "ep_per_step_exact": est.ep_per_step_exact_,
         "relative_error": error,
-        "lower_bound_j": est.lower_bound_j_ / dt,
-        "lower_bound_dv": est.lower_bound_dv_ / dt,
+        "lower_bound_j": est.bounds_["lower_bound_j"].value,
+        "lower_bound_j_stderr": est.bounds_["lower_bound_j"].stderr,
+        "lower_bound_dv": est.bounds_["lower_bound_dv"].value,
+        "lower_bound_dv_stderr": est.bounds_["lower_bound_dv"].stderr,
         "r2": est.r2_,
         "r2_per_seed": est.r2_per_seed_,
+        "baselines": {name: value.as_dict() for name, value in est.baselines_.items()},
+        "diagnostics": [d.as_dict() for d in est.diagnostics_],
+        "flags": est.flags_,
+        "kept": kept,
         "objective_per_seed": est.objective_per_seed_,
         "best_seed": est.best_seed_,
         "rate_unit": unit,
@@ -237,17 +265,24 @@ def fit_summary(est: NEEP, data: Trajectories | None = None) -> dict:
         "precision": "bfloat16" if est.precision == "mixed_bfloat16" else est.precision,
         "ema_momentum": est.ema_momentum,
         "test_fraction": est.test_fraction,
+        "data_check": est.data_check,
         "data": None if data is None else (str(data.path) if data.path is not None else "array"),
         "shape": None if data is None else list(data.states.shape),
         "train_shape": list(est.train_.states.shape),
         "test_shape": list(est.test_.states.shape),
         "seconds": est.seconds_,
         "notes": (
-            "ep_rate, ep_rate_std, ep_rate_per_seed, lower bounds: rate_unit (per unit time when dt "
-            "is known, else per step), held-out data; relative_error compares the per-step "
-            "estimate with ep_per_step_exact (the mean exact per-step EP of the held-out data when "
-            "the exact EP file exists, else the sidecar's value); ep_rate_exact is the sidecar's "
-            "rate of the physical process; r2: per-step estimate vs exact EP, mean over seeds"
+            "All rates (ep_rate and its interval, lower bounds, baselines, exact values) are in rate_unit "
+            "(per unit time when dt is known, else per step) and measured on the held-out data. "
+            "ep_rate_interval: 95 % interval, ep_rate +- 1.96 ep_rate_stderr, where ep_rate_stderr combines the "
+            "block-bootstrap sampling error of the held-out data (ep_rate_sampling_stderr) and the spread over "
+            "seeds (ep_rate_std). ep_rate_exact: the exact ensemble rate of the process that generated the data "
+            "(the sidecar's per-step value / dt; for the bead chain the Euler-Maruyama chain's own value); "
+            "relative_error and interval_covers_exact compare with it. ep_rate_exact_held_out: the same slope "
+            "estimator applied to the exact per-step EP of the held-out data (what a perfect network would print "
+            "here). ep_rate_exact_process: the sidecar's rate of the continuous-time process. kept: the evaluation "
+            "whose weights each seed kept (best held-out objective J). flags: diagnostics that fired; when any is "
+            "present, read the estimate with it."
         ),
     }
     return json_ready(summary)
@@ -285,7 +320,7 @@ def write_run_folder(est: NEEP, output: str | Path, *, data: Trajectories | None
     tmp = Path(tempfile.mkdtemp(prefix=f".{output.name or 'run'}.", suffix=".tmp", dir=output.parent))
     try:
         est.save(tmp / "model.keras")
-        write_history_csv(est.history_, tmp / "history.csv")
+        write_history_csv(est.history_, tmp / "history.csv", unit=_unit(est))
         summary["figures"] = write_run_figures(est, tmp) if plots else []
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         _finish(tmp, output)
@@ -335,7 +370,8 @@ def fit_to_folder(data: Any, output: str | Path, *, force: bool = False, dt: flo
     _check_output_dir(output, force)  # before the (long) fit
     trajectories = _with_dt(data, dt)
     params = {**FIT_DEFAULTS, **neep_kwargs}
-    kind = params.get("model") or ("embedding" if trajectories.discrete else "mlp")
+    kind = params.get("model") or ("embedding" if trajectories.discrete
+                                   else ("current" if params.get("seq_len", 2) == 2 else "mlp"))
     params["model"] = kind
     if params.get("hidden_units") is None:
         params["hidden_units"] = default_hidden_units(kind)
@@ -346,7 +382,7 @@ def fit_to_folder(data: Any, output: str | Path, *, force: bool = False, dt: flo
         shape = "x".join(str(s) for s in trajectories.states.shape)
         print(f"neep fit: {trajectories.name} ({shape}, {'discrete' if trajectories.discrete else 'continuous'} "
               f"states, dt {trajectories.dt:g}{'' if trajectories.dt_known else ' (unknown: rates per step)'}); "
-              f"{kind} h with {est.hidden_units} hidden units, {est.iterations} iterations x {est.seeds} seed(s)",
+              f"{kind} network with {est.hidden_units} hidden units, {est.iterations} iterations x {est.seeds} seed(s)",
               file=sys.stderr, flush=True)
     est.fit(trajectories)
     return est, write_run_folder(est, output, data=trajectories, force=force, plots=plots)

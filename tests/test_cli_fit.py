@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from neep.cli.main import cli
 
-TINY = ["--hidden-units", "8", "--iterations", "20", "--eval-every", "10", "--batch-size", "256"]
+TINY = ["--hidden-units", "8", "--iterations", "20", "--eval-every", "10", "--batch-size", "256", "--no-data-check"]
 SUMMARY_KEYS = {
     "ep_rate", "ep_rate_std", "ep_rate_per_seed", "ep_rate_exact", "lower_bound_j", "lower_bound_dv",
     "r2", "dt", "model", "iterations", "seconds",
@@ -65,15 +65,23 @@ def test_fit_writes_the_run_folder(beads, tmp_path):
     assert {"ep_scatter.png", "cumulative_ep.png", "local_ep_map.png"} <= names
     summary = json.loads((out / "summary.json").read_text())
     assert SUMMARY_KEYS <= set(summary)
-    assert summary["model"] == "mlp" and summary["dt"] == 0.01 and summary["iterations"] == 20
-    assert summary["ep_rate_exact"] == pytest.approx(2.025)
+    assert summary["model"] == "current" and summary["dt"] == 0.01 and summary["iterations"] == 20
+    chain = json.loads(beads.with_suffix(".json").read_text())["ep_per_step_exact"] / 0.01
+    assert summary["ep_rate_exact"] == pytest.approx(chain)  # the Euler chain's exact rate (2.0403)
+    assert summary["ep_rate_exact_process"] == pytest.approx(2.025)  # the continuous process
     assert len(summary["ep_rate_per_seed"]) == 2
     assert summary["ep_rate"] == pytest.approx(np.mean(summary["ep_rate_per_seed"]))
     assert summary["ep_rate_std"] == pytest.approx(np.std(summary["ep_rate_per_seed"], ddof=1))
     assert 0 <= summary["r2"] <= 1
     history = (out / "history.csv").read_text().splitlines()
     assert history[0].startswith("seed,iteration")
-    assert len(history) == 1 + 2 * 2  # header + 2 evaluations x 2 seeds
+    assert len(history) == 1 + 3 * 2  # header + 3 evaluations (iterations 0, 10, 20) x 2 seeds
+    assert "ep_rate [per unit time]" in history[0].split(",")  # the header names the unit
+    low, high = summary["ep_rate_interval"]
+    assert low < summary["ep_rate"] < high and summary["ep_rate_stderr"] > 0
+    assert summary["lower_bound_j_stderr"] > 0 and "linear_current" in summary["baselines"]
+    assert [k["seed"] for k in summary["kept"]] == [0, 1]
+    assert "95 % interval" in result.output and "kept" in result.output
     assert "EP rate" in result.output and "R^2" in result.output and "exact" in result.output
     # no temporary folder left beside the run
     assert [p.name for p in tmp_path.iterdir()] == ["run"]

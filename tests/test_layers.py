@@ -83,3 +83,56 @@ def test_antisymmetric_round_trips_through_config(rng):
 def test_network_sizes_are_validated():
     with pytest.raises(ValueError, match="hidden_units must be an integer >= 1, got 0"):
         mlp_network(0)
+
+
+def _nonzero_current(dim, dtype=None, seed=4):
+    """A current network whose zero-initialized correction has been given weights."""
+    from neep.estimators.networks import current_network, set_linear_current
+
+    network = current_network(dim, 16, 2, dtype=dtype, seed=seed)
+    network.build((None, dim))
+    rng = np.random.default_rng(seed)
+    set_linear_current(network, rng.normal(size=(dim, dim)), rng.normal(size=dim))
+    correction = network.get_layer("correction")
+    correction.set_weights([rng.normal(size=w.shape).astype("float32") for w in correction.get_weights()])
+    return network
+
+
+@pytest.mark.parametrize("dtype", [None, "mixed_bfloat16"])
+def test_current_ansatz_is_antisymmetric_to_the_bit(rng, dtype):
+    from neep.estimators import CurrentAnsatz
+
+    layer = CurrentAnsatz(_nonzero_current(3, dtype))
+    x = rng.normal(size=(513, 2, 3)).astype(np.float32)
+    _exactly_antisymmetric(layer, x)
+    same = np.repeat(x[:, :1], 2, axis=1)
+    assert np.array_equal(np.asarray(layer(same)), np.zeros(len(x), np.float32))
+
+
+def test_current_ansatz_is_force_dot_displacement(rng):
+    from neep.estimators import CurrentAnsatz
+
+    network = _nonzero_current(2)
+    x = rng.normal(size=(64, 2, 2)).astype(np.float32)
+    force = np.asarray(network(0.5 * (x[:, 0] + x[:, 1])))
+    expected = np.sum(force * (x[:, 1] - x[:, 0]), axis=1)
+    np.testing.assert_allclose(np.asarray(CurrentAnsatz(network)(x)), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_current_ansatz_refuses_windows():
+    from neep.estimators import CurrentAnsatz, current_network
+
+    with pytest.raises(ValueError, match="reads pairs"):
+        CurrentAnsatz(current_network(2, 8, 1)).build((None, 5, 2))
+    with pytest.raises(ValueError, match="seq_len 2"):
+        NEEPModel(current_network(2, 8, 1), seq_len=4, kind="current")
+
+
+def test_current_model_saves_and_loads(tmp_path, rng):
+    model = NEEPModel(_nonzero_current(2), kind="current", mean=[0.1, -0.2], std=[1.5, 0.5])
+    x = rng.normal(size=(32, 2, 2)).astype(np.float32)
+    before = np.asarray(model(x))
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras", compile=False)
+    np.testing.assert_array_equal(np.asarray(loaded(x)), before)
+    assert not loaded.network.get_layer("linear").trainable

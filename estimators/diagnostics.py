@@ -1,0 +1,163 @@
+"""Diagnostics that say when an EP estimate should not be trusted as it stands.
+
+NEEP's failure mode is an estimate that is too LOW: the objective is a
+variational lower bound, and an undertrained or data-starved network misses
+EP. Its sampling interval cannot show that bias, so every fit runs these
+checks and reports each with a plain sentence:
+
+* ``data``: refits on 1/4 and 1/2 of the training data, evaluated on the
+  same held-out data; when the estimate still grows from 1/2 to all of the
+  data beyond the paired sampling error, the true rate is likely higher.
+* ``baseline``: the network lands below the closed-form linear current (a
+  classical estimator fitted on the same training data) beyond their paired
+  error: it has underfit.
+* ``convergence``: the kept weights are the last evaluated ones and the
+  held-out estimate was still rising over the last quarter of training.
+* ``bound``: the lower bound ``1 + J`` lies above the estimate beyond their
+  paired error. ``1 + J`` is a lower bound of the true rate whatever the
+  network, while the estimate ``<dS>`` is not: the rate is then at least
+  the bound, and the estimate is too low.
+* ``overfitting``: the training-set estimate exceeds the held-out one
+  beyond their errors (the supplement's Fig. S2).
+* ``blocks``: too few independent held-out blocks for a reliable interval.
+
+Paired comparisons use bootstrap replicates drawn with the same seed over
+the same held-out blocks (``uncertainty.bootstrap_replicates``): their
+difference's spread excludes the sampling noise both estimates share.
+``THRESHOLD`` standard errors (one-sided) make a flag.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+__all__ = [
+    "Diagnostic",
+    "THRESHOLD",
+    "check_blocks",
+    "check_convergence",
+    "check_overfitting",
+    "check_data_growth",
+    "check_baseline",
+    "check_bound",
+]
+
+THRESHOLD = 2.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Diagnostic:
+    """One check: its name, whether it fired, a sentence for the user, the numbers behind it."""
+
+    name: str
+    flagged: bool
+    message: str
+    details: dict = dataclasses.field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "flagged": self.flagged, "message": self.message, **self.details}
+
+
+def _paired_stderr(a: np.ndarray, b: np.ndarray) -> float:
+    diff = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    diff = diff[np.isfinite(diff)]
+    return float(np.std(diff, ddof=1)) if diff.size > 1 else float("nan")
+
+
+def _sigmas(gap: float, stderr: float) -> float:
+    if stderr > 0 and np.isfinite(stderr):
+        return gap / stderr
+    return float("inf") if gap > 0 else 0.0
+
+
+def check_blocks(n_blocks: int, by_trajectory: bool, minimum: int = 20) -> Diagnostic:
+    """Too few held-out blocks (trajectories or time blocks) make the bootstrap interval rough."""
+    what = "trajectories" if by_trajectory else "time blocks"
+    flagged = n_blocks < minimum
+    message = (f"only {n_blocks} held-out {what}: the interval is rough; more data would firm it up"
+               if flagged else f"{n_blocks} held-out {what} in the bootstrap")
+    return Diagnostic("blocks", flagged, message, {"n_blocks": n_blocks, "by_trajectory": by_trajectory})
+
+
+def check_convergence(history: list[dict], stderr: float) -> Diagnostic:
+    """Kept weights at the last evaluation while the held-out rate still rose over the last quarter.
+
+    ``history``: one seed's evaluation records (``iteration``, ``ep_rate``,
+    ``kept``); ``stderr``: the sampling error of the rate, the scale of a
+    meaningful rise.
+    """
+    rows = [r for r in history if r.get("ep_rate") is not None]
+    if len(rows) < 4:
+        return Diagnostic("convergence", False, "too few evaluations to judge convergence", {})
+    last = rows[-1]
+    kept_last = bool(last.get("kept"))
+    quarter = rows[int(0.75 * (len(rows) - 1))]
+    rise = float(last["ep_rate"] - quarter["ep_rate"])
+    sigmas = _sigmas(rise, stderr)
+    flagged = kept_last and sigmas > THRESHOLD
+    message = (f"not converged: the held-out estimate rose by {rise:.4g} ({sigmas:.1f} standard errors) over "
+               f"the last quarter of training and the last weights were kept; more iterations would likely "
+               f"raise it" if flagged else "the held-out estimate had settled by the end of training")
+    return Diagnostic("convergence", flagged, message,
+                      {"rise_last_quarter": rise, "rise_sigmas": sigmas, "kept_last": kept_last})
+
+
+def check_overfitting(train_rate: float, train_stderr: float, test_rate: float, test_stderr: float) -> Diagnostic:
+    """The training-set estimate above the held-out one beyond both errors (independent data)."""
+    gap = float(train_rate - test_rate)
+    stderr = float(np.hypot(train_stderr, test_stderr))
+    sigmas = _sigmas(gap, stderr)
+    flagged = sigmas > THRESHOLD
+    message = (f"overfitting: the training-set estimate {train_rate:.4g} exceeds the held-out {test_rate:.4g} by "
+               f"{sigmas:.1f} standard errors; trust the held-out value, and prefer more data or fewer "
+               f"iterations" if flagged else "no sign of overfitting (training-set and held-out estimates agree)")
+    return Diagnostic("overfitting", flagged, message,
+                      {"train_rate": float(train_rate), "gap": gap, "gap_sigmas": sigmas})
+
+
+def check_data_growth(fractions: list[float], rates: list[float], replicates: list[np.ndarray]) -> Diagnostic:
+    """Estimates from growing shares of the training data, on the same held-out data.
+
+    ``fractions`` ascending and ending with 1.0; ``rates`` and paired
+    bootstrap ``replicates`` in the same order. Flags when the last step
+    (e.g. 1/2 -> all) still raises the estimate beyond ``THRESHOLD`` paired
+    standard errors.
+    """
+    if len(fractions) < 2:
+        raise ValueError("check_data_growth needs at least two data fractions")
+    rise = float(rates[-1] - rates[-2])
+    stderr = _paired_stderr(replicates[-1], replicates[-2])
+    sigmas = _sigmas(rise, stderr)
+    flagged = sigmas > THRESHOLD
+    steps = ", ".join(f"{f:g}: {r:.4g}" for f, r in zip(fractions, rates))
+    message = (f"still rising with data ({steps} of the training data): the true rate is likely higher"
+               if flagged else f"stable with data ({steps} of the training data)")
+    return Diagnostic("data", flagged, message,
+                      {"fractions": list(fractions), "rates": [float(r) for r in rates],
+                       "last_rise": rise, "last_rise_sigmas": sigmas})
+
+
+def check_baseline(rate: float, rate_replicates: np.ndarray, baseline: float, baseline_replicates: np.ndarray,
+                   name: str = "linear current") -> Diagnostic:
+    """The network below a classical estimator on the same held-out data, beyond their paired error."""
+    shortfall = float(baseline - rate)
+    sigmas = _sigmas(shortfall, _paired_stderr(baseline_replicates, rate_replicates))
+    flagged = sigmas > THRESHOLD
+    message = (f"below the {name} baseline ({baseline:.4g}) by {sigmas:.1f} standard errors: the network has "
+               f"underfit; the true rate is likely higher" if flagged
+               else f"at or above the {name} baseline ({baseline:.4g})")
+    return Diagnostic("baseline", flagged, message,
+                      {"baseline": name, "baseline_rate": float(baseline), "shortfall_sigmas": sigmas})
+
+
+def check_bound(rate: float, rate_replicates: np.ndarray, bound: float, bound_replicates: np.ndarray) -> Diagnostic:
+    """The variational lower bound ``1 + J`` above the estimate beyond their paired error."""
+    excess = float(bound - rate)
+    sigmas = _sigmas(excess, _paired_stderr(bound_replicates, rate_replicates))
+    flagged = sigmas > THRESHOLD
+    message = (f"the lower bound 1+J ({bound:.4g}) lies above the estimate by {sigmas:.1f} standard errors: the "
+               f"true rate is at least the bound; the estimate is too low (undertrained)" if flagged
+               else "the estimate is at or above its lower bound 1+J")
+    return Diagnostic("bound", flagged, message, {"lower_bound_j": float(bound), "excess_sigmas": sigmas})

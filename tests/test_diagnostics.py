@@ -1,0 +1,61 @@
+"""Diagnostics: each fires when it should and stays quiet when it should."""
+
+import numpy as np
+import pytest
+
+from neep.estimators import NEEP, Trajectories
+from neep.estimators.diagnostics import (
+    check_baseline,
+    check_blocks,
+    check_bound,
+    check_convergence,
+    check_data_growth,
+    check_overfitting,
+)
+
+
+def test_paired_checks_use_the_difference_not_the_shared_noise(rng):
+    shared = rng.normal(0, 0.1, size=2000)  # sampling noise both estimates share
+    rate_reps = 1.0 + shared
+    # 0.03 apart with paired spread 0.005: 6 standard errors, although 0.03 << 0.1 (shared noise)
+    base_reps = 1.03 + shared + rng.normal(0, 0.005, size=2000)
+    assert check_baseline(1.0, rate_reps, 1.03, base_reps).flagged
+    assert not check_baseline(1.0, rate_reps, 1.003, base_reps - 0.027).flagged
+    assert check_bound(1.0, rate_reps, 1.03, base_reps).flagged
+    assert not check_bound(1.0, rate_reps, 0.97, base_reps - 0.06).flagged
+    growth = check_data_growth([0.25, 0.5, 1.0], [0.9, 0.97, 1.03], [rate_reps - 0.1, rate_reps - 0.03, base_reps])
+    assert growth.flagged and "still rising with data" in growth.message
+    # 0.001 apart with paired spread 0.005: 0.2 standard errors
+    assert not check_data_growth([0.5, 1.0], [1.0, 1.001], [rate_reps, base_reps - 0.029]).flagged
+    with pytest.raises(ValueError):
+        check_data_growth([1.0], [1.0], [rate_reps])
+
+
+def test_unpaired_and_history_checks():
+    assert check_overfitting(1.3, 0.05, 1.0, 0.05).flagged
+    assert not check_overfitting(1.05, 0.05, 1.0, 0.05).flagged
+    assert check_blocks(8, False).flagged and not check_blocks(500, True).flagged
+    rising = [{"iteration": i, "ep_rate": 0.1 * i, "kept": i == 9} for i in range(10)]
+    assert check_convergence(rising, stderr=0.05).flagged
+    settled = [{"iteration": i, "ep_rate": 1.0 + 0.001 * (i % 2), "kept": i == 9} for i in range(10)]
+    assert not check_convergence(settled, stderr=0.05).flagged
+    kept_early = [dict(r, kept=r["iteration"] == 5) for r in rising]
+    assert not check_convergence(kept_early, stderr=0.05).flagged
+
+
+def test_a_data_starved_fit_is_flagged():
+    # A tiny general MLP trained 40 steps on 16 short 2-bead trajectories: far below the
+    # exact rate. Its interval misses the exact value; the diagnostics must say so.
+    from neep.simulators import BeadSpring
+
+    beads = BeadSpring(n=2)
+    x = beads.simulate(16, 400, seed=3)
+    data = Trajectories.from_array(x, dt=beads.dt, exact_ep=beads.stochastic_ep(x),
+                                   ep_per_step_exact=beads.ep_per_step)
+    est = NEEP(model="mlp", hidden_units=8, layers=1, iterations=40, eval_every=10, batch_size=256,
+               learning_rate=1e-3, seed=0, verbose=0).fit(data)
+    names = {d.name for d in est.diagnostics_ if d.flagged}
+    assert est.entropy_production_rate_ < 0.7 * est.ep_rate_exact_
+    assert not est.ep_rate_interval_.covers(est.ep_rate_exact_)
+    assert "baseline" in names  # the closed-form linear current is near exact here
+    assert est.flags_ and all(isinstance(f, str) for f in est.flags_)
