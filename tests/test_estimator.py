@@ -164,7 +164,8 @@ def test_fitted_split_is_kept_as_memmap_views(tmp_path, rng):
     data = load_trajectories(tmp_path / "ring.npy")
     est = NEEP(hidden_units=4, embedding_dim=2, batch_size=16, iterations=1, eval_every=1,
                test_fraction=0.25, verbose=0).fit(data)
-    assert est.train_.states.shape == (6, 100) and est.test_.states.shape == (2, 100)
+    # 6 training trajectories, the last of which is set aside for model selection (validation_fraction 0.1)
+    assert est.train_.states.shape == (5, 100) and est.test_.states.shape == (2, 100)
     for part in (est.train_, est.test_):  # views of the file's memmap, not copies
         assert isinstance(part.states, np.memmap) and np.shares_memory(part.states, data.states)
     np.testing.assert_array_equal(est.test_.states, states[6:])
@@ -172,7 +173,7 @@ def test_fitted_split_is_kept_as_memmap_views(tmp_path, rng):
     one = Trajectories.from_array(states[:1], exact_ep=exact_ep[:1])
     est = NEEP(hidden_units=4, embedding_dim=2, batch_size=16, iterations=1, eval_every=1,
                test_fraction=0.25, verbose=0).fit(one)
-    assert est.train_.n_steps == 75 and est.test_.n_steps == 25
+    assert est.train_.n_steps == 68 and est.test_.n_steps == 25  # 75 steps less 10 % for validation
     np.testing.assert_array_equal(est.test_.exact_ep, exact_ep[:1, 75:])
 
 
@@ -187,7 +188,7 @@ def test_history_has_the_training_set_rate(rng, track):
     states, _ = biased_ring(4, 200, rng)
     est = NEEP(hidden_units=4, embedding_dim=2, batch_size=16, iterations=2, eval_every=1,
                track_train=track, verbose=0).fit(states)
-    assert len(est.history_) == 2
+    assert len(est.history_) == 3  # iterations 0, 1, 2
     for record in est.history_:
         assert (np.isfinite(record["train_ep_rate"]) and np.isfinite(record["train_objective"])) if track \
             else record["train_ep_rate"] is None
