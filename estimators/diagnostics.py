@@ -7,7 +7,8 @@ checks and reports each with a plain sentence:
 
 * ``data``: refits on 1/4 and 1/2 of the training data, evaluated on the
   same held-out data; when the estimate still grows from 1/2 to all of the
-  data beyond the paired sampling error, the true rate is likely higher.
+  data beyond the paired sampling error, the true rate is likely higher (and
+  when it falls, the fits overfit).
 * ``baseline``: the network lands below the closed-form linear current (a
   classical estimator fitted on the same training data) beyond their paired
   error: it has underfit.
@@ -122,21 +123,28 @@ def check_data_growth(fractions: list[float], rates: list[float], replicates: li
 
     ``fractions`` ascending and ending with 1.0; ``rates`` and paired
     bootstrap ``replicates`` in the same order. Flags when the last step
-    (e.g. 1/2 -> all) still raises the estimate beyond ``THRESHOLD`` paired
-    standard errors.
+    (e.g. 1/2 -> all) still changes the estimate beyond ``THRESHOLD`` paired
+    standard errors: rising (the true rate is likely higher) or falling (the
+    smaller fits overfit, and the full one may too: the true rate is likely
+    lower).
     """
     if len(fractions) < 2:
         raise ValueError("check_data_growth needs at least two data fractions")
     rise = float(rates[-1] - rates[-2])
     stderr = _paired_stderr(replicates[-1], replicates[-2])
-    sigmas = _sigmas(rise, stderr)
+    sigmas = _sigmas(abs(rise), stderr)
     flagged = sigmas > THRESHOLD
     steps = ", ".join(f"{f:g}: {r:.4g}" for f, r in zip(fractions, rates))
-    message = (f"still rising with data ({steps} of the training data): the true rate is likely higher"
-               if flagged else f"stable with data ({steps} of the training data)")
+    if not flagged:
+        message = f"stable with data ({steps} of the training data)"
+    elif rise > 0:
+        message = f"still rising with data ({steps} of the training data): the true rate is likely higher"
+    else:
+        message = (f"falling with data ({steps} of the training data): the fits overfit their training data; "
+                   f"the true rate is likely lower")
     return Diagnostic("data", flagged, message,
                       {"fractions": list(fractions), "rates": [float(r) for r in rates],
-                       "last_rise": rise, "last_rise_sigmas": sigmas})
+                       "last_rise": rise, "last_change_sigmas": sigmas})
 
 
 def check_baseline(rate: float, rate_replicates: np.ndarray, baseline: float, baseline_replicates: np.ndarray,

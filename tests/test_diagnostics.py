@@ -25,6 +25,8 @@ def test_paired_checks_use_the_difference_not_the_shared_noise(rng):
     assert not check_bound(1.0, rate_reps, 0.97, base_reps - 0.06).flagged
     growth = check_data_growth([0.25, 0.5, 1.0], [0.9, 0.97, 1.03], [rate_reps - 0.1, rate_reps - 0.03, base_reps])
     assert growth.flagged and "still rising with data" in growth.message
+    falling = check_data_growth([0.5, 1.0], [1.03, 1.0], [base_reps, rate_reps])
+    assert falling.flagged and "falling with data" in falling.message
     # 0.001 apart with paired spread 0.005: 0.2 standard errors
     assert not check_data_growth([0.5, 1.0], [1.0, 1.001], [rate_reps, base_reps - 0.029]).flagged
     with pytest.raises(ValueError):
