@@ -17,7 +17,8 @@ with ``load_trajectories`` as a user's file):
   its standard error).
 - ``ratchet``: flashing ratchet V = 2, jump chain, 10^6 jumps, exact per jump.
 
-Estimators: ``current`` (the default of ``neep fit`` for float data:
+Estimators: ``current-bare`` (the ansatz trained from zero, no closed-form
+start, no data check: what the closed form adds), ``current`` (the default of ``neep fit`` for float data:
 closed-form linear current + neural correction, with the data check),
 ``mlp`` (the paper's general form, ``neep fit --model mlp`` sizes, no data
 check: refits of it would triple an already long fit; baseline and bound
@@ -94,6 +95,8 @@ def run(system: str, estimator: str, folder: Path, args) -> dict:
         kwargs.update(model="mlp", data_check=False)
     elif estimator == "current":
         kwargs.update(model="current")
+    elif estimator == "current-bare":  # the ansatz alone, without the closed-form start
+        kwargs.update(model="current", linear_start=False, data_check=False)
     start = time.perf_counter()
     est, summary = fit_to_folder(data, folder / f"run-{system}-{estimator}", force=True, plots=False, **kwargs)
     seconds = time.perf_counter() - start
@@ -129,6 +132,44 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def plot_grid(rows: list[dict], path: Path) -> Path:
+    """estimate / exact with 95 % intervals: against Tc/Th for the beads, by system for the rest."""
+    from neep.estimators.plots import _pyplot, save_figure
+
+    fig, axes = _pyplot().subplots(1, 3, figsize=(13, 4), layout="constrained",
+                                   gridspec_kw={"width_ratios": [2, 2, 1.4]})
+    estimators = sorted({r["estimator"] for r in rows}, key=["current", "mlp", "current-bare", "embedding"].index)
+    markers = {"current": "o", "mlp": "s", "current-bare": "^", "embedding": "D"}
+    for ax, n in zip(axes[:2], (2, 5)):
+        for k, name in enumerate(estimators):
+            pick = [r for r in rows if r["system"].startswith(f"bead{n}-") and r["estimator"] == name]
+            if not pick:
+                continue
+            x = np.array([float(r["system"].split("-")[1]) for r in pick]) + 0.01 * (k - 0.5)
+            y = np.array([r["estimate"] / r["exact"] for r in pick])
+            err = np.array([[r["estimate"] - r["low"], r["high"] - r["estimate"]] for r in pick]).T / \
+                np.array([r["exact"] for r in pick])
+            ax.errorbar(x, y, yerr=err, fmt=markers[name], capsize=3, label=name)
+        ax.axhline(1.0, color="k", lw=1, ls="--")
+        ax.set_xlabel("Tc / Th")
+        ax.set_ylabel("estimate / exact")
+        ax.set_title(f"{n} beads (1000 x 10^4 steps)")
+        ax.legend(fontsize="small")
+    others = [r for r in rows if not r["system"].startswith("bead")]
+    labels = []
+    for i, r in enumerate(others):
+        labels.append(f"{r['system']}\n{r['estimator']}")
+        ax = axes[2]
+        ax.errorbar([i], [r["estimate"] / r["exact"]],
+                    yerr=[[(r["estimate"] - r["low"]) / r["exact"]], [(r["high"] - r["estimate"]) / r["exact"]]],
+                    fmt=markers.get(r["estimator"], "o"), capsize=3, color=f"C{estimators.index(r['estimator'])}"
+                    if r["estimator"] in estimators else "C2")
+    axes[2].axhline(1.0, color="k", lw=1, ls="--")
+    axes[2].set_xticks(range(len(others)), labels, fontsize="small")
+    axes[2].set_title("nonlinear ring, ratchet")
+    return save_figure(fig, path)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--systems", nargs="+", default=SYSTEMS)
@@ -138,7 +179,15 @@ def main(argv=None) -> int:
     parser.add_argument("--ratchet-steps", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
+    parser.add_argument("--figure", type=Path, default=None, help="also draw the rows into this PNG")
+    parser.add_argument("--from-json", type=Path, default=None, help="no fits: table and figure from saved rows")
     args = parser.parse_args(argv)
+    if args.from_json is not None:
+        rows = json.loads(args.from_json.read_text())
+        print(table(rows))
+        if args.figure:
+            plot_grid(rows, args.figure)
+        return 0
     rows = []
     with tempfile.TemporaryDirectory(prefix="neep-grid-") as tmp:
         for system in args.systems:
@@ -154,6 +203,8 @@ def main(argv=None) -> int:
             for stale in Path(tmp).glob(f"{system}*"):
                 stale.unlink() if stale.is_file() else None
     print(table(rows))
+    if args.figure:
+        plot_grid(rows, args.figure)
     return 0
 
 

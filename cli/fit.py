@@ -124,7 +124,7 @@ def _format_summary(summary: dict, output: Path, seconds: float) -> str:
         lines.append(f"baseline     {name.replace('_', ' ')} (closed form) {base['value']:.5g} ± {base['stderr']:.2g}")
     kept = ", ".join(f"seed {k['seed'] + 1} iteration {k['iteration']}" for k in summary.get("kept", []))
     if kept:
-        lines.append(f"kept         {kept} (best held-out J)")
+        lines.append(f"kept         {kept} (best validation J; the rate above is measured on other data)")
     flags = summary.get("flags") or []
     if flags:
         lines.extend(f"WARNING      {flag}" for flag in flags)

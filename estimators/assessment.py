@@ -84,7 +84,7 @@ def assess(est, delta_s: np.ndarray, ctx: dict) -> None:
         base = est.linear_current_.delta_s(test.states)
         base_rate, base_reps = _replicates(est, base, layout)["rate"]
         est.baselines_["linear_current"] = interval(base_rate, base_reps)
-        if est.kind_ != "current":  # the current model starts there: no independent check
+        if est.kind_ != "current" or not est.linear_start:  # else the model starts there: no independent check
             diagnostics.append(check_baseline(rate, rate_reps, base_rate, base_reps))
 
     seed_history = [r for r in est.history_ if r["seed"] == est.best_seed_]
@@ -127,7 +127,7 @@ def _data_check(est, ctx: dict, layout: int):
         _say(est, f"data check: refit on {fraction:g} of the training data "
                   f"({part.n_trajectories} x {part.n_steps} states)")
         linear = None
-        if est.kind_ == "current" and est.linear_current_ is not None:
+        if est.kind_ == "current" and est.linear_current_ is not None and est.linear_start:
             linear = fit_linear_current(part.states, mean=ctx["mean"], std=ctx["std"])
         model, _ = est._train_one(part, ctx, seed, None, linear)
         delta_s = predict_delta_s(model, test.states, est.seq_len_, est.eval_batch_size)

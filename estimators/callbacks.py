@@ -309,22 +309,24 @@ class GroundTruthMonitor(_Periodic):
 
 
 class ProgressPrinter(keras.callbacks.Callback):
-    """One line per ``EPMonitor`` evaluation on stderr; ``*`` marks a new best held-out objective.
+    """One line per ``EPMonitor`` evaluation on stderr; ``*`` marks a new best objective.
 
-    The ``exact`` printed beside the estimate is the exact EP of the same
-    evaluation subset through the same slope estimator (labelled "subset
-    exact"); the final report compares with the held-out data as a whole.
+    ``data`` names what the monitor evaluates (``NEEP`` monitors validation
+    data set aside from the training part, not the held-out data it reports
+    on). The exact value printed beside the estimate is the exact EP of the
+    same windows through the same slope estimator ("exact on these
+    windows"); the final report compares with the held-out data as a whole.
     """
 
-    def __init__(self, monitor: EPMonitor, label: str, iterations: int, stream=None):
+    def __init__(self, monitor: EPMonitor, label: str, iterations: int, stream=None, data: str = "validation"):
         super().__init__()
         self.monitor, self.label, self.iterations = monitor, label, iterations
-        self.stream = stream
+        self.stream, self.data = stream, data
 
     def _line(self, rec: dict) -> str:
-        line = f"{self.label} iter {rec['iteration']:>7d}/{self.iterations}  held-out EP rate {rec['ep_rate']:.5g}"
+        line = f"{self.label} iter {rec['iteration']:>7d}/{self.iterations}  {self.data} EP rate {rec['ep_rate']:.5g}"
         if rec.get("ep_rate_exact") is not None:
-            line += f" (subset exact {rec['ep_rate_exact']:.5g})"
+            line += f" (exact on these windows {rec['ep_rate_exact']:.5g})"
         line += f"  J {rec['test_objective']:.5g}{' *' if rec.get('best') else '  '}"
         if rec.get("r2") is not None:
             line += f"  R2 {rec['r2']:.4f}"
@@ -344,5 +346,5 @@ class ProgressPrinter(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         monitor = self.monitor
         if monitor.restore_best and monitor.best_iteration is not None:
-            self._print(f"{self.label} kept iteration {monitor.best_iteration} (best held-out J "
+            self._print(f"{self.label} kept iteration {monitor.best_iteration} (best {self.data} J "
                         f"{monitor.best_objective:.5g}, marked *)")

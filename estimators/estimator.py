@@ -44,18 +44,24 @@ class NEEP:
     """Neural estimator for entropy production (NEEP; RNEEP with ``model="gru"``).
 
     Trains ``seeds`` independently initialized networks on random windows of
-    the training trajectories, monitors each on held-out data, keeps the
-    weights with the best held-out objective, and estimates the EP rate on
+    the training trajectories, monitors each, keeps the
+    weights with the best objective on validation data (a share of the
+    training part, ``validation_fraction``), and estimates the EP rate on
     ALL held-out data as the slope of the ensemble-averaged cumulative EP
     against time, divided by dt.
 
     Parameters
     ----------
-    model : {"mlp", "embedding", "gru"} or None
-        None: "mlp" for float data, "embedding" for integer data.
+    model : {"current", "mlp", "embedding", "gru"} or None
+        None: "current" for float pairs, "mlp" for float windows,
+        "embedding" for integer data. "current" is the current ansatz
+        ``dS = F((s+s')/2) . (s'-s)`` (pairs of continuous states only): ``F``
+        starts at the closed-form linear current fitted on the training data
+        (``baselines``; exact for linear forces) and a neural correction
+        learns the rest. "mlp" is the paper's general ``h(s,s') - h(s',s)``.
     hidden_units, layers : int or None
         Network size; None: the paper's (mlp 3 x 512, embedding 2 x 128, gru
-        1 x 128 units).
+        1 x 128 units); current: 2 x 128 for the correction.
     embedding_dim : int
         Embedding size for discrete states (embedding, gru).
     seq_len : int
@@ -86,6 +92,9 @@ class NEEP:
         weights (best objective J). The reported rate is measured on held-out
         data that took no part in that choice (selection on the measured
         data would bias small data sets upward). ``train_`` excludes it.
+    linear_start : bool
+        Start the current model at the closed-form linear current (False:
+        at zero, the bare ansatz trained from scratch, for comparison).
     baseline : bool
         Also fit the closed-form linear current (continuous pairs) and report
         it on the same held-out data; a network below it is flagged.
@@ -111,7 +120,7 @@ class NEEP:
         it removes most of the step-to-step wander of the estimate that plain
         Adam shows (the paper's +-5 %). None: plain weights.
     restore_best : bool
-        Keep the weights with the best held-out objective (else the last).
+        Keep the weights with the best validation objective (else the last).
     eval_batch_size : int
         Batch size for evaluation and prediction.
     jit_compile : bool
@@ -164,7 +173,7 @@ class NEEP:
         memory-mapped when it came from a file, never copied); ``test_`` is
         what every held-out figure or check should use.
     model_ : NEEPModel
-        The seed with the best held-out objective; ``models_`` all of them.
+        The seed with the best objective on all held-out data; ``models_`` all of them.
     best_seed_ : int
     kind_ : str ; seq_len_ : int ; n_states_ : int or None ; dt_ : float ; dt_known_ : bool
     seconds_ : float
@@ -199,6 +208,7 @@ class NEEP:
         baseline: bool = True,
         data_check: bool = True,
         validation_fraction: float = 0.1,
+        linear_start: bool = True,
         jit_compile: bool = False,
         steps_per_execution: int | None = None,
     ):
@@ -228,6 +238,7 @@ class NEEP:
         self.baseline = baseline
         self.data_check = data_check
         self.validation_fraction = validation_fraction
+        self.linear_start = linear_start
         self.jit_compile = jit_compile
         self.steps_per_execution = steps_per_execution
 
@@ -345,7 +356,8 @@ class NEEP:
         per_seed, ensemble = [], None
         for k in range(self.seeds):
             label = f"seed {k + 1}/{self.seeds}"
-            model, monitor = self._train_one(train, ctx, _seed_for(self.seed, k), label, self.linear_current_)
+            start_at = self.linear_current_ if self.linear_start else None
+            model, monitor = self._train_one(train, ctx, _seed_for(self.seed, k), label, start_at)
             for rec in monitor.history:
                 self.history_.append({"seed": k, **rec})
             delta_s = predict_delta_s(model, test.states, seq_len, self.eval_batch_size)

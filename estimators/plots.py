@@ -123,6 +123,7 @@ def plot_convergence(
     rate_key: str = "ep_rate",
     train_key: str | None = "train_ep_rate",
     title: str | None = "Held-out EP rate during training",
+    label: str = "held-out",
 ) -> Axes:
     """Held-out EP rate against training iteration (the paper's Fig. 2(d, e)).
 
@@ -149,6 +150,8 @@ def plot_convergence(
         diverge while the held-out one converges). ``train_key=None`` hides it.
     title
         Axes title (None for none).
+    label
+        Legend name of the monitored data (``NEEP`` monitors validation data).
 
     Returns
     -------
@@ -166,7 +169,7 @@ def plot_convergence(
     seeds = np.where(np.isfinite(seeds), seeds, 0)
     unique_seeds = np.unique(seeds)
     band = style == "band" or (style == "auto" and len(unique_seeds) > 1)
-    series = [(rate_key, "held-out", "-", "C0")]
+    series = [(rate_key, label, "-", "C0")]
     if train_key is not None and train_key in columns and np.isfinite(columns[train_key]).any():
         series.append((train_key, "training set", ":", "C1"))
     for key, label, linestyle, color in series:
@@ -210,12 +213,12 @@ def mark_estimate(ax: Axes, history: Any, estimate: Any = None) -> Axes:
         pick = columns["kept"] > 0
         if pick.any():
             ax.plot(columns["iteration"][pick], columns["ep_rate"][pick], "o", mfc="none", color="C3",
-                    label="kept weights (best held-out J)")
+                    label="kept weights (best validation J)")
     if estimate is not None:
         right = float(np.nanmax(columns["iteration"])) if "iteration" in columns else 1.0
         ax.errorbar([right], [estimate.value], yerr=[[estimate.value - estimate.low], [estimate.high - estimate.value]],
                     fmt="s", color="C3", capsize=4,
-                    label=f"estimate {estimate.value:.4g} [{estimate.low:.4g}, {estimate.high:.4g}] (95 %, all held-out)")
+                    label=f"estimate {estimate.value:.4g} [{estimate.low:.4g}, {estimate.high:.4g}] (95 %, held-out data)")
     ax.legend(loc="best", fontsize="small")
     return ax
 

@@ -172,7 +172,8 @@ def write_run_figures(est: NEEP, folder: str | Path, test: Trajectories | None =
     test = est.test_ if test is None else test
     unit = _unit(est)
     written = []
-    ax = plot_convergence(est.history_, exact=est.ep_rate_exact_, unit=unit)
+    ax = plot_convergence(est.history_, exact=est.ep_rate_exact_, unit=unit, label="validation",
+                          title="EP rate during training (validation data) and the final estimate")
     mark_estimate(ax, est.history_, est.ep_rate_interval_)
     save_figure(ax, folder / "convergence.png")
     written.append("convergence.png")
@@ -281,7 +282,8 @@ def fit_summary(est: NEEP, data: Trajectories | None = None) -> dict:
             "relative_error and interval_covers_exact compare with it. ep_rate_exact_held_out: the same slope "
             "estimator applied to the exact per-step EP of the held-out data (what a perfect network would print "
             "here). ep_rate_exact_process: the sidecar's rate of the continuous-time process. kept: the evaluation "
-            "whose weights each seed kept (best held-out objective J). flags: diagnostics that fired; when any is "
+            "whose weights each seed kept (best objective J on validation data set aside from the training part; "
+            "the held-out data the rate is measured on take no part in that choice). flags: diagnostics that fired; when any is "
             "present, read the estimate with it."
         ),
     }

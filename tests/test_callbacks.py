@@ -75,10 +75,10 @@ def test_progress_line_prints_the_held_out_exact_value(rng, capsys):
     data = Trajectories.from_array(states, exact_ep=exact_ep, ep_rate_exact=99.0, ep_per_step_exact=99.0)
     est = NEEP(hidden_units=4, embedding_dim=2, batch_size=16, iterations=2, eval_every=1, verbose=1).fit(data)
     err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if "held-out EP rate" in line]
+    lines = [line for line in err.splitlines() if "validation EP rate" in line]
     assert len(lines) == 3  # iterations 0 (the starting weights), 1, 2
     for line, record in zip(lines, est.history_):
-        assert f"(subset exact {record['ep_rate_exact']:.5g})" in line
+        assert f"(exact on these windows {record['ep_rate_exact']:.5g})" in line
         assert "99" not in line
         assert line.split("J ")[1].split()[1:2] == (["*"] if record["best"] else [])
     kept = [r["iteration"] for r in est.history_ if r["kept"]]

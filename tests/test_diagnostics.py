@@ -1,6 +1,5 @@
 """Diagnostics: each fires when it should and stays quiet when it should."""
 
-import numpy as np
 import pytest
 
 from neep.estimators import NEEP, Trajectories
