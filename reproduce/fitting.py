@@ -3,8 +3,12 @@
 ``simulate_cached`` writes a trajectory file (with exact per-step EP) once per
 set of parameters; ``fit_cached`` trains a :class:`neep.estimators.NEEP`
 ensemble once per set of data and hyper-parameters and keeps what the
-figures need (rates per seed, R^2, the held-out and training-set histories,
-and optional arrays computed while the model is in memory).
+figures need (rates per seed, the rate's 95 % interval, the estimator's
+flags, the linear-current baseline, R^2, the held-out and training-set
+histories, and optional arrays computed while the model is in memory).
+
+A fit's cache key holds :data:`FIT_VERSION`: raise it whenever what a fit
+computes or stores changes, so that entries made by older code are not reused.
 """
 
 from __future__ import annotations
@@ -18,7 +22,11 @@ import numpy as np
 from .cache import Cache, parameter_key
 from .config import FitConfig
 
-__all__ = ["simulate_cached", "fit_cached", "summary", "Progress"]
+__all__ = ["simulate_cached", "fit_cached", "summary", "interval_in", "Progress", "FIT_VERSION"]
+
+#: Version of what ``fit_cached`` computes and stores (part of every fit's key).
+#: 2: validation split for model selection, iteration-0 evaluation, interval, flags, baselines.
+FIT_VERSION = 2
 
 Progress = Callable[[str], None]
 
@@ -62,10 +70,17 @@ def _recorder_class():
     from neep.estimators.model import predict_delta_s
 
     class _Recorder(EPMonitor):
-        """Training-set EP during training (Fig. S2) and the untrained network's output (Fig. 2 insets)."""
+        """Training-set EP during training (Fig. S2) and the untrained network's output (Fig. 2 insets).
+
+        Evaluates at iteration 0 too (as the estimator's own monitor does), so
+        every held-out history row, the starting weights' included, has its
+        training-set value. One run per ``model.fit`` call: the estimator
+        trains its seeds in order (the data check, which would add refits,
+        is off in :func:`fit_cached`).
+        """
 
         def __init__(self, train_states, first_test, track_train: bool, **kwargs):
-            super().__init__(train_states, restore_best=False, **kwargs)
+            super().__init__(train_states, restore_best=False, evaluate_start=True, **kwargs)
             self.first_test = first_test
             self.track_train = track_train
             self.runs: list[list[dict]] = []
@@ -145,12 +160,22 @@ def fit_cached(
     -------
     document, arrays
         ``document``: ``rate_per_seed`` (per unit time), ``ep_per_step_per_seed``,
-        ``r2_per_seed``, ``dt``, ``test_ep_per_step`` (mean exact EP of the
-        held-out data), ``history`` (list of dicts), ``seconds``, ``sizes``.
+        ``interval`` (the ensemble rate per unit time with its standard error
+        and 95 % interval: ``Interval.as_dict()``), ``flags`` (the
+        estimator's warning sentences), ``flag_names`` (the checks that
+        fired), ``baselines`` (name -> interval dict, per unit time; the
+        linear current for continuous pairs), ``r2_per_seed``, ``dt``,
+        ``kind``, ``test_ep_per_step`` (mean exact EP of the held-out data),
+        ``history`` (list of dicts, iteration 0 first; ``kept`` marks the
+        weights kept), ``seconds``, ``sizes``.
+
+    The estimator's data check (refits on parts of the training data) is
+    off: it would triple the cost of every fit, and the figures sweep the
+    data size themselves (Fig. S1).
     """
     params = dict(key_params)
     params.update(fit=config.__dict__, kind=kind, seq_len=seq_len, seeds=seeds, seed=seed,
-                  track_train=track_train, untrained=untrained, extras=extras_name)
+                  track_train=track_train, untrained=untrained, extras=extras_name, version=FIT_VERSION)
     key = parameter_key("fit", params)
     stored = cache.load(key)
     if stored is not None:
@@ -185,13 +210,16 @@ def fit_cached(
         verbose=0,
         callbacks=callbacks,
         track_train=False,  # the recorder above evaluates the training subset (S2) itself
+        data_check=False,
+        baseline=True,
     )
     estimator.fit(train, test)
+    if len(recorder.runs) != seeds:
+        raise RuntimeError(f"fit {label}: expected {seeds} training runs, the recorder saw {len(recorder.runs)}")
     history = []
     for row in estimator.history_:
         row = dict(row)
-        runs = recorder.runs[row["seed"]] if row["seed"] < len(recorder.runs) else []
-        match = [r for r in runs if r["iteration"] == row["iteration"]]
+        match = [r for r in recorder.runs[row["seed"]] if r["iteration"] == row["iteration"]]
         row["train_ep_rate"] = match[0]["ep_rate"] if match and track_train else None
         history.append(row)
     exact = None if test.exact_ep is None else float(np.mean(np.asarray(test.exact_ep, dtype=np.float64)))
@@ -200,8 +228,13 @@ def fit_cached(
         "key": key,
         "rate_per_seed": [float(v) for v in estimator.ep_rate_per_seed_],
         "ep_per_step_per_seed": [float(v) * estimator.dt_ for v in estimator.ep_rate_per_seed_],
+        "interval": estimator.ep_rate_interval_.as_dict(),
+        "flags": list(estimator.flags_),
+        "flag_names": [d.name for d in estimator.diagnostics_ if d.flagged],
+        "baselines": {name: value.as_dict() for name, value in estimator.baselines_.items()},
         "r2_per_seed": None if estimator.r2_per_seed_ is None else [float(v) for v in estimator.r2_per_seed_],
         "dt": float(estimator.dt_),
+        "kind": estimator.kind_,
         "test_ep_per_step": exact,
         "history": history,
         "seconds": float(estimator.seconds_),
@@ -216,9 +249,21 @@ def fit_cached(
         arrays.update(extras(estimator, test))
     cache.store(key, document, arrays)
     rates = np.asarray(document["rate_per_seed"])
+    ci = document["interval"]
     _say(progress, f"fit {label}: {rates.mean():.5g} +- {rates.std(ddof=1) if rates.size > 1 else 0:.2g} "
-         f"in {document['seconds']:.0f} s")
+         f"(95 % interval {ci['low']:.5g} .. {ci['high']:.5g}) in {document['seconds']:.0f} s"
+         + (f"; flags: {', '.join(document['flag_names'])}" if document["flag_names"] else ""))
     return document, arrays
+
+
+def interval_in(document: dict, per_step: bool = False) -> dict:
+    """The document's rate interval, per unit time or (``per_step``) per step."""
+    ci = dict(document["interval"])
+    if per_step:
+        for key in ("value", "stderr", "low", "high", "sampling_stderr", "seed_std"):
+            if ci.get(key) is not None:
+                ci[key] = ci[key] * document["dt"]
+    return ci
 
 
 def summary(values) -> tuple[float, float]:
