@@ -17,7 +17,7 @@ import numpy as np
 
 from .cache import Cache
 from .config import BeadScale
-from .fitting import Progress, fit_cached, simulate_cached, summary
+from .fitting import Progress, fit_cached, interval_in, simulate_cached, summary
 from .report import PAPER_R2, make_row
 
 __all__ = ["BeadRun", "run_fig2", "run_figS1", "run_figS2", "fig2_bar"]
@@ -78,13 +78,13 @@ class BeadRun:
             f"beads N={n} Tc={t_cold:g} L={length}",
             {"model": "bead-spring", "n": n, "t_cold": t_cold, "t_hot": scale.t_hot, "dt": scale.dt,
              "M": scale.trajectories, "L_sim": scale.steps, "L": length, "data_seed": self.seed},
-            train, test, scale.fit, kind="mlp", seeds=seeds, seed=self.seed,
+            train, test, scale.fit, kind=scale.kind, seeds=seeds, seed=self.seed,
             track_train=True, untrained=detail, extras=extras,
             extras_name=f"beads-detail-{scale.map_bins}" if detail else None,
             progress=self.progress,
         )
         doc["sizes_text"] = (f"M={scale.trajectories} (half held out), L={length}, "
-                             f"{scale.fit.describe('mlp')}, {seeds} seeds")
+                             f"{scale.fit.describe(scale.kind)}, {seeds} seeds")
         return doc, arrays
 
 
@@ -117,6 +117,14 @@ def fig2_bar(n: int, t_cold: float, t_hot: float) -> tuple[str, float, str]:
     return "abs", 0.005, "within 0.005 absolute"
 
 
+def _baseline_note(doc: dict) -> str:
+    """``; linear current 1.23 [1.2, 1.26]`` when the fit has the closed-form baseline."""
+    base = doc.get("baselines", {}).get("linear_current")
+    if base is None:
+        return ""
+    return f"; linear-current baseline {base['value']:.4g} [{base['low']:.4g}, {base['high']:.4g}]"
+
+
 def _meets(kind: str, tol: float, mean: float, std: float, exact: float) -> bool:
     if kind == "zero":
         return abs(mean) <= 2 * std and abs(mean) <= tol
@@ -129,7 +137,7 @@ def run_fig2(run: BeadRun) -> dict[str, Any]:
     """Fig. 2: all fits, the table rows and what the panels need."""
     start = time.perf_counter()
     scale = run.scale
-    rows, points, details, fits = [], {}, {}, {}
+    rows, points, intervals, details, fits = [], {}, {}, {}, {}
     for n in scale.beads:
         for tc in scale.t_colds:
             doc, arrays = run.fit(n, tc, scale.steps, scale.seeds)
@@ -140,10 +148,13 @@ def run_fig2(run: BeadRun) -> dict[str, Any]:
             rows.append(make_row(
                 "fig2", f"(a) EP rate, N={n}, Tc={tc:g}", exact, mean, std, bar=text,
                 meets=_meets(kind, tol, mean, std, exact), sizes=doc["sizes_text"], seconds=doc["seconds"],
-                unit="k_B per unit time",
-                note=f"held-out data's own exact mean: {doc['test_ep_per_step'] / doc['dt']:.4g}",
+                unit="k_B per unit time", interval=interval_in(doc), flags=doc["flags"],
+                flag_names=doc["flag_names"],
+                note=f"held-out data's own exact mean: {doc['test_ep_per_step'] / doc['dt']:.4g}"
+                + _baseline_note(doc),
             ))
             points[(n, tc)] = (mean, std, exact)
+            intervals[(n, tc)] = (doc["interval"]["low"], doc["interval"]["high"])
             if run.is_detail(tc, scale.steps):
                 details[n] = (doc, arrays)
     for n, (doc, _) in details.items():
@@ -155,8 +166,8 @@ def run_fig2(run: BeadRun) -> dict[str, Any]:
                 paper=PAPER_R2.get(n), bar=bar, meets=(mean >= 0.99) if n == 2 else None,
                 sizes=doc["sizes_text"], seconds=doc["seconds"], note="all held-out steps",
             ))
-    return {"rows": rows, "points": points, "details": details, "seconds": time.perf_counter() - start,
-            "fit_seconds": sum(fits.values())}
+    return {"rows": rows, "points": points, "intervals": intervals, "details": details,
+            "seconds": time.perf_counter() - start, "fit_seconds": sum(fits.values())}
 
 
 def run_figS1(run: BeadRun) -> dict[str, Any]:
@@ -164,7 +175,7 @@ def run_figS1(run: BeadRun) -> dict[str, Any]:
     start = time.perf_counter()
     scale = run.scale
     tc = min(scale.t_colds)
-    rows, points, fits = [], {}, {}
+    rows, points, intervals, fits = [], {}, {}, {}
     for n in scale.beads:
         exact = run.exact_rate(n, tc)
         for length in scale.lengths_s1:
@@ -172,12 +183,14 @@ def run_figS1(run: BeadRun) -> dict[str, Any]:
             fits[doc["key"]] = doc["seconds"]
             mean, std = summary(doc["rate_per_seed"])
             points[(n, length)] = (mean, std, exact)
+            intervals[(n, length)] = (doc["interval"]["low"], doc["interval"]["high"])
             rows.append(make_row(
                 "figS1", f"EP rate, N={n}, Tc={tc:g}, L={length}", exact, mean, std,
                 sizes=doc["sizes_text"], seconds=doc["seconds"], unit="k_B per unit time",
-                note="no bar set: the trend with L is the point",
+                interval=interval_in(doc), flags=doc["flags"], flag_names=doc["flag_names"],
+                note="no bar set: the trend with L is the point" + _baseline_note(doc),
             ))
-    return {"rows": rows, "points": points, "seconds": time.perf_counter() - start,
+    return {"rows": rows, "points": points, "intervals": intervals, "seconds": time.perf_counter() - start,
             "fit_seconds": sum(fits.values())}
 
 

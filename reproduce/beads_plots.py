@@ -37,7 +37,15 @@ def _figure(rows: int, cols: int, size: tuple[float, float]):
     return fig, axes
 
 
-def _rate_vs_tc(ax, run, points: dict, beads: tuple[int, ...]) -> None:
+def _yerr(mean, bounds) -> np.ndarray:
+    """Asymmetric error bars (2, k) from ``(low, high)`` pairs around ``mean``."""
+    mean = np.asarray(mean, dtype=np.float64)
+    low = np.array([lo for lo, _ in bounds])
+    high = np.array([hi for _, hi in bounds])
+    return np.vstack([np.maximum(mean - low, 0.0), np.maximum(high - mean, 0.0)])
+
+
+def _rate_vs_tc(ax, run, points: dict, intervals: dict, beads: tuple[int, ...]) -> None:
     scale = run.scale
     grid = np.linspace(min(scale.t_colds), scale.t_hot, 60)
     for i, n in enumerate(beads):
@@ -45,9 +53,9 @@ def _rate_vs_tc(ax, run, points: dict, beads: tuple[int, ...]) -> None:
         ax.plot(grid / scale.t_hot, exact, color=f"C{i}", linewidth=1.2, label=f"N = {n}, exact")
         tcs = sorted(tc for (m, tc) in points if m == n)
         mean = [points[(n, tc)][0] for tc in tcs]
-        std = [points[(n, tc)][1] for tc in tcs]
-        ax.errorbar(np.array(tcs) / scale.t_hot, mean, yerr=std, fmt="o", color=f"C{i}", capsize=3,
-                    markersize=4, label=f"N = {n}, NEEP ({scale.seeds} seeds)")
+        ax.errorbar(np.array(tcs) / scale.t_hot, mean, yerr=_yerr(mean, [intervals[(n, tc)] for tc in tcs]),
+                    fmt="o", color=f"C{i}", capsize=3, markersize=4,
+                    label=f"N = {n}, NEEP {scale.kind} ({scale.seeds} seeds, 95 % interval)")
     ax.set_xlabel("$T_c / T_h$  ($T_h$ = 10)")
     ax.set_ylabel("EP rate $\\dot\\sigma$ [$k_B$ per unit time]")
     ax.set_title("(a) EP rate vs temperature ratio")
@@ -93,7 +101,8 @@ def _convergence(ax, doc: dict, arrays: dict, exact: float, label: str) -> None:
     values = [h["ep_rate"] for h in doc["history"]]
     ax.set_ylim(min(0.0, min(values)), max(1.6 * exact, max(values) * 1.05))
     ax.legend(loc="upper left", fontsize="small")
-    pairs = [("untrained", "untrained_exact", "before training"), ("traj_est", "traj_exact", "after training")]
+    start = "start: linear current" if doc.get("kind") == "current" else "before training"
+    pairs = [("untrained", "untrained_exact", start), ("traj_est", "traj_exact", "after training")]
     for k, (est_key, exact_key, title) in enumerate(pairs):
         if est_key not in arrays:
             continue
@@ -118,7 +127,7 @@ def draw_fig2(run, result: dict[str, Any], path: Path) -> Path:
 
     scale = run.scale
     fig, axes = _figure(2, 3, (16, 9.5))
-    _rate_vs_tc(axes[0, 0], run, result["points"], scale.beads)
+    _rate_vs_tc(axes[0, 0], run, result["points"], result["intervals"], scale.beads)
     details = result["details"]
     tc = min(scale.t_colds)
     first = min(details) if details else None
@@ -150,11 +159,11 @@ def draw_figS1(run, result: dict[str, Any], path: Path) -> Path:
     for ax, n, letter in zip(axes[0], scale.beads, "abcdef"):
         lengths = sorted(length for (m, length) in result["points"] if m == n)
         mean = [result["points"][(n, length)][0] for length in lengths]
-        std = [result["points"][(n, length)][1] for length in lengths]
         exact = run.exact_rate(n, tc)
         ax.axhline(exact, color="k", linewidth=1.2, label=f"exact = {exact:.4g}")
-        ax.errorbar(lengths, mean, yerr=std, fmt="o-", capsize=3, color="C0",
-                    label=f"NEEP, held-out ({scale.seeds} seeds)")
+        ax.errorbar(lengths, mean, yerr=_yerr(mean, [result["intervals"][(n, length)] for length in lengths]),
+                    fmt="o-", capsize=3, color="C0",
+                    label=f"NEEP {scale.kind}, held-out ({scale.seeds} seeds, 95 % interval)")
         ax.set_xlabel("trajectory length L [steps]")
         ax.set_ylabel("EP rate [$k_B$ per unit time]")
         ax.set_title(f"({letter}) N = {n}, Tc = {tc:g}")

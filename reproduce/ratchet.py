@@ -27,7 +27,7 @@ from neep.simulators.ratchet import LARGEST_EXACT_WORD, PARTIAL_MC_SAMPLES, Part
 from .beads_plots import DPI, pyplot
 from .cache import Cache
 from .config import RatchetScale, RneepScale
-from .fitting import Progress, fit_cached, simulate_cached, summary
+from .fitting import Progress, fit_cached, interval_in, simulate_cached, summary
 from .report import make_row
 
 __all__ = ["partial_limit", "run_fig3c", "run_fig3e", "draw_fig3c", "draw_fig3e", "LARGEST_EXACT_WORD"]
@@ -67,7 +67,7 @@ def run_fig3c(scale: RatchetScale, cache: Cache, seed: int = 0, progress: Progre
     from neep.simulators import FlashingRatchet
 
     start = time.perf_counter()
-    rows, points, fits = [], {}, {}
+    rows, points, intervals, fits = [], {}, {}, {}
     for v in scale.potentials:
         train, test = _data(cache, v, scale.steps, False, seed, progress)
         doc, _ = fit_cached(
@@ -77,7 +77,9 @@ def run_fig3c(scale: RatchetScale, cache: Cache, seed: int = 0, progress: Progre
         fits[doc["key"]] = doc["seconds"]
         mean, std = summary(doc["ep_per_step_per_seed"])
         exact = FlashingRatchet(potential=v).ep_per_jump
+        ci = interval_in(doc, per_step=True)
         points[v] = (mean, std, exact)
+        intervals[v] = (ci["low"], ci["high"])
         sizes = f"1 x {scale.steps} jumps train + 1 held out, {scale.fit.describe('embedding')}, {scale.seeds} seeds"
         # Sampling error of a held-out mean EP per step: sd(per-step EP) * sqrt(1.2 / steps)
         # (1.2: the cumulative-slope weights); it is not in the seeds' spread (same data for all seeds).
@@ -85,11 +87,12 @@ def run_fig3c(scale: RatchetScale, cache: Cache, seed: int = 0, progress: Progre
         rows.append(make_row(
             "fig3c", f"EP per step, V={v:g}", exact, mean, std, bar="within the seeds' error bar (|err| <= std)",
             meets=abs(mean - exact) <= std, sizes=sizes, seconds=doc["seconds"], unit="k_B per jump",
+            interval=ci, flags=doc["flags"], flag_names=doc["flag_names"],
             note=f"held-out trajectory's own exact mean {doc['test_ep_per_step']:.5g}; sampling error of a "
                  f"held-out mean {sampling:.2g}, |ours - exact| = {abs(mean - exact) / sampling:.1f} of it"
                  if sampling > 0 else "no EP: every step reversible",
         ))
-    return {"rows": rows, "points": points, "seconds": time.perf_counter() - start,
+    return {"rows": rows, "points": points, "intervals": intervals, "seconds": time.perf_counter() - start,
             "fit_seconds": sum(fits.values())}
 
 
@@ -98,7 +101,7 @@ def run_fig3e(scale: RneepScale, cache: Cache, seed: int = 0, progress: Progress
     from neep.simulators import FlashingRatchet
 
     start = time.perf_counter()
-    rows, points, limits, fits = [], {}, {}, {}
+    rows, points, intervals, limits, fits = [], {}, {}, {}, {}
     n_max = max(scale.seq_lens)
     for v in scale.potentials:
         train, test = _data(cache, v, scale.steps, True, seed, progress)
@@ -112,9 +115,11 @@ def run_fig3e(scale: RneepScale, cache: Cache, seed: int = 0, progress: Progress
             )
             fits[doc["key"]] = doc["seconds"]
             mean, std = summary(doc["ep_per_step_per_seed"])
+            ci = interval_in(doc, per_step=True)
             reference = partial_limit(v, n)
             limit = reference.value
             points[(v, n)] = (mean, std)
+            intervals[(v, n)] = (ci["low"], ci["high"])
             limits[(v, n)] = (limit, reference.stderr)
             series.append(mean)
             how = (f"limit by Monte Carlo over {reference.samples:,} sampled n-words (KL of observed n-words), "
@@ -130,7 +135,8 @@ def run_fig3e(scale: RneepScale, cache: Cache, seed: int = 0, progress: Progress
                 bar="within 25 % of the partial-information limit" if is_last else None, meets=meets,
                 sizes=f"1 x {scale.steps} observed jumps train + 1 held out, {config.describe('gru')}, "
                       f"{scale.seeds} seed(s)",
-                seconds=doc["seconds"], unit="k_B per jump",
+                seconds=doc["seconds"], unit="k_B per jump", interval=ci, flags=doc["flags"],
+                flag_names=doc["flag_names"],
                 note=f"{how}; full-information EP {full:.4g}; ours/full = {mean / full if full else float('nan'):.3f}",
             ))
         growing = bool(np.all(np.diff(series) > 0))
@@ -139,7 +145,8 @@ def run_fig3e(scale: RneepScale, cache: Cache, seed: int = 0, progress: Progress
             bar="increasing in n", meets=growing,
             note="values by n: " + ", ".join(f"{n}: {m:.4g}" for n, m in zip(scale.seq_lens, series)),
         ))
-    return {"rows": rows, "points": points, "limits": limits, "seconds": time.perf_counter() - start,
+    return {"rows": rows, "points": points, "intervals": intervals, "limits": limits,
+            "seconds": time.perf_counter() - start,
             "fit_seconds": sum(fits.values())}
 
 
@@ -148,6 +155,13 @@ def _exact_curve(potentials) -> tuple[np.ndarray, np.ndarray]:
 
     grid = np.linspace(0.0, max(max(potentials), 0.25), 41)
     return grid, np.array([FlashingRatchet(potential=v).ep_per_jump for v in grid])
+
+
+def _yerr(mean: np.ndarray, intervals) -> np.ndarray:
+    """Asymmetric error bars (2, k) from ``(low, high)`` pairs around ``mean``."""
+    low = np.array([lo for lo, _ in intervals])
+    high = np.array([hi for _, hi in intervals])
+    return np.vstack([np.maximum(mean - low, 0.0), np.maximum(high - mean, 0.0)])
 
 
 def draw_fig3c(scale: RatchetScale, result: dict[str, Any], path: Path) -> Path:
@@ -159,8 +173,9 @@ def draw_fig3c(scale: RatchetScale, result: dict[str, Any], path: Path) -> Path:
     grid, exact = _exact_curve(scale.potentials)
     ax.plot(grid, exact, "r--", linewidth=1.2, label="exact")
     vs = sorted(result["points"])
-    ax.errorbar(vs, [result["points"][v][0] for v in vs], yerr=[result["points"][v][1] for v in vs], fmt="o",
-                color="C0", capsize=3, markersize=4, label=f"NEEP ({scale.seeds} seeds)")
+    mean = np.array([result["points"][v][0] for v in vs])
+    ax.errorbar(vs, mean, yerr=_yerr(mean, [result["intervals"][v] for v in vs]), fmt="o",
+                color="C0", capsize=3, markersize=4, label=f"NEEP ({scale.seeds} seeds, 95 % interval)")
     ax.set_xlabel("potential V [$k_B T$]")
     ax.set_ylabel("EP per step [$k_B$ per jump]")
     ax.set_title("Fig. 3(c): flashing ratchet, full information")
@@ -181,17 +196,18 @@ def draw_fig3e(scale: RneepScale, result: dict[str, Any], path: Path) -> Path:
     for target in (ax, inset):
         target.plot(grid, exact, "r--", linewidth=1.2, label="full-information exact")
         for i, n in enumerate(scale.seq_lens):
-            mean = [result["points"][(v, n)][0] for v in vs]
-            std = [result["points"][(v, n)][1] for v in vs]
-            target.errorbar(vs, mean, yerr=std if scale.seeds > 1 else None, fmt="o-", markersize=3.5,
+            mean = np.array([result["points"][(v, n)][0] for v in vs])
+            yerr = _yerr(mean, [result["intervals"][(v, n)] for v in vs]) if target is ax else None
+            target.errorbar(vs, mean, yerr=yerr, fmt="o-", markersize=3.5,
                             color=f"C{i}", capsize=2, linewidth=0.8, label=f"RNEEP n = {n}")
         limit = [result["limits"][(v, n_max)][0] for v in vs]
-        target.plot(vs, limit, ":", color="k", linewidth=1.2,
-                    label=f"partial-information limit, n = {n_max}"
-                    + (" (Monte Carlo)" if n_max > LARGEST_EXACT_WORD else ""))
+        stderr = [result["limits"][(v, n_max)][1] for v in vs]
+        target.errorbar(vs, limit, yerr=stderr if target is ax else None, fmt=":", color="k", linewidth=1.2,
+                        capsize=2, label=f"partial-information limit, n = {n_max}"
+                        + (" (Monte Carlo ± standard error)" if n_max > LARGEST_EXACT_WORD else " (exact)"))
     ax.set_xlabel("potential V [$k_B T$]")
     ax.set_ylabel("EP per step [$k_B$ per jump]")
-    ax.set_title("Fig. 3(e): RNEEP with the on/off state hidden")
+    ax.set_title("Fig. 3(e): RNEEP with the on/off state hidden (bars: 95 % intervals)")
     ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(0.0, 0.43))
     inset.set_yscale("log")
     inset.set_ylim(1e-5, 1.0)

@@ -1,7 +1,9 @@
 """The results table: one row per quantity, written as ``results.json`` and ``results.md``.
 
 A row holds the exact value, the paper's reported value where it gives one,
-ours (mean and standard deviation over seeds), the relative and absolute
+ours (mean and standard deviation over seeds), the estimator's 95 % interval
+(held-out block bootstrap combined with the spread over seeds) and whether it
+covers the exact value, the estimator's flags, the relative and absolute
 errors, the sizes used, the wall time, the bar the issue sets and whether it
 is met (None when the issue sets no bar for that quantity).
 """
@@ -35,14 +37,26 @@ def make_row(
     seconds: float | None = None,
     note: str = "",
     unit: str = "",
+    interval: dict | None = None,
+    flags: list[str] | None = None,
+    flag_names: list[str] | None = None,
 ) -> dict[str, Any]:
-    """One row of the table; relative error ``(mean - exact) / |exact|`` when ``exact != 0``."""
+    """One row of the table; relative error ``(mean - exact) / |exact|`` when ``exact != 0``.
+
+    ``interval``: ``Interval.as_dict()`` of the estimate in the row's unit
+    (None for quantities without one, e.g. R^2); ``covers`` is then whether
+    ``low <= exact <= high``. ``flags``: the estimator's warning sentences,
+    ``flag_names`` the checks that fired (None: not a fitted estimate).
+    """
     rel = None
     absolute = None
+    covers = None
     if exact is not None and math.isfinite(exact):
         absolute = mean - exact
         if abs(exact) > 1e-12:
             rel = absolute / abs(exact)
+        if interval is not None:
+            covers = bool(interval["low"] <= exact <= interval["high"])
     return {
         "figure": figure,
         "quantity": quantity,
@@ -53,6 +67,10 @@ def make_row(
         "std": std,
         "abs_error": absolute,
         "rel_error": rel,
+        "interval": None if interval is None else dict(interval),
+        "covers": covers,
+        "flags": None if flags is None else list(flags),
+        "flag_names": None if flag_names is None else list(flag_names),
         "bar": bar,
         "meets": None if meets is None else bool(meets),
         "sizes": sizes,
@@ -87,11 +105,11 @@ def read_results(folder: str | os.PathLike) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
-def _fmt(value: Any, digits: int = 4) -> str:
+def _fmt(value: Any, digits: int = 4, plain: bool = False) -> str:
     if value is None:
         return "–"
     if isinstance(value, bool):
-        return "yes" if value else "**NO**"
+        return "yes" if value else ("no" if plain else "**NO**")
     if isinstance(value, float):
         if not math.isfinite(value):
             return str(value)
@@ -113,16 +131,25 @@ def markdown_table(results: dict[str, Any]) -> str:
     lines.append("")
     figures = results.get("figures", {})
     if figures:
+        lines += ["The 95 % interval of an estimate is the estimator's own (`NEEP.ep_rate_interval_`: block "
+                  "bootstrap over the held-out data, combined with the spread over seeds); 'covers exact' says "
+                  "whether it contains the exact value, and 'flags' names the estimator's checks that fired "
+                  "(made without the exact value; the sentences follow each table). 'meets' judges the issue's "
+                  "bar on the mean.", ""]
         lines += ["Training times come from the cache's records (the run that did the fit); a resumed run's "
                   "wall time only counts what it redid.", ""]
-        lines += ["| figure | wall time of this run [s] | training time of its fits [s] | rows | bars met |",
-                  "|---|---|---|---|---|"]
+        lines += ["| figure | wall time of this run [s] | training time of its fits [s] | rows | bars met "
+                  "| 95 % intervals covering the exact value | rows with flags |",
+                  "|---|---|---|---|---|---|---|"]
         for name, fig in figures.items():
             rows = fig.get("rows", [])
             judged = [r for r in rows if r.get("meets") is not None]
             met = sum(1 for r in judged if r["meets"])
+            with_ci = [r for r in rows if r.get("covers") is not None]
+            covered = sum(1 for r in with_ci if r["covers"])
+            flagged = sum(1 for r in rows if r.get("flags"))
             lines.append(f"| {name} | {fig.get('seconds', 0):.0f} | {fig.get('fit_seconds', 0):.0f} | {len(rows)} "
-                         f"| {met}/{len(judged)} |")
+                         f"| {met}/{len(judged)} | {covered}/{len(with_ci)} | {flagged} |")
         lines.append("")
     for name, fig in figures.items():
         lines += [f"## {name}: {fig.get('title', '')}", ""]
@@ -132,27 +159,41 @@ def markdown_table(results: dict[str, Any]) -> str:
             lines.append(f"- {note}")
         lines += [
             "",
-            "| quantity | exact | paper | ours (mean ± std) | rel. error | bar | meets | sizes | time [s] | note |",
-            "|---|---|---|---|---|---|---|---|---|---|",
+            "| quantity | exact | paper | ours (mean ± std over seeds) | 95 % interval | covers exact | rel. error "
+            "| bar | meets | flags | sizes | time [s] | note |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
+        flagged = []
         for row in fig.get("rows", []):
             ours = f"{_fmt(row['mean'])} ± {_fmt(row['std'], 2)}"
             rel = None if row.get("rel_error") is None else f"{100 * row['rel_error']:+.1f} %"
+            ci = row.get("interval")
+            names = row.get("flag_names")
+            if row.get("flags"):
+                flagged.append(row)
             lines.append(
                 "| " + " | ".join(cell.replace("|", "\\|") for cell in [
                     row["quantity"] + (f" [{row['unit']}]" if row.get("unit") else ""),
                     _fmt(row["exact"]),
                     _fmt(row["paper"]),
                     ours,
+                    "–" if ci is None else f"[{_fmt(ci['low'])}, {_fmt(ci['high'])}]",
+                    _fmt(row.get("covers"), plain=True),
                     rel or "–",
                     row.get("bar") or "–",
                     _fmt(row.get("meets")),
+                    "–" if names is None else (", ".join(names) or "none"),
                     row.get("sizes", ""),
                     _fmt(row.get("seconds"), 3),
                     row.get("note", ""),
                 ]) + " |"
             )
         lines.append("")
+        if flagged:
+            lines += ["Flags raised by the estimator (its own checks, made without the exact value):", ""]
+            for row in flagged:
+                lines.append(f"- {row['quantity']}: " + "; ".join(row["flags"]))
+            lines.append("")
     return "\n".join(lines)
 
 

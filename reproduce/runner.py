@@ -124,7 +124,12 @@ def _run_one(name: str, config, cache: Cache, seed: int, tell, output: Path, bea
             result = beads.run_fig2(run)
             pngs = [beads_plots.draw_fig2(run, result, output / "fig2.png")]
             notes = ["Exact = the simulated Euler-Maruyama chain's mean EP per step / dt (0.7 % above the "
-                     "continuous process's rate at dt = 0.01); estimates on held-out trajectories."]
+                     "continuous process's rate at dt = 0.01); estimates on held-out trajectories; error bars "
+                     "in (a) are the 95 % intervals.",
+                     f"Bead model: {config.beads.kind!r}"
+                     + (" (the current ansatz; its inset 'start' is the closed-form linear current it starts "
+                        "from, not an untrained network)" if config.beads.kind == "current" else
+                        " (the paper's general network)") + "."]
         elif name == "figS1":
             result = beads.run_figS1(run)
             pngs = [beads_plots.draw_figS1(run, result, output / "figS1.png")]
@@ -145,8 +150,9 @@ def _run_one(name: str, config, cache: Cache, seed: int, tell, output: Path, bea
         notes = [
             "The 'exact' column is the partial-information limit of window length n (what an ideal RNEEP "
             f"reaches): exact for n <= {ratchet.LARGEST_EXACT_WORD}, a Monte Carlo estimate over sampled words "
-            "beyond (its standard error in the note of each row). The full-information EP per step is drawn "
-            "as in the paper and quoted in the notes; no estimator that sees only the sites can reach it.",
+            "beyond (unbiased; its standard error in the note of each row, drawn as the dotted line's error "
+            "bar). The full-information EP per step is drawn as in the paper and quoted in the notes; no "
+            "estimator that sees only the sites can reach it.",
         ]
     return {"rows": result["rows"], "pngs": [png.name], "png": png.name, "notes": notes,
             "fit_seconds": result["fit_seconds"]}

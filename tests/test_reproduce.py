@@ -14,13 +14,14 @@ import pytest
 from click.testing import CliRunner
 
 from neep.cli.main import cli
-from neep.reproduce import FIGURES, FitConfig, get_scale
+from neep.reproduce import FIGURES, BeadScale, FitConfig, get_scale
 from neep.reproduce.beads import fig2_bar
 from neep.reproduce.cache import Cache, parameter_key
 from neep.reproduce.ratchet import partial_limit
 
-ROW_KEYS = {"figure", "quantity", "unit", "exact", "paper", "mean", "std", "abs_error", "rel_error", "bar", "meets",
-            "sizes", "seconds", "note"}
+ROW_KEYS = {"figure", "quantity", "unit", "exact", "paper", "mean", "std", "abs_error", "rel_error", "interval",
+            "covers", "flags", "flag_names", "bar", "meets", "sizes", "seconds", "note"}
+INTERVAL_KEYS = {"value", "stderr", "low", "high", "level", "sampling_stderr", "seed_std"}
 PNGS = {"fig2.png", "figS1.png", "figS2-N2.png", "figS2-N5.png", "fig3c.png", "fig3e.png"}
 
 
@@ -51,6 +52,30 @@ def test_every_figure_is_drawn_and_tabulated(tiny_run):
         for row in figure["rows"]:
             assert set(row) == ROW_KEYS, row
             assert row["figure"] == name
+
+
+def test_estimate_rows_carry_the_interval_and_the_flags(tiny_run):
+    """Every fitted estimate (Fig. 2a, S1, 3c, 3e) has a 95 % interval around its value, says whether
+    it covers the exact value, and lists the estimator's flags; R^2 and trend rows have none."""
+    out, _, table, _ = tiny_run
+    rows = [r for f in table["figures"].values() for r in f["rows"]]
+    kinds = ("(a) EP rate", "EP rate", "EP per step", "RNEEP EP per step")
+    estimates = [r for r in rows if r["quantity"].startswith(kinds)]
+    assert len(estimates) == 2 * 2 + 2 * 2 + 2 + 2 * 2  # fig2 (a), S1, 3c, 3e at the tiny scale
+    for row in estimates:
+        ci = row["interval"]
+        assert set(ci) == INTERVAL_KEYS, row["quantity"]
+        assert ci["level"] == 0.95 and ci["stderr"] >= 0
+        assert ci["low"] <= ci["value"] <= ci["high"]
+        assert ci["value"] == pytest.approx(row["mean"], rel=1e-6, abs=1e-12)
+        assert row["covers"] == (ci["low"] <= row["exact"] <= ci["high"])
+        assert isinstance(row["flags"], list) and len(row["flags"]) == len(row["flag_names"])
+    for row in rows:
+        if row["quantity"].startswith(("(d,e)", "RNEEP grows")):
+            assert row["interval"] is None and row["covers"] is None
+    text = (out / "results.md").read_text()
+    assert "95 % interval" in text and "covers exact" in text
+    assert "current 1x8" in table["figures"]["fig2"]["rows"][0]["sizes"]  # the scale's bead kind
 
 
 def test_exact_column_is_the_simulators_value(tiny_run):
@@ -176,6 +201,11 @@ def test_scales_and_configs_validate():
     tiny = get_scale("tiny").rneep
     assert tiny.fit_for(8).batch_size == 16 and tiny.fit_for(2).batch_size == 32
     assert all(note for note in quick.notes)
+    # The quick scale fits beads with the package's current ansatz, the paper scale with the paper's MLP.
+    assert quick.beads.kind == "current" and get_scale("paper").beads.kind == "mlp"
+    assert "current ansatz" in quick.notes[0] and "'mlp'" in get_scale("paper").notes[0]
+    with pytest.raises(ValueError, match="kind must be one of"):
+        BeadScale(trajectories=4, steps=10, t_colds=(1.0,), lengths_s1=(5,), lengths_s2=(5,), kind="gru")
 
 
 @pytest.mark.slow
