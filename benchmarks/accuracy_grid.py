@@ -107,7 +107,8 @@ def run(system: str, estimator: str, folder: Path, args) -> dict:
         "exact": exact, "exact_stderr": exact_se, "exact_note": exact_note,
         "covers": bool(iv.low - 2 * exact_se <= exact <= iv.high + 2 * exact_se),
         "relative_error": (iv.value - exact) / exact, "r2": est.r2_,
-        "flags": [d.name for d in est.diagnostics_ if d.flagged], "seconds": seconds,
+        "flags": [d.name for d in est.diagnostics_ if d.flagged], "messages": list(est.flags_),
+        "seconds": seconds,
         "baseline": summary["baselines"].get("linear_current", {}).get("value"),
         "unit": summary["rate_unit"],
     }
@@ -180,10 +181,16 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
     parser.add_argument("--figure", type=Path, default=None, help="also draw the rows into this PNG")
-    parser.add_argument("--from-json", type=Path, default=None, help="no fits: table and figure from saved rows")
+    parser.add_argument("--from-json", type=Path, nargs="+", default=None,
+                        help="no fits: table and figure from saved rows (later files replace earlier rows "
+                             "of the same system and estimator)")
     args = parser.parse_args(argv)
     if args.from_json is not None:
-        rows = json.loads(args.from_json.read_text())
+        merged: dict = {}
+        for path in args.from_json:
+            for row in json.loads(path.read_text()):
+                merged[(row["system"], row["estimator"])] = row
+        rows = list(merged.values())
         print(table(rows))
         if args.figure:
             plot_grid(rows, args.figure)

@@ -118,7 +118,7 @@ def _data_check(est, ctx: dict, layout: int):
 
     train, test = est.train_, est.test_
     seed = _seed_for(est.seed, 0)
-    rates, reps = [], []
+    rates = []
     for fraction in DATA_FRACTIONS:
         try:
             part = train.split(fraction, min_steps=est.seq_len_)[0]
@@ -131,12 +131,10 @@ def _data_check(est, ctx: dict, layout: int):
             linear = fit_linear_current(part.states, mean=ctx["mean"], std=ctx["std"])
         model, _ = est._train_one(part, ctx, seed, None, linear)
         delta_s = predict_delta_s(model, test.states, est.seq_len_, est.eval_batch_size)
-        value, replicate = _replicates(est, delta_s, layout)["rate"]
-        rates.append(value)
-        reps.append(replicate)
+        rates.append(_replicates(est, delta_s, layout)["rate"][0])
     if not rates:
         return Diagnostic("data", False, "data check skipped: too little training data to refit on fractions")
     full = predict_delta_s(est.models_[0], test.states, est.seq_len_, est.eval_batch_size)
-    value, replicate = _replicates(est, full, layout)["rate"]
+    value = _replicates(est, full, layout)["rate"][0]
     fractions = list(DATA_FRACTIONS[: len(rates)]) + [1.0]
-    return check_data_growth(fractions, rates + [value], reps + [replicate])
+    return check_data_growth(fractions, rates + [value], est.ep_rate_interval_.stderr)

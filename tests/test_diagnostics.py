@@ -22,14 +22,14 @@ def test_paired_checks_use_the_difference_not_the_shared_noise(rng):
     assert not check_baseline(1.0, rate_reps, 1.003, base_reps - 0.027).flagged
     assert check_bound(1.0, rate_reps, 1.03, base_reps).flagged
     assert not check_bound(1.0, rate_reps, 0.97, base_reps - 0.06).flagged
-    growth = check_data_growth([0.25, 0.5, 1.0], [0.9, 0.97, 1.03], [rate_reps - 0.1, rate_reps - 0.03, base_reps])
-    assert growth.flagged and "still rising with data" in growth.message
-    falling = check_data_growth([0.5, 1.0], [1.03, 1.0], [base_reps, rate_reps])
+    # data growth: against the estimate's reported standard error (here 0.02)
+    growth = check_data_growth([0.25, 0.5, 1.0], [0.9, 0.97, 1.03], 0.02)
+    assert growth.flagged and "still rising with data" in growth.message  # 3 standard errors
+    falling = check_data_growth([0.5, 1.0], [1.06, 1.0], 0.02)
     assert falling.flagged and "falling with data" in falling.message
-    # 0.001 apart with paired spread 0.005: 0.2 standard errors
-    assert not check_data_growth([0.5, 1.0], [1.0, 1.001], [rate_reps, base_reps - 0.029]).flagged
+    assert not check_data_growth([0.5, 1.0], [1.0, 1.03], 0.02).flagged  # 1.5 standard errors
     with pytest.raises(ValueError):
-        check_data_growth([1.0], [1.0], [rate_reps])
+        check_data_growth([1.0], [1.0], 0.02)
 
 
 def test_unpaired_and_history_checks():
