@@ -67,7 +67,8 @@ def assess(est, delta_s: np.ndarray, ctx: dict) -> None:
     numbers = _replicates(est, delta_s, layout)
     rate, rate_reps = numbers["rate"]
     seed_rates = est.ep_rate_per_seed_
-    est.ep_rate_interval_ = interval(rate, rate_reps, seed_rates if len(seed_rates) > 1 else None)
+    share = _pairs(test) / _pairs(est.train_)
+    est.ep_rate_interval_ = interval(rate, rate_reps, seed_rates if len(seed_rates) > 1 else None, train_share=share)
     est.entropy_production_rate_ = est.ep_rate_interval_.value
     est.entropy_production_rate_std_ = float(np.std(seed_rates, ddof=1)) if len(seed_rates) > 1 else 0.0
     est.ep_per_step_ = est.entropy_production_rate_ * est.dt_
@@ -83,7 +84,7 @@ def assess(est, delta_s: np.ndarray, ctx: dict) -> None:
     if est.linear_current_ is not None:
         base = est.linear_current_.delta_s(test.states)
         base_rate, base_reps = _replicates(est, base, layout)["rate"]
-        est.baselines_["linear_current"] = interval(base_rate, base_reps)
+        est.baselines_["linear_current"] = interval(base_rate, base_reps, train_share=share)
         if est.kind_ != "current" or not est.linear_start:  # else the model starts there: no independent check
             diagnostics.append(check_baseline(rate, rate_reps, base_rate, base_reps))
 
@@ -101,6 +102,10 @@ def assess(est, delta_s: np.ndarray, ctx: dict) -> None:
         diagnostics.append(_data_check(est, ctx, layout))
     est.diagnostics_ = diagnostics
     est.flags_ = [d.message for d in diagnostics if d.flagged]
+
+
+def _pairs(data) -> int:
+    return int(data.n_trajectories * (data.n_steps - 1))
 
 
 def _replicates_free(est, delta_s: np.ndarray) -> tuple[float, np.ndarray]:
@@ -129,7 +134,8 @@ def _data_check(est, ctx: dict, layout: int):
         linear = None
         if est.kind_ == "current" and est.linear_current_ is not None and est.linear_start:
             linear = fit_linear_current(part.states, mean=ctx["mean"], std=ctx["std"])
-        model, _ = est._train_one(part, ctx, seed, None, linear)
+        # No training-set tracking in the refits: only their final estimate is used.
+        model, _ = est._train_one(part, dict(ctx, train_sub=None), seed, None, linear)
         delta_s = predict_delta_s(model, test.states, est.seq_len_, est.eval_batch_size)
         rates.append(_replicates(est, delta_s, layout)["rate"][0])
     if not rates:

@@ -29,6 +29,7 @@ from .analysis import ep_rate_from_cumulative, r_squared
 from .model import predict_delta_s
 from .objective import lower_bound_dv, lower_bound_j, objective_numpy
 from .pipeline import count_evaluation_windows
+from .uncertainty import mean_stderr
 
 __all__ = ["EPMonitor", "GroundTruthMonitor", "ProgressPrinter", "held_out_subset", "window_sums"]
 
@@ -162,6 +163,13 @@ class EPMonitor(_Periodic):
         Also evaluate before the first step (iteration 0): the starting
         weights compete in the selection (the current model starts at the
         closed-form linear current, which training must beat to replace).
+    keep_start_unless : float or None
+        With ``evaluate_start``: keep the starting weights unless the best
+        evaluation beats their objective by more than this many standard
+        errors (paired over the same windows, block-wise). Near its optimum
+        J is flat while the mean EP is not, so a trained network that is
+        not clearly better than a good start (the current model's
+        closed-form linear current) only adds noise to the rate.
     train_states : array (M', L', d) or (M', L'), optional
         A fixed subset of the TRAINING trajectories (``held_out_subset`` of
         the training data, best of the same size as ``states``): each
@@ -195,9 +203,11 @@ class EPMonitor(_Periodic):
         batch_size: int = 16384,
         train_states=None,
         evaluate_start: bool = False,
+        keep_start_unless: float | None = None,
     ):
         super().__init__(every, use_average)
         self.evaluate_start = bool(evaluate_start)
+        self.keep_start_unless = keep_start_unless
         if not dt > 0:
             raise ValueError(f"dt must be > 0, got {dt!r}")
         self.states = states
@@ -214,6 +224,8 @@ class EPMonitor(_Periodic):
         self.best_objective = -np.inf
         self.best_iteration = None
         self.best_weights = None
+        self.kept_start = False
+        self._start_record = self._best_values = None
         seq_len = self._seq_len()
         if self.exact_ep is not None:
             self._exact_windows = window_sums(self.exact_ep, seq_len)
@@ -236,6 +248,11 @@ class EPMonitor(_Periodic):
                 self.best_objective = objective
                 self.best_iteration = self._step()
                 self.best_weights = self.model.get_weights()
+                if self.keep_start_unless is not None:
+                    values = delta_s.astype(np.float64) - np.exp(-delta_s.astype(np.float64))
+                    if self._start_record is None and self.best_iteration == 0:
+                        self._start_record = (objective, values, self.best_weights)
+                    self._best_values = values
         per_window = ep_rate_from_cumulative(delta_s, 1.0)
         per_step = per_window / (seq_len - 1)
         record = {
@@ -264,6 +281,13 @@ class EPMonitor(_Periodic):
         return record
 
     def on_train_end(self, logs=None):
+        if self.keep_start_unless is not None and self._start_record is not None and self.best_iteration != 0:
+            objective, values, weights = self._start_record
+            gain_stderr = mean_stderr(self._best_values - values)
+            if not self.best_objective - objective > self.keep_start_unless * gain_stderr:
+                self.best_objective, self.best_iteration, self.best_weights = objective, 0, weights
+                self.kept_start = True
+        self._start_record = self._best_values = None
         if self.restore_best and self.best_weights is not None:
             self.model.set_weights(self.best_weights)
 
@@ -345,6 +369,9 @@ class ProgressPrinter(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         monitor = self.monitor
-        if monitor.restore_best and monitor.best_iteration is not None:
+        if monitor.restore_best and getattr(monitor, "kept_start", False):
+            self._print(f"{self.label} kept iteration 0, the starting weights: training did not beat their "
+                        f"{self.data} J {monitor.best_objective:.5g} by {monitor.keep_start_unless:g} standard errors")
+        elif monitor.restore_best and monitor.best_iteration is not None:
             self._print(f"{self.label} kept iteration {monitor.best_iteration} (best {self.data} J "
                         f"{monitor.best_objective:.5g}, marked *)")

@@ -23,6 +23,10 @@ from .pipeline import count_evaluation_windows, gather_windows, window_dataset
 __all__ = ["NEEP", "load_model", "as_trajectories"]
 
 PRECISIONS = ("float32", "mixed_bfloat16")
+# The current model keeps its closed-form start unless training beats its validation J by this
+# many standard errors: the rate moves at first order with any noise in the network while J
+# moves at second order, so an insignificant gain in J is a likely loss in the rate.
+KEEP_START_UNLESS = 2.0
 
 
 def as_trajectories(data, dt: float | None = None) -> Trajectories:
@@ -430,7 +434,8 @@ class NEEP:
         )
         monitor = EPMonitor(ctx["sub_states"], dt=ctx["dt"], seq_len=seq_len, every=None, exact_ep=ctx["sub_ep"],
                             restore_best=self.restore_best, batch_size=self.eval_batch_size,
-                            train_states=ctx["train_sub"], evaluate_start=True)
+                            train_states=ctx["train_sub"], evaluate_start=True,
+                            keep_start_unless=KEEP_START_UNLESS if linear is not None else None)
         callbacks = [monitor]
         epochs = math.ceil(self.iterations / self.eval_every)
         if self.verbose and label is not None:

@@ -44,6 +44,7 @@ __all__ = [
     "block_statistics",
     "bootstrap_replicates",
     "interval",
+    "mean_stderr",
     "slope_weights",
     "MIN_BLOCKS",
     "MIN_TRAJECTORIES",
@@ -156,6 +157,9 @@ class Interval:
         The spread over seeds (std, ddof 1) that ``stderr`` includes; None
         with one seed.
     level : float
+    training_stderr : float
+        The part the fitted function inherits from its finite training data
+        (see ``interval``); 0 when not estimated.
     """
 
     value: float
@@ -163,6 +167,7 @@ class Interval:
     sampling_stderr: float
     seed_std: float | None
     level: float = 0.95
+    training_stderr: float = 0.0
 
     @property
     def low(self) -> float:
@@ -180,11 +185,12 @@ class Interval:
         """The same interval in other units (``factor > 0``: e.g. ``1 / dt``)."""
         seed_std = None if self.seed_std is None else self.seed_std * factor
         return Interval(self.value * factor, self.stderr * factor, self.sampling_stderr * factor, seed_std,
-                        self.level)
+                        self.level, self.training_stderr * factor)
 
     def as_dict(self) -> dict:
         return {"value": self.value, "stderr": self.stderr, "low": self.low, "high": self.high,
-                "level": self.level, "sampling_stderr": self.sampling_stderr, "seed_std": self.seed_std}
+                "level": self.level, "sampling_stderr": self.sampling_stderr,
+                "training_stderr": self.training_stderr, "seed_std": self.seed_std}
 
 
 def _z(level: float) -> float:
@@ -195,14 +201,28 @@ def _z(level: float) -> float:
     return NormalDist().inv_cdf(0.5 + level / 2.0)
 
 
-def interval(value: float, replicates: np.ndarray, seed_values=None, level: float = 0.95) -> Interval:
-    """Combine the bootstrap spread of ``value`` with the spread over seeds.
+def interval(value: float, replicates: np.ndarray, seed_values=None, level: float = 0.95,
+             train_share: float | None = None) -> Interval:
+    """Combine the bootstrap spread of ``value`` with the training-data error and the spread over seeds.
 
-    ``stderr = sqrt(sampling^2 + seed_std^2)``: the seeds share the held-out
-    data, so their spread is not sampling error; it measures how far one
-    training run lands from another, a part of the error that averaging a
-    few seeds does not remove (their common bias stays), so it is added
-    whole, not divided by the number of seeds.
+    ``stderr = sqrt(sampling^2 + training^2 + seed_std^2)``.
+
+    * ``sampling``: the bootstrap spread of the held-out estimate.
+    * ``training = sampling * sqrt(train_share)`` with ``train_share`` the
+      ratio held-out pairs / training pairs: the error the fitted function
+      inherits from its finite training data, at the rate of an efficient
+      fit. For the EP that rate equals the held-out one per pair: a fit of
+      ``dS`` from n pairs errs in its mean by about ``Var(dS) / n``, and the
+      held-out mean of n pairs by ``Var(dS) / n`` too (``Var(dS) = 2 <dS>``
+      near equilibrium, the fluctuation theorem). Without it, a fit that
+      follows its held-out sample closely (R^2 ~ 1) would claim that sample's
+      error alone. A flexible network can err more: the data check and the
+      seed spread say when. None: not included.
+    * ``seed_std``: the seeds share the held-out data, so their spread is
+      not sampling error; it measures how far one training run lands from
+      another, a part of the error that averaging a few seeds does not
+      remove (their common bias stays), so it is added whole, not divided by
+      the number of seeds.
     """
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), got {level!r}")
@@ -212,5 +232,17 @@ def interval(value: float, replicates: np.ndarray, seed_values=None, level: floa
     seed_std = None
     if seed_values is not None and len(seed_values) > 1:
         seed_std = float(np.std(np.asarray(seed_values, dtype=np.float64), ddof=1))
-    total = math.sqrt(sampling**2 + (seed_std or 0.0) ** 2)
-    return Interval(float(value), total, sampling, seed_std, level)
+    training = 0.0 if train_share is None else sampling * math.sqrt(float(train_share))
+    total = math.sqrt(sampling**2 + training**2 + (seed_std or 0.0) ** 2)
+    return Interval(float(value), total, sampling, seed_std, level, training)
+
+
+def mean_stderr(values: np.ndarray) -> float:
+    """Standard error of the plain mean of ``values (M, K)`` over the same blocks (ratio estimator)."""
+    stats = block_statistics(values)
+    total, count = stats.total, stats.count
+    if total.size < 2:
+        return float("nan")
+    mean = total.sum() / count.sum()
+    spread = np.sum((total - mean * count) ** 2) * total.size / (total.size - 1)
+    return float(np.sqrt(spread) / count.sum())

@@ -92,6 +92,10 @@ def test_interval_adds_the_seed_spread():
     assert iv.stderr == pytest.approx(np.hypot(iv.sampling_stderr, 0.1))
     assert iv.low == pytest.approx(1.0 - 1.959964 * iv.stderr) and iv.covers(1.2) and not iv.covers(1.3)
     assert interval(1.0, reps).seed_std is None
+    # equal training and held-out data: the fitted function's error equals the sampling error
+    both = interval(1.0, reps, train_share=1.0)
+    assert both.training_stderr == pytest.approx(both.sampling_stderr)
+    assert both.stderr == pytest.approx(np.sqrt(2) * both.sampling_stderr)
     scaled = iv.scaled(100.0)
     assert scaled.value == 100.0 and scaled.stderr == pytest.approx(100 * iv.stderr)
 
