@@ -186,6 +186,10 @@ def _bad_files(tmp_path, rng):
     floats = tmp_path / "floats.npy"
     np.save(floats, rng.normal(size=(4, 50, 2)).astype(np.float32))
     cases["float data with embedding"] = (floats, ["--model", "embedding"], "embedding")
+    cases["current model on windows"] = (floats, ["--model", "current", "--seq-len", "4"], "seq_len 2")
+    ints = tmp_path / "ints.npy"
+    np.save(ints, rng.integers(0, 3, size=(4, 50)).astype(np.int8))
+    cases["current model on discrete data"] = (ints, ["--model", "current"], "float (continuous)")
     cases["dt zero"] = (floats, ["--dt", "0"], "--dt")
     cases["dt negative"] = (floats, ["--dt", "-0.5"], "--dt")
     tiny = tmp_path / "tiny.npy"
@@ -196,7 +200,8 @@ def _bad_files(tmp_path, rng):
 
 @pytest.mark.parametrize("case", [
     "missing", "not npy", "corrupt npy", "object dtype", "nan", "inf", "wrong rank",
-    "fewer steps than a window", "float data with embedding", "dt zero", "dt negative",
+    "fewer steps than a window", "float data with embedding", "current model on windows",
+    "current model on discrete data", "dt zero", "dt negative",
     "too little to split",
 ])
 def test_fit_bad_input_is_one_line_and_writes_nothing(case, tmp_path, rng):

@@ -60,3 +60,5 @@ def test_a_data_starved_fit_is_flagged():
     assert not est.ep_rate_interval_.covers(est.ep_rate_exact_)
     assert "baseline" in names  # the closed-form linear current is near exact here
     assert est.flags_ and all(isinstance(f, str) for f in est.flags_)
+    data = [d for d in est.diagnostics_ if d.name == "data"][0]  # the refits ran
+    assert data.details["fractions"] == [0.25, 0.5, 1.0] and len(data.details["rates"]) == 3
