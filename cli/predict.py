@@ -62,7 +62,9 @@ def predict(model: Path, path: Path, output: Path | None, dt: float | None, batc
         with user_errors():
             result = run_predict(model, path, output, dt=dt, batch_size=batch_size, force=force)
     unit = result["rate_unit"]
-    click.echo(f"EP rate      {result['ep_rate']:.5g} {unit} ({result['ep_per_step']:.5g} per step)")
+    per_step = "" if unit == "per step" else f"; {result['ep_per_step']:.5g} per step"
+    click.echo(f"EP rate      {result['ep_rate']:.5g} ± {result['ep_rate_stderr']:.2g} {unit} "
+               f"(sampling error of these data{per_step}; the model's own training error is not included)")
     if result["ep_per_step_exact"] is not None:
         exact = result["ep_per_step_exact"]
         error = (result["ep_per_step"] - exact) / exact if exact else float("nan")

@@ -34,6 +34,7 @@ from .callbacks import window_sums
 from .data import Trajectories
 from .estimator import NEEP, as_trajectories
 from .networks import MODEL_KINDS
+from .uncertainty import block_statistics, bootstrap_replicates
 
 __all__ = [
     "FIT_DEFAULTS",
@@ -411,7 +412,8 @@ def predict_file(model_path: str | Path, path: Any, output: str | Path | None = 
     ``output`` (float32 ``.npy``, shape ``(M, L-1)`` for pair models; under a
     temporary name, then renamed) when given, and returns a dict with
     ``ep_rate`` (per unit time when dt is known, else per step),
-    ``ep_per_step``, ``dt``, ``rate_unit``, ``shape``, ``seq_len`` and, when
+    ``ep_rate_stderr`` (block bootstrap over these data: their sampling error
+    only), ``ep_per_step``, ``dt``, ``rate_unit``, ``shape``, ``seq_len`` and, when
     the data carry their exact EP, ``ep_per_step_exact`` and ``r2``.
 
     dt: the argument, else the data's sidecar, else the training data's
@@ -446,8 +448,10 @@ def predict_file(model_path: str | Path, path: Any, output: str | Path | None = 
         dt_used = estimator.dt_
         unit = "per unit time" if dt_used != 1.0 else "per step"
     per_step = ep_rate_from_cumulative(delta_s, 1.0) / (seq_len - 1)
+    replicates = bootstrap_replicates(block_statistics(delta_s), 2000, seed=0)["rate"]
     result = {
         "ep_rate": per_step / dt_used,
+        "ep_rate_stderr": float(np.std(replicates, ddof=1)) / (seq_len - 1) / dt_used,
         "ep_per_step": per_step,
         "dt": dt_used,
         "rate_unit": unit,
