@@ -16,10 +16,8 @@ Errors are ``ValueError`` (bad data, parameters, existing output) or
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import json
-import math
 import os
 import shutil
 import sys
@@ -34,6 +32,7 @@ from .callbacks import window_sums
 from .data import Trajectories
 from .estimator import NEEP, as_trajectories
 from .networks import MODEL_KINDS
+from .summary import fit_summary, json_ready, unit_of, write_history_csv
 from .uncertainty import block_statistics, bootstrap_replicates
 
 __all__ = [
@@ -49,11 +48,11 @@ __all__ = [
     "json_ready",
 ]
 
-# Defaults of `neep fit` (and of fit_to_folder), chosen so that the paper's 2-bead data
-# (1000 x 10^4 steps) lands within a few % of the exact rate in a few minutes on a 2-core
-# CPU (see benchmarks/RESULTS-estimators.md). NEEP's own defaults are the paper's
-# (learning rate 1e-4, no moving average...); the paper's sizes are one option away:
-# hidden_units=512, iterations=50000, seeds=5.
+# Defaults of `neep fit` (and of fit_to_folder), chosen on the accuracy grid
+# (benchmarks/accuracy_grid.py, benchmarks/RESULTS-estimators.md): the current model for
+# float pairs, lr 1e-3 with a moving average of the weights. NEEP's own defaults are the
+# paper's (learning rate 1e-4...); the paper's method and sizes are one option away:
+# model="mlp", hidden_units=512, iterations=50000, seeds=5.
 FIT_DEFAULTS: dict[str, Any] = {
     "batch_size": 4096,
     "learning_rate": 1e-3,
@@ -88,48 +87,6 @@ def default_hidden_units(kind: str) -> int:
     return _HIDDEN_DEFAULT[kind]
 
 
-def json_ready(value: Any) -> Any:
-    """NumPy scalars and arrays as plain Python (recursively); NaN and inf become None."""
-    if isinstance(value, np.ndarray):
-        return [json_ready(v) for v in value.tolist()]
-    if isinstance(value, (list, tuple)):
-        return [json_ready(v) for v in value]
-    if isinstance(value, dict):
-        return {k: json_ready(v) for k, v in value.items()}
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-_RATE_KEYS = ("ep_rate", "ep_rate_exact", "lower_bound_j", "lower_bound_dv", "train_ep_rate")
-
-
-def write_history_csv(history: list[dict], path: str | Path, unit: str | None = None) -> Path:
-    """``history_`` as CSV: ``seed``, ``iteration`` first, then every key seen; None as empty.
-
-    With ``unit`` (``"per unit time"`` / ``"per step"``) the header names it
-    beside every rate column, e.g. ``ep_rate [per unit time]``: the rates of
-    ``history_`` are in the same unit as ``summary.json``.
-    """
-    keys: list[str] = []
-    for row in history:
-        keys.extend(k for k in row if k not in keys)
-    front = [k for k in ("seed", "iteration") if k in keys]
-    keys = front + [k for k in keys if k not in front]
-    path = Path(path)
-    with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=keys, restval="")
-        if unit is None:
-            writer.writeheader()
-        else:
-            csv.writer(handle).writerow([f"{k} [{unit}]" if k in _RATE_KEYS else k for k in keys])
-        for row in history:
-            writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in keys})
-    return path
-
-
 def _check_output_dir(output: Path, force: bool) -> None:
     parent = output.parent
     if not parent.exists():
@@ -153,10 +110,6 @@ def _plot_subset(test: Trajectories, max_steps: int = 500_000) -> tuple[np.ndarr
     return states, exact
 
 
-def _unit(est: NEEP) -> str:
-    return "per unit time" if est.dt_known_ else "per step"
-
-
 def write_run_figures(est: NEEP, folder: str | Path, test: Trajectories | None = None) -> list[str]:
     """Write the figures of a fitted estimator into ``folder``; return their file names.
 
@@ -171,7 +124,7 @@ def write_run_figures(est: NEEP, folder: str | Path, test: Trajectories | None =
 
     folder = Path(folder)
     test = est.test_ if test is None else test
-    unit = _unit(est)
+    unit = unit_of(est)
     written = []
     ax = plot_convergence(est.history_, exact=est.ep_rate_exact_, unit=unit, label="validation",
                           title="EP rate during training (validation data) and the final estimate")
@@ -207,90 +160,6 @@ def write_run_figures(est: NEEP, folder: str | Path, test: Trajectories | None =
     return written
 
 
-def fit_summary(est: NEEP, data: Trajectories | None = None) -> dict:
-    """The ``summary.json`` of a fitted estimator (JSON-ready dict).
-
-    ``data``: the whole data set that was split (for ``data`` and ``shape``);
-    default: none (those keys are then None). Every rate is in ``rate_unit``.
-    """
-    unit = _unit(est)
-    dt = est.dt_
-    rate = est.ep_rate_interval_
-    exact = est.ep_rate_exact_
-    error = None if not exact else (rate.value - exact) / exact
-    test_process = est.test_.ep_rate_exact if est.test_ is not None else None
-    kind = est.kind_
-    kept = [{"seed": r["seed"], "iteration": r["iteration"], "test_objective": r["test_objective"]}
-            for r in est.history_ if r.get("kept")]
-    summary = {
-        "ep_rate": rate.value,
-        "ep_rate_stderr": rate.stderr,
-        "ep_rate_interval": [rate.low, rate.high],
-        "interval_level": rate.level,
-        "ep_rate_sampling_stderr": rate.sampling_stderr,
-        "ep_rate_std": est.entropy_production_rate_std_,
-        "ep_rate_per_seed": est.ep_rate_per_seed_,
-        "ep_rate_exact": exact,
-        "ep_rate_exact_held_out": est.ep_rate_exact_held_out_,
-        "ep_rate_exact_process": test_process if est.dt_known_ else None,
-        "interval_covers_exact": None if exact is None else rate.covers(exact),
-        "ep_per_step": est.ep_per_step_,
-        "ep_per_step_exact": est.ep_per_step_exact_,
-        "relative_error": error,
-        "lower_bound_j": est.bounds_["lower_bound_j"].value,
-        "lower_bound_j_stderr": est.bounds_["lower_bound_j"].stderr,
-        "lower_bound_dv": est.bounds_["lower_bound_dv"].value,
-        "lower_bound_dv_stderr": est.bounds_["lower_bound_dv"].stderr,
-        "r2": est.r2_,
-        "r2_per_seed": est.r2_per_seed_,
-        "baselines": {name: value.as_dict() for name, value in est.baselines_.items()},
-        "diagnostics": [d.as_dict() for d in est.diagnostics_],
-        "flags": est.flags_,
-        "kept": kept,
-        "objective_per_seed": est.objective_per_seed_,
-        "best_seed": est.best_seed_,
-        "rate_unit": unit,
-        "dt": dt,
-        "dt_known": est.dt_known_,
-        "model": kind,
-        "hidden_units": est.hidden_units,
-        "layers": est.layers,
-        "seq_len": est.seq_len_,
-        "iterations": est.iterations,
-        "eval_every": est.eval_every,
-        "batch_size": est.batch_size,
-        "learning_rate": est.learning_rate,
-        "weight_decay": est.weight_decay,
-        "seeds": est.seeds,
-        "seed": est.seed,
-        "normalize": est.normalize,
-        "precision": "bfloat16" if est.precision == "mixed_bfloat16" else est.precision,
-        "ema_momentum": est.ema_momentum,
-        "test_fraction": est.test_fraction,
-        "data_check": est.data_check,
-        "data": None if data is None else (str(data.path) if data.path is not None else "array"),
-        "shape": None if data is None else list(data.states.shape),
-        "train_shape": list(est.train_.states.shape),
-        "test_shape": list(est.test_.states.shape),
-        "seconds": est.seconds_,
-        "notes": (
-            "All rates (ep_rate and its interval, lower bounds, baselines, exact values) are in rate_unit "
-            "(per unit time when dt is known, else per step) and measured on the held-out data. "
-            "ep_rate_interval: 95 % interval, ep_rate +- 1.96 ep_rate_stderr, where ep_rate_stderr combines the "
-            "block-bootstrap sampling error of the held-out data (ep_rate_sampling_stderr) and the spread over "
-            "seeds (ep_rate_std). ep_rate_exact: the exact ensemble rate of the process that generated the data "
-            "(the sidecar's per-step value / dt; for the bead chain the Euler-Maruyama chain's own value); "
-            "relative_error and interval_covers_exact compare with it. ep_rate_exact_held_out: the same slope "
-            "estimator applied to the exact per-step EP of the held-out data (what a perfect network would print "
-            "here). ep_rate_exact_process: the sidecar's rate of the continuous-time process. kept: the evaluation "
-            "whose weights each seed kept (best objective J on validation data set aside from the training part; "
-            "the held-out data the rate is measured on take no part in that choice). flags: diagnostics that fired; when any is "
-            "present, read the estimate with it."
-        ),
-    }
-    return json_ready(summary)
-
-
 def _finish(tmp: Path, target: Path) -> None:
     """Move the finished run folder into place (atomic rename for a new or empty folder)."""
     if target.is_dir() and not any(target.iterdir()):
@@ -323,7 +192,7 @@ def write_run_folder(est: NEEP, output: str | Path, *, data: Trajectories | None
     tmp = Path(tempfile.mkdtemp(prefix=f".{output.name or 'run'}.", suffix=".tmp", dir=output.parent))
     try:
         est.save(tmp / "model.keras")
-        write_history_csv(est.history_, tmp / "history.csv", unit=_unit(est))
+        write_history_csv(est.history_, tmp / "history.csv", unit=unit_of(est))
         summary["figures"] = write_run_figures(est, tmp) if plots else []
         (tmp / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
         _finish(tmp, output)

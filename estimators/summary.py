@@ -1,0 +1,148 @@
+"""The record of a fit: ``summary.json`` (``fit_summary``) and ``history.csv`` (``write_history_csv``).
+
+One story per run: every rate in both files is in one unit (``rate_unit``:
+per unit time when dt is known, else per step), the CSV header names it, and
+the summary names the iteration each seed kept, the interval, the exact
+values (each with one meaning, see its ``notes``) and the warnings.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["fit_summary", "write_history_csv", "json_ready", "unit_of"]
+
+_RATE_KEYS = ("ep_rate", "ep_rate_exact", "lower_bound_j", "lower_bound_dv", "train_ep_rate")
+
+
+def unit_of(est) -> str:
+    """``"per unit time"`` when the fit knew dt, else ``"per step"``."""
+    return "per unit time" if est.dt_known_ else "per step"
+
+
+def json_ready(value: Any) -> Any:
+    """NumPy scalars and arrays as plain Python (recursively); NaN and inf become None."""
+    if isinstance(value, np.ndarray):
+        return [json_ready(v) for v in value.tolist()]
+    if isinstance(value, (list, tuple)):
+        return [json_ready(v) for v in value]
+    if isinstance(value, dict):
+        return {k: json_ready(v) for k, v in value.items()}
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_history_csv(history: list[dict], path: str | Path, unit: str | None = None) -> Path:
+    """``history_`` as CSV: ``seed``, ``iteration`` first, then every key seen; None as empty.
+
+    With ``unit`` (``"per unit time"`` / ``"per step"``) the header names it
+    beside every rate column, e.g. ``ep_rate [per unit time]``: the rates of
+    ``history_`` are in the same unit as ``summary.json``.
+    """
+    keys: list[str] = []
+    for row in history:
+        keys.extend(k for k in row if k not in keys)
+    front = [k for k in ("seed", "iteration") if k in keys]
+    keys = front + [k for k in keys if k not in front]
+    path = Path(path)
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=keys, restval="")
+        if unit is None:
+            writer.writeheader()
+        else:
+            csv.writer(handle).writerow([f"{k} [{unit}]" if k in _RATE_KEYS else k for k in keys])
+        for row in history:
+            writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in keys})
+    return path
+
+
+def fit_summary(est, data=None) -> dict:
+    """The ``summary.json`` of a fitted estimator (JSON-ready dict).
+
+    ``data``: the whole data set that was split (for ``data`` and ``shape``);
+    default: none (those keys are then None). Every rate is in ``rate_unit``.
+    """
+    unit = unit_of(est)
+    dt = est.dt_
+    rate = est.ep_rate_interval_
+    exact = est.ep_rate_exact_
+    error = None if not exact else (rate.value - exact) / exact
+    test_process = est.test_.ep_rate_exact if est.test_ is not None else None
+    kind = est.kind_
+    kept = [{"seed": r["seed"], "iteration": r["iteration"], "test_objective": r["test_objective"]}
+            for r in est.history_ if r.get("kept")]
+    summary = {
+        "ep_rate": rate.value,
+        "ep_rate_stderr": rate.stderr,
+        "ep_rate_interval": [rate.low, rate.high],
+        "interval_level": rate.level,
+        "ep_rate_sampling_stderr": rate.sampling_stderr,
+        "ep_rate_std": est.entropy_production_rate_std_,
+        "ep_rate_per_seed": est.ep_rate_per_seed_,
+        "ep_rate_exact": exact,
+        "ep_rate_exact_held_out": est.ep_rate_exact_held_out_,
+        "ep_rate_exact_process": test_process if est.dt_known_ else None,
+        "interval_covers_exact": None if exact is None else rate.covers(exact),
+        "ep_per_step": est.ep_per_step_,
+        "ep_per_step_exact": est.ep_per_step_exact_,
+        "relative_error": error,
+        "lower_bound_j": est.bounds_["lower_bound_j"].value,
+        "lower_bound_j_stderr": est.bounds_["lower_bound_j"].stderr,
+        "lower_bound_dv": est.bounds_["lower_bound_dv"].value,
+        "lower_bound_dv_stderr": est.bounds_["lower_bound_dv"].stderr,
+        "r2": est.r2_,
+        "r2_per_seed": est.r2_per_seed_,
+        "baselines": {name: value.as_dict() for name, value in est.baselines_.items()},
+        "diagnostics": [d.as_dict() for d in est.diagnostics_],
+        "flags": est.flags_,
+        "kept": kept,
+        "objective_per_seed": est.objective_per_seed_,
+        "best_seed": est.best_seed_,
+        "rate_unit": unit,
+        "dt": dt,
+        "dt_known": est.dt_known_,
+        "model": kind,
+        "hidden_units": est.hidden_units,
+        "layers": est.layers,
+        "seq_len": est.seq_len_,
+        "iterations": est.iterations,
+        "eval_every": est.eval_every,
+        "batch_size": est.batch_size,
+        "learning_rate": est.learning_rate,
+        "weight_decay": est.weight_decay,
+        "seeds": est.seeds,
+        "seed": est.seed,
+        "normalize": est.normalize,
+        "precision": "bfloat16" if est.precision == "mixed_bfloat16" else est.precision,
+        "ema_momentum": est.ema_momentum,
+        "test_fraction": est.test_fraction,
+        "data_check": est.data_check,
+        "data": None if data is None else (str(data.path) if data.path is not None else "array"),
+        "shape": None if data is None else list(data.states.shape),
+        "train_shape": list(est.train_.states.shape),
+        "test_shape": list(est.test_.states.shape),
+        "seconds": est.seconds_,
+        "notes": (
+            "All rates (ep_rate and its interval, lower bounds, baselines, exact values) are in rate_unit "
+            "(per unit time when dt is known, else per step) and measured on the held-out data. "
+            "ep_rate_interval: 95 % interval, ep_rate +- 1.96 ep_rate_stderr, where ep_rate_stderr combines the "
+            "block-bootstrap sampling error of the held-out data (ep_rate_sampling_stderr) and the spread over "
+            "seeds (ep_rate_std). ep_rate_exact: the exact ensemble rate of the process that generated the data "
+            "(the sidecar's per-step value / dt; for the bead chain the Euler-Maruyama chain's own value); "
+            "relative_error and interval_covers_exact compare with it. ep_rate_exact_held_out: the same slope "
+            "estimator applied to the exact per-step EP of the held-out data (what a perfect network would print "
+            "here). ep_rate_exact_process: the sidecar's rate of the continuous-time process. kept: the evaluation "
+            "whose weights each seed kept (best objective J on validation data set aside from the training part; "
+            "the held-out data the rate is measured on take no part in that choice). flags: diagnostics that fired; when any is "
+            "present, read the estimate with it."
+        ),
+    }
+    return json_ready(summary)
