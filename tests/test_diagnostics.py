@@ -1,5 +1,6 @@
 """Diagnostics: each fires when it should and stays quiet when it should."""
 
+import numpy as np
 import pytest
 
 from neep.estimators import NEEP, Trajectories
@@ -36,12 +37,12 @@ def test_unpaired_and_history_checks():
     assert check_overfitting(1.3, 0.05, 1.0, 0.05).flagged
     assert not check_overfitting(1.05, 0.05, 1.0, 0.05).flagged
     assert check_blocks(8, False).flagged and not check_blocks(500, True).flagged
-    rising = [{"iteration": i, "ep_rate": 0.1 * i, "kept": i == 9} for i in range(10)]
-    assert check_convergence(rising, stderr=0.05).flagged
-    settled = [{"iteration": i, "ep_rate": 1.0 + 0.001 * (i % 2), "kept": i == 9} for i in range(10)]
-    assert not check_convergence(settled, stderr=0.05).flagged
-    kept_early = [dict(r, kept=r["iteration"] == 5) for r in rising]
-    assert not check_convergence(kept_early, stderr=0.05).flagged
+    noise = np.random.default_rng(1).normal(0, 0.01, size=21)
+    rising = [{"iteration": 100 * i, "ep_rate": 1.0 + 0.002 * i + noise[i]} for i in range(21)]
+    assert check_convergence(rising, stderr=0.01).flagged  # +0.02 over the second half, trend ~ 4 sigma
+    assert not check_convergence(rising, stderr=0.05).flagged  # the same rise, below the claimed error
+    settled = [{"iteration": 100 * i, "ep_rate": 1.0 + noise[i]} for i in range(21)]
+    assert not check_convergence(settled, stderr=0.01).flagged
 
 
 def test_a_data_starved_fit_is_flagged():
