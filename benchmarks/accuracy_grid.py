@@ -105,6 +105,7 @@ def run(system: str, estimator: str, folder: Path, args) -> dict:
         "system": system, "estimator": estimator, "shape": list(data.states.shape),
         "estimate": iv.value, "low": iv.low, "high": iv.high, "stderr": iv.stderr,
         "exact": exact, "exact_stderr": exact_se, "exact_note": exact_note,
+        "exact_held_out": est.ep_rate_exact_held_out_,
         "covers": bool(iv.low - 2 * exact_se <= exact <= iv.high + 2 * exact_se),
         "relative_error": (iv.value - exact) / exact, "r2": est.r2_,
         "flags": [d.name for d in est.diagnostics_ if d.flagged], "messages": list(est.flags_),
