@@ -40,25 +40,12 @@ from typing import Any
 import numpy as np
 import scipy.linalg
 
+from ._checks import positive as _positive, readonly as _readonly
 from ._bead_kernels import euler_maruyama
 
 __all__ = ["BeadSpring"]
 
 _MODEL = "bead-spring"
-
-
-def _positive(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a positive number, got {value!r}")
-    value = float(value)
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be > 0, got {value!r}")
-    return value
-
-
-def _readonly(array: np.ndarray) -> np.ndarray:
-    array.setflags(write=False)
-    return array
 
 
 @dataclass(frozen=True)

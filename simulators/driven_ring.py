@@ -53,6 +53,7 @@ from typing import Any
 import numpy as np
 import scipy.optimize
 
+from ._checks import positive as _positive, real as _real
 from ._ring_kernels import euler_maruyama
 
 __all__ = ["DrivenRing"]
@@ -65,29 +66,6 @@ _CUT = 60.0
 #: which holds all but ~e^-25 of the stationary mass.
 _BULK = 25.0
 _TOLERANCE = 1e-12
-
-
-def _real(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return value
-
-
-def _positive(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a positive number, got {value!r}")
-    value = float(value)
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be > 0, got {value!r}")
-    return value
-
-
-def _readonly(array: np.ndarray) -> np.ndarray:
-    array.setflags(write=False)
-    return array
 
 
 @dataclass(frozen=True)

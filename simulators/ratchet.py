@@ -46,6 +46,7 @@ from typing import Any
 
 import numpy as np
 
+from ._checks import real as _real
 from ._partial import PartialEP, exact_partial_ep, sample_word_values
 
 __all__ = ["FlashingRatchet", "MAX_POTENTIAL_OVER_TEMPERATURE", "LARGEST_EXACT_WORD", "PARTIAL_MC_SAMPLES", "PartialEP"]
@@ -61,15 +62,6 @@ _N_SITES = 3
 LARGEST_EXACT_WORD = 13
 #: Default number of sampled words of the Monte Carlo partial-information EP.
 PARTIAL_MC_SAMPLES = 1_000_000
-
-
-def _real(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a real number, got {value!r}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    return value
 
 
 def _partial_arguments(n: Any, samples: Any, seed: Any) -> tuple[int, int, int]:

@@ -133,7 +133,7 @@ def test_stochastic_ep_is_system_entropy_plus_heat(rng):
         ({"a": 0}, "a must be > 0, got 0"),
         ({"r0": -1}, "r0 must be >= 0, got -1"),
         ({"b": float("nan")}, "b must be finite, got nan"),
-        ({"w0": "1"}, "w0 must be a number"),
+        ({"w0": "1"}, "w0 must be a real number"),
         ({"w1": float("inf")}, "w1 must be finite"),
         ({"temperature": 0}, "temperature must be > 0"),
         ({"gamma": -1}, "gamma must be > 0"),
