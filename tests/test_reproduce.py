@@ -21,7 +21,7 @@ from neep.reproduce.ratchet import partial_limit
 
 ROW_KEYS = {"figure", "quantity", "unit", "exact", "paper", "mean", "std", "abs_error", "rel_error", "interval",
             "covers", "flags", "flag_names", "bar", "meets", "sizes", "seconds", "note"}
-INTERVAL_KEYS = {"value", "stderr", "low", "high", "level", "sampling_stderr", "seed_std"}
+INTERVAL_KEYS = {"value", "stderr", "low", "high", "level", "sampling_stderr", "training_stderr", "seed_std"}
 PNGS = {"fig2.png", "figS1.png", "figS2-N2.png", "figS2-N5.png", "fig3c.png", "fig3e.png"}
 
 
