@@ -204,11 +204,20 @@ def plot_convergence(
 def mark_estimate(ax: Axes, history: Any, estimate: Any = None) -> Axes:
     """Mark the kept evaluation of each seed (circles) and the final estimate with its interval.
 
+    Also draws the exact rate of the monitored windows when the history has
+    it (``ep_rate_exact``): the monitored subset has its own sampling error,
+    so that, not the process's value, is what its curve should approach.
+
     ``history`` with ``kept`` and ``ep_rate`` columns (``NEEP.history_``);
     ``estimate``: an ``uncertainty.Interval`` (value, low, high) on all
     held-out data, drawn as a bar at the right edge. Returns ``ax``.
     """
     columns = history_columns(history)
+    if "ep_rate_exact" in columns and np.isfinite(columns["ep_rate_exact"]).any():
+        pick = np.isfinite(columns["ep_rate_exact"])
+        order = np.argsort(columns["iteration"][pick], kind="stable")
+        ax.plot(columns["iteration"][pick][order], columns["ep_rate_exact"][pick][order], ":", color="0.5",
+                linewidth=1.0, label="exact on the monitored windows")
     if "kept" in columns and "ep_rate" in columns:
         pick = columns["kept"] > 0
         if pick.any():
