@@ -149,7 +149,8 @@ def _format_summary(summary: dict, output: Path, seconds: float) -> str:
               help="Width of the network. Default: 128 for current, embedding and gru; 256 for mlp "
                    "(the paper's is 512).")
 @click.option("--layers", type=click.IntRange(min=1), default=None,
-              help="Hidden layers of h. Default: the paper's (mlp 3, embedding 2, gru 1).")
+              help="Hidden layers of the network. Default: current 2; the paper's for the others "
+                   "(mlp 3, embedding 2, gru 1).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=FIT_DEFAULTS["batch_size"], show_default=True,
               help="Random (s_t, s_t+1) pairs (or windows) per training step.")
 @click.option("--learning-rate", type=float, default=FIT_DEFAULTS["learning_rate"], show_default=True,
@@ -193,11 +194,13 @@ def fit(path: Path, output: Path, model: str | None, hidden_units: int | None, l
     """Train a NEEP estimator on the trajectories in PATH (.npy) and report the EP rate.
 
     Half of the trajectories (or the first half in time, for a single one)
-    train the network; the EP rate is measured on the other half: the slope
-    of the ensemble-averaged cumulative EP, divided by dt, with a 95 %
-    interval (block bootstrap over held-out trajectories, plus the spread
-    over seeds). Warnings say when the number is likely too low: still
-    rising with data, not converged, below the closed-form linear current.
+    train the network (10 % of that half chooses the kept weights); the EP
+    rate is measured on the other half: the slope of the ensemble-averaged
+    cumulative EP, divided by dt, with a 95 % interval (block bootstrap over
+    held-out trajectories, the error the fit inherits from its training
+    data, and the spread over seeds). Warnings say when the number is likely
+    wrong: still rising (or falling) with data, the lower bound 1+J above
+    it, not converged, below the closed-form linear current, overfitting.
     With an exact EP file beside the data (from `neep simulate ...
     --exact-ep`) the exact value, the relative error and R^2 per step are
     reported too.
