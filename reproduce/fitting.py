@@ -260,9 +260,9 @@ def interval_in(document: dict, per_step: bool = False) -> dict:
     """The document's rate interval, per unit time or (``per_step``) per step."""
     ci = dict(document["interval"])
     if per_step:
-        for key in ("value", "stderr", "low", "high", "sampling_stderr", "seed_std"):
-            if ci.get(key) is not None:
-                ci[key] = ci[key] * document["dt"]
+        for key, value in ci.items():  # every value and error; the level is a share
+            if key != "level" and isinstance(value, (int, float)) and not isinstance(value, bool):
+                ci[key] = value * document["dt"]
     return ci
 
 
