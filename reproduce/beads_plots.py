@@ -93,14 +93,19 @@ def _maps(ax_top, ax_bottom, run, arrays: dict, t_cold: float) -> None:
 
 
 def _convergence(ax, doc: dict, arrays: dict, exact: float, label: str) -> None:
-    from neep.estimators import r_squared
-    from neep.estimators.plots import plot_convergence, plot_ep_scatter
+    from types import SimpleNamespace
 
-    plot_convergence(doc["history"], exact, ax, unit="per unit time", train_key=None,
-                     title=f"{label}: held-out EP rate during training")
+    from neep.estimators import r_squared
+    from neep.estimators.plots import mark_estimate, plot_convergence, plot_ep_scatter
+
+    # During training the estimator monitors validation data set aside from the training part (a subset
+    # with its own sampling error, whose exact rate is drawn dotted); the estimate is on all held-out data.
+    plot_convergence(doc["history"], exact, ax, unit="per unit time", train_key=None, label="validation subset",
+                     title=f"{label}: EP rate during training, and the estimate")
+    mark_estimate(ax, [h for h in doc["history"] if h["seed"] == 0], SimpleNamespace(**doc["interval"]))
     values = [h["ep_rate"] for h in doc["history"]]
     ax.set_ylim(min(0.0, min(values)), max(1.6 * exact, max(values) * 1.05))
-    ax.legend(loc="upper left", fontsize="small")
+    ax.legend(loc="upper left", fontsize="x-small")
     start = "start: linear current" if doc.get("kind") == "current" else "before training"
     pairs = [("untrained", "untrained_exact", start), ("traj_est", "traj_exact", "after training")]
     for k, (est_key, exact_key, title) in enumerate(pairs):
@@ -184,7 +189,7 @@ def draw_figS2(run, result: dict[str, Any], path: Path, n: int) -> Path:
             history, exact = result["panels"][(n, tc, length)]
             ax = axes[i, j]
             plot_convergence(history, exact, ax, unit="per unit time", train_key="train_ep_rate",
-                             title=f"Tc = {tc:g}, L = {length}")
+                             label="validation subset", title=f"Tc = {tc:g}, L = {length}")
             if (i, j) != (0, 0):
                 ax.get_legend().remove()
             if i < len(tcs) - 1:
@@ -192,5 +197,6 @@ def draw_figS2(run, result: dict[str, Any], path: Path, n: int) -> Path:
             if j > 0:
                 ax.set_ylabel("")
     fig.suptitle(f"Fig. S2{'ab'[scale.beads.index(n)] if n in scale.beads[:2] else ''}: N = {n}: "
-                 "training-set (dotted) vs held-out (solid) EP rate [$k_B$ per unit time], one seed")
+                 "training subset (dotted) vs validation subset (solid, set aside from training) EP rate "
+                 "[$k_B$ per unit time], one seed")
     return save_figure(fig, path, dpi=DPI)
