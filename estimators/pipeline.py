@@ -1,4 +1,8 @@
-"""tf.data pipelines over (memory-mapped) trajectories: random windows to train, ordered walks to evaluate.
+"""Batches of windows from (memory-mapped) trajectories: random windows to train, ordered walks to evaluate.
+
+The core is NumPy (``iter_window_blocks``, ``iter_evaluation_batches``) and
+backend-neutral; ``window_dataset`` / ``evaluation_batches`` wrap it in tf.data
+for the TensorFlow backend (TensorFlow is imported only there).
 
 Never ``from_tensor_slices`` on the data: the datasets here draw indices with
 NumPy, gather the windows from the (memory-mapped) array with fancy indexing,
@@ -30,10 +34,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import numpy as np
-import tensorflow as tf
 
 __all__ = [
     "gather_windows",
+    "iter_window_blocks",
     "window_dataset",
     "pair_dataset",
     "evaluation_starts",
@@ -59,8 +63,10 @@ def _discrete(states: np.ndarray) -> bool:
     return bool(np.issubdtype(states.dtype, np.integer))
 
 
-def window_spec(states: np.ndarray, seq_len: int) -> tf.TensorSpec:
+def window_spec(states: np.ndarray, seq_len: int):
     """TensorSpec of a batch of windows: (None, n, d) float32 or (None, n) int32."""
+    import tensorflow as tf
+
     if _discrete(states):
         return tf.TensorSpec((None, seq_len), tf.int32)
     return tf.TensorSpec((None, seq_len, states.shape[2]), tf.float32)
@@ -79,26 +85,39 @@ def gather_windows(states: np.ndarray, m: np.ndarray, t: np.ndarray, seq_len: in
     return np.asarray(out).astype(np.int32 if _discrete(states) else np.float32, copy=False)
 
 
-def window_dataset(
+def iter_window_blocks(
     states: np.ndarray, seq_len: int, batch_size: int, seed: int = 0, block: int = 16
-) -> tf.data.Dataset:
-    """Endless dataset of batches of uniformly drawn windows (see module doc).
+) -> Iterator[np.ndarray]:
+    """Endless blocks of ``block`` batches of uniformly drawn windows, ``(block, batch, n[, d])`` (NumPy).
 
+    The backend-neutral core of ``window_dataset`` (and of the JAX feed):
     ``block`` batches' indices are drawn and gathered at once (one fancy
-    index into the memmap), then sliced into batches; prefetched.
+    index into the memmap). Same seed, same blocks.
     """
     _check(states, seq_len, batch_size)
     m_count = states.shape[0]
     starts = states.shape[1] - seq_len + 1
+    rng = np.random.default_rng(seed)
+    count = batch_size * block
+    while True:
+        m = rng.integers(0, m_count, size=count)
+        t = rng.integers(0, starts, size=count)
+        windows = gather_windows(states, m, t, seq_len)
+        yield windows.reshape((block, batch_size) + windows.shape[1:])
+
+
+def window_dataset(states: np.ndarray, seq_len: int, batch_size: int, seed: int = 0, block: int = 16):
+    """Endless tf.data.Dataset of batches of uniformly drawn windows (see module doc).
+
+    ``iter_window_blocks`` feeds it one block at a time; the block is sliced
+    into batches inside tf.data; prefetched.
+    """
+    import tensorflow as tf
+
+    _check(states, seq_len, batch_size)
 
     def generate():
-        rng = np.random.default_rng(seed)
-        count = batch_size * block
-        while True:
-            m = rng.integers(0, m_count, size=count)
-            t = rng.integers(0, starts, size=count)
-            windows = gather_windows(states, m, t, seq_len)
-            yield windows.reshape((block, batch_size) + windows.shape[1:])
+        return iter_window_blocks(states, seq_len, batch_size, seed, block)
 
     spec = window_spec(states, seq_len)
     block_spec = tf.TensorSpec((block, batch_size) + tuple(spec.shape[1:]), spec.dtype)
@@ -110,18 +129,20 @@ def window_dataset(
     return _fixed_prefetch(dataset, 2)
 
 
-def _fixed_prefetch(dataset: tf.data.Dataset, depth: int) -> tf.data.Dataset:
+def _fixed_prefetch(dataset, depth: int):
     """``dataset.prefetch(depth)`` with tf.data autotuning off (see the module doc).
 
     A caller who chains autotuned stages on top can switch it back on with
     ``dataset.with_options(...)``.
     """
+    import tensorflow as tf
+
     options = tf.data.Options()
     options.autotune.enabled = False
     return dataset.prefetch(depth).with_options(options)
 
 
-def pair_dataset(states: np.ndarray, batch_size: int, seed: int = 0) -> tf.data.Dataset:
+def pair_dataset(states: np.ndarray, batch_size: int, seed: int = 0):
     """``window_dataset`` with ``seq_len=2``: batches of random consecutive pairs."""
     return window_dataset(states, 2, batch_size, seed)
 
@@ -152,8 +173,10 @@ def iter_evaluation_batches(states: np.ndarray, seq_len: int, batch_size: int) -
         yield gather_windows(states, flat // per, (flat % per) * (seq_len - 1), seq_len)
 
 
-def evaluation_batches(states: np.ndarray, seq_len: int, batch_size: int) -> tf.data.Dataset:
+def evaluation_batches(states: np.ndarray, seq_len: int, batch_size: int):
     """``iter_evaluation_batches`` as a finite tf.data.Dataset (for ``model.evaluate``/``predict``)."""
+    import tensorflow as tf
+
     _check(states, seq_len, batch_size)
     dataset = tf.data.Dataset.from_generator(
         lambda: iter_evaluation_batches(states, seq_len, batch_size),
