@@ -48,6 +48,8 @@ def import_tensorflow_quietly() -> None:
     """
     if "tensorflow" in sys.modules or os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0") in ("", "0"):
         return
+    if os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":  # another backend: no TensorFlow
+        return
     sys.stderr.flush()
     try:
         saved = os.dup(2)

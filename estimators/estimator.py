@@ -18,7 +18,8 @@ from .data import Trajectories, load_trajectories
 from .model import NEEPModel, make_optimizer, predict_delta_s
 from .networks import MODEL_KINDS, build_network, set_linear_current
 from .objective import objective_numpy
-from .pipeline import count_evaluation_windows, gather_windows, window_dataset
+from .feed import training_feed
+from .pipeline import count_evaluation_windows, gather_windows
 
 __all__ = ["NEEP", "load_model", "as_trajectories"]
 
@@ -133,6 +134,11 @@ class NEEP:
         XLA for the training step (off: it did not help on CPU).
     steps_per_execution : int or None
         Training steps per compiled call; None picks a divisor of eval_every <= 25.
+        (JAX: one call scans over a block of that many batches.)
+    device : bool or "auto"
+        JAX only: keep the training array on the accelerator and gather the
+        windows there ("auto": when it fits, under 4 GiB, and the default
+        device is not the CPU). Same batches as the host feed.
 
     Attributes
     ----------
@@ -217,6 +223,7 @@ class NEEP:
         linear_start: bool = True,
         jit_compile: bool = False,
         steps_per_execution: int | None = None,
+        device: bool | str = "auto",
     ):
         self.model = model
         self.hidden_units = hidden_units
@@ -247,6 +254,7 @@ class NEEP:
         self.linear_start = linear_start
         self.jit_compile = jit_compile
         self.steps_per_execution = steps_per_execution
+        self.device = device
 
     # -- checks ------------------------------------------------------------------
     def _check_params(self) -> None:
@@ -274,6 +282,8 @@ class NEEP:
         fraction = self.validation_fraction
         if isinstance(fraction, bool) or not isinstance(fraction, (int, float, np.floating)) or not 0 < fraction < 1:
             raise ValueError(f"validation_fraction must be in (0, 1), got {fraction!r}")
+        if self.device not in (True, False, "auto"):
+            raise ValueError(f"device must be True, False or 'auto', got {self.device!r}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.ema_momentum is not None and not 0 < self.ema_momentum < 1:
@@ -429,10 +439,14 @@ class NEEP:
         model(gather_windows(train.states, np.zeros(1, int), np.zeros(1, int), seq_len))
         if kind == "current" and linear is not None:
             set_linear_current(network, linear.kernel, linear.bias)
+        jax = keras.backend.backend() == "jax"
+        steps = self._steps_per_execution()
+        # JAX: always compiled (uncompiled JAX runs op by op); the steps of one call are a scan
+        # over a block of batches (jax_step), not Keras' Python loop (steps_per_execution).
         model.compile(
             optimizer=make_optimizer(self.learning_rate, self.weight_decay, self.decoupled_weight_decay),
-            jit_compile=self.jit_compile,
-            steps_per_execution=self._steps_per_execution(),
+            jit_compile=True if jax else self.jit_compile,
+            steps_per_execution=1 if jax else steps,
         )
         monitor = EPMonitor(ctx["sub_states"], dt=ctx["dt"], seq_len=seq_len, every=None, exact_ep=ctx["sub_ep"],
                             restore_best=self.restore_best, batch_size=self.eval_batch_size,
@@ -443,8 +457,9 @@ class NEEP:
         if self.verbose and label is not None:
             callbacks.append(ProgressPrinter(monitor, label, epochs * self.eval_every))
         callbacks.extend(self.callbacks or [])
-        dataset = window_dataset(train.states, seq_len, self.batch_size, seed=seed)
-        model.fit(dataset, epochs=epochs, steps_per_epoch=self.eval_every, callbacks=callbacks,
+        dataset = training_feed(train.states, seq_len, self.batch_size, seed=seed, steps=steps, device=self.device)
+        model.fit(dataset, epochs=epochs, steps_per_epoch=self.eval_every // steps if jax else self.eval_every,
+                  callbacks=callbacks,
                   verbose=2 if self.verbose >= 2 else 0, shuffle=False)
         if not self.restore_best:
             with model.average_weights():

@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import keras
-import tensorflow as tf
+import numpy as np
+from keras import ops
 
 from .layers import Antisymmetric, CurrentAnsatz, Standardize
 from .objective import neep_objective
@@ -44,8 +45,10 @@ class NEEPModel(keras.Model):
     """NEEP / RNEEP estimator ``dS = h(w) - h(reversed w)`` with a custom training step.
 
     ``train_step`` maximizes ``J = mean(dS - exp(-dS))`` (Eq. 2) by minimizing
-    ``-J`` under ``tf.GradientTape`` (TensorFlow backend). ``test_step``
-    reports the same objective and the mean EP per step on held-out windows.
+    ``-J``: under ``tf.GradientTape`` on the TensorFlow backend, statelessly
+    under ``jax.jit`` on the JAX backend (``neep.estimators.jax_step``, which
+    also takes blocks of several batches per call). ``test_step`` reports the
+    same objective and the mean EP per step on held-out windows.
 
     Parameters
     ----------
@@ -160,7 +163,7 @@ class NEEPModel(keras.Model):
             if spec is None:
                 return False
             shape, dtype = spec
-            self(tf.zeros((1,) + shape, dtype=dtype), training=False)
+            self(np.zeros((1,) + shape, dtype=dtype), training=False)
         optimizer = getattr(self, "optimizer", None)
         if optimizer is not None and not optimizer.built:
             optimizer.build(self.trainable_variables)
@@ -195,13 +198,30 @@ class NEEPModel(keras.Model):
 
     # -- steps -----------------------------------------------------------------
     def _update_trackers(self, delta_s):
-        objective = delta_s - tf.exp(-delta_s)
+        objective = delta_s - ops.exp(-delta_s)
         self.loss_tracker.update_state(-objective)
         self.objective_tracker.update_state(objective)
         self.ep_tracker.update_state(delta_s)
         return {m.name: m.result() for m in self.metrics}
 
-    def train_step(self, data):
+    def train_step(self, *args):
+        if keras.backend.backend() == "jax":
+            from .jax_step import jax_train_step
+
+            return jax_train_step(self, *args)
+        return self._tf_train_step(*args)
+
+    def _ema_index(self) -> tuple[int, list[int], list[int]]:
+        """Positions of the moving-average count, the averages and their weights in the state lists."""
+        non_trainable = [id(v) for v in self.non_trainable_variables]
+        trainable = [id(v) for v in self.trainable_variables]
+        return (non_trainable.index(id(self._ema_count)),
+                [non_trainable.index(id(v)) for v in self._ema_vars],
+                [trainable.index(id(v)) for v in self.antisymmetric.trainable_variables])
+
+    def _tf_train_step(self, data):
+        import tensorflow as tf
+
         x = data[0] if isinstance(data, (tuple, list)) else data
         variables = self.trainable_variables
         with tf.GradientTape() as tape:
@@ -219,7 +239,10 @@ class NEEPModel(keras.Model):
             self._ema_count.assign_add(1.0)
         return self._update_trackers(delta_s)
 
-    def test_step(self, data):
+    def test_step(self, *args):
+        if keras.backend.backend() == "jax":
+            return super().test_step(*args)  # unused by neep (predict_delta_s evaluates)
+        data = args[0]
         x = data[0] if isinstance(data, (tuple, list)) else data
         return self._update_trackers(self(x, training=False))
 
@@ -230,11 +253,11 @@ class NEEPModel(keras.Model):
 
         Yields True when the average is in place, False when there is none.
         """
-        if not self._ema_vars or float(self._ema_count.numpy()) == 0:
+        if not self._ema_vars or float(ops.convert_to_numpy(self._ema_count)) == 0:
             yield False
             return
         variables = self.antisymmetric.trainable_variables
-        saved = [v.numpy() for v in variables]
+        saved = [ops.convert_to_numpy(v) for v in variables]
         for v, avg in zip(variables, self._ema_vars):
             v.assign(avg)
         try:
@@ -265,34 +288,46 @@ class NEEPModel(keras.Model):
         return cls(**config)
 
 
-def _input_spec(x) -> tuple[tuple[int, ...], tf.DType] | None:
-    """Shape of one window (without the batch axis) and dtype of a data source, or None."""
-    if isinstance(x, tf.data.Dataset):
-        spec = x.element_spec
+def _input_spec(x) -> tuple[tuple[int, ...], str] | None:
+    """Shape of one window (without the batch axis) and dtype name of a data source, or None."""
+    spec = getattr(x, "element_spec", None)  # a tf.data.Dataset (TensorFlow imported by its maker)
+    if spec is not None:
         if isinstance(spec, (tuple, list)):
             spec = spec[0] if spec else None
-        if not isinstance(spec, tf.TensorSpec):
+        shape = getattr(spec, "shape", None)
+        dtype = getattr(spec, "dtype", None)
+        if shape is None or dtype is None or shape.rank is None:
             return None
-        shape, dtype = spec.shape, spec.dtype
+        dims, name = tuple(shape), dtype.name
     elif hasattr(x, "shape") and hasattr(x, "dtype"):
-        shape, dtype = tf.TensorShape(x.shape), tf.as_dtype(x.dtype)
-        if dtype.is_integer:
-            dtype = tf.int32
+        dims, name = tuple(x.shape), np.dtype(x.dtype).name
     else:
         return None
-    if shape.rank is None or shape.rank < 2:
+    if len(dims) < 2 or any(d is None for d in dims[1:]):
         return None
-    rest = shape[1:]
-    if not rest.is_fully_defined():
-        return None
-    return tuple(int(v) for v in rest), dtype
+    if np.issubdtype(np.dtype(name), np.integer):
+        name = "int32"
+    return tuple(int(d) for d in dims[1:]), name
 
 
 def _predict_fn(model: keras.Model):
+    """One compiled forward pass per model: ``tf.function`` on TensorFlow, ``jax.jit`` on JAX."""
     fn = getattr(model, "_neep_predict_fn", None)
-    if fn is None:
+    if fn is not None:
+        return fn
+    if keras.backend.backend() == "jax":
+        import jax
+
+        forward = jax.jit(lambda tv, ntv, x: model.stateless_call(tv, ntv, x, training=False)[0])
+
+        def fn(batch):
+            return forward([v.value for v in model.trainable_variables],
+                           [v.value for v in model.non_trainable_variables], batch)
+    else:
+        import tensorflow as tf
+
         fn = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
-        object.__setattr__(model, "_neep_predict_fn", fn)
+    object.__setattr__(model, "_neep_predict_fn", fn)
     return fn
 
 
@@ -306,19 +341,25 @@ def predict_delta_s(
     ``[m, t]`` is the EP of step ``t -> t+1``; for windows of n states, entry
     ``[m, k]`` is the EP of the window starting at step ``k (n - 1)``. One
     compiled function runs the model batch by batch; memory stays bounded.
+    On JAX the last, shorter batch is padded to the batch size, so one
+    compilation serves every call.
     """
-    import numpy as np
-
     from .pipeline import count_evaluation_windows, iter_evaluation_batches
 
     if seq_len is None:
         seq_len = getattr(model, "seq_len", 2)
     fn = _predict_fn(model)
+    pad = keras.backend.backend() == "jax"
     per = count_evaluation_windows(states, seq_len)
-    out = np.empty(states.shape[0] * per, dtype=np.float32)
+    total = states.shape[0] * per
+    out = np.empty(total, dtype=np.float32)
+    size = min(batch_size, total)
     pos = 0
     for batch in iter_evaluation_batches(states, seq_len, batch_size):
-        values = fn(tf.constant(batch)).numpy()
-        out[pos : pos + values.size] = values
-        pos += values.size
+        count = batch.shape[0]
+        if pad and count < size:
+            batch = np.concatenate([batch, np.repeat(batch[-1:], size - count, axis=0)])
+        values = np.asarray(ops.convert_to_numpy(fn(batch)))[:count]
+        out[pos : pos + count] = values
+        pos += count
     return out.reshape(states.shape[0], per)

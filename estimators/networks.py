@@ -53,7 +53,8 @@ class _Seeds:
 
     def __call__(self) -> int | None:
         self.count += 1
-        return None if self.seed is None else self.seed + self.count
+        # Below 2^31: JAX's seeds are 32-bit.
+        return None if self.seed is None else (self.seed + self.count) % (2**31 - 1)
 
 
 def _dense_stack(hidden_units: int, layers: int, dtype, seeds: _Seeds) -> list:

@@ -1,7 +1,7 @@
 """The NEEP objective (Eq. 2 of the paper) and the variational lower bounds it gives.
 
-``neep_objective`` is the training objective on a batch, written with TensorFlow
-ops so gradients flow through it. The NumPy functions compute the same
+``neep_objective`` is the training objective on a batch, written with Keras ops
+(any backend: TensorFlow, JAX) so gradients flow through it. The NumPy functions compute the same
 quantities in float64 on predicted entropy productions, for reporting: with
 ``dS`` the estimated EP of held-out transitions,
 
@@ -16,23 +16,23 @@ quantities in float64 on predicted entropy productions, for reporting: with
 from __future__ import annotations
 
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
 __all__ = ["neep_objective", "objective_numpy", "lower_bound_j", "lower_bound_dv"]
 
 
-def neep_objective(delta_s: tf.Tensor) -> tf.Tensor:
+def neep_objective(delta_s):
     """Batch estimate of ``J = mean(dS - exp(-dS))`` (Eq. 2), to be maximized.
 
     Parameters
     ----------
-    delta_s : tf.Tensor
+    delta_s : tensor
         Estimated entropy production of each transition (or window) in the
         batch, any shape; averaged over all entries.
 
     Returns
     -------
-    tf.Tensor
+    tensor
         Scalar, in the dtype of ``delta_s`` (float32 for training).
 
     Notes
@@ -40,8 +40,8 @@ def neep_objective(delta_s: tf.Tensor) -> tf.Tensor:
     No clipping: ``exp(-dS)`` overflows only for ``dS < -88`` in float32, far
     outside what a trained estimator produces; an untrained one starts near 0.
     """
-    delta_s = tf.convert_to_tensor(delta_s)
-    return tf.reduce_mean(delta_s - tf.exp(-delta_s))
+    delta_s = ops.convert_to_tensor(delta_s)
+    return ops.mean(delta_s - ops.exp(-delta_s))
 
 
 def _as_float64(delta_s: np.ndarray) -> np.ndarray:
