@@ -321,6 +321,8 @@ def _predict_fn(model: keras.Model):
         forward = jax.jit(lambda tv, ntv, x: model.stateless_call(tv, ntv, x, training=False)[0])
 
         def fn(batch):
+            if not model.built:  # stateless_call needs the variables: one eager call creates them
+                model(batch[:1], training=False)
             return forward([v.value for v in model.trainable_variables],
                            [v.value for v in model.non_trainable_variables], batch)
     else:
