@@ -1,7 +1,7 @@
 """Training throughput of NEEP's MLP on this machine: Keras beside the paper's PyTorch loop, same run.
 
 Run by hand (not a test): ``python3 benchmarks/train.py`` (about 10 minutes on
-2 cores) or e.g. ``python3 benchmarks/train.py --hidden 512 --rounds 3
+2 cores; ``--device gpu``: the GPU table of ``train_gpu.py`` instead) or e.g. ``python3 benchmarks/train.py --hidden 512 --rounds 3
 --no-check``. Prints one table per hidden width H (3 hidden layers, batch
 4096, 2-bead states, d = 2):
 
@@ -312,6 +312,13 @@ def _load() -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if "--device" in argv and argv[argv.index("--device") + 1:][:1] == ["gpu"]:
+        # The GPU table (paper's PyTorch loop beside neep's JAX path): benchmarks/train_gpu.py.
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        from train_gpu import main as gpu_main
+
+        return gpu_main(argv)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--hidden", type=int, nargs="+", default=[512, 256])
     parser.add_argument("--layers", type=int, default=3)

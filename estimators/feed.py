@@ -24,7 +24,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from .pipeline import _check, iter_window_blocks
+from .pipeline import _check, draw_windows, iter_window_blocks
 
 __all__ = ["training_feed", "prefetch", "device_fits"]
 
@@ -84,9 +84,8 @@ def _index_blocks(states: np.ndarray, seq_len: int, batch_size: int, seed: int, 
     m_count, starts = states.shape[0], states.shape[1] - seq_len + 1
     count = batch_size * block
     while True:
-        m = rng.integers(0, m_count, size=count)
-        t = rng.integers(0, starts, size=count)
-        yield (m.astype(np.int32).reshape(block, batch_size), t.astype(np.int32).reshape(block, batch_size))
+        m, t = draw_windows(rng, m_count, starts, count)
+        yield m.reshape(block, batch_size), t.reshape(block, batch_size)
 
 
 def training_feed(states: np.ndarray, seq_len: int, batch_size: int, seed: int = 0, *,
