@@ -102,8 +102,13 @@ class NEEP:
         Start the current model at the closed-form linear current (False:
         at zero, the bare ansatz trained from scratch, for comparison).
     baseline : bool
-        Also fit the closed-form linear current (continuous pairs) and report
-        it on the same held-out data; a network below it is flagged.
+        Also compute the classical estimators of ``baselines`` on the same
+        held-out data (continuous: closed-form current and its TUR bound;
+        discrete: plug-in KL of pairs, and of n-words for windows of n); a
+        network below one that measures the same quantity is flagged.
+    baseline_degree : int
+        Degree of the force polynomial of the continuous baselines (1:
+        linear; 2 adds the ``xbar_i xbar_k dx_j`` currents), 1..4.
     data_check : bool
         Refit the first seed on 1/4 and 1/2 of the training data and flag an
         estimate that still grows with data (about 1.75x the time of a seed).
@@ -145,8 +150,9 @@ class NEEP:
         spread over seeds.
     bounds_ : dict of str to Interval
         ``lower_bound_j`` (1 + J) and ``lower_bound_dv``, same unit, with errors.
-    baselines_ : dict of str to Interval
-        ``linear_current``: the closed-form classical estimate on the same data.
+    baselines_ : dict of str to baselines.Baseline
+        Classical estimates on the same held-out data, same unit, each with
+        its interval and kind (``evaluate_baselines``); empty without ``baseline``.
     diagnostics_ : list of diagnostics.Diagnostic ; flags_ : list of str
         Every check run, and the sentences of those that fired.
     linear_current_ : baselines.LinearCurrent or None
@@ -212,6 +218,7 @@ class NEEP:
         restore_best: bool = True,
         eval_batch_size: int = 16384,
         baseline: bool = True,
+        baseline_degree: int = 1,
         data_check: bool = True,
         validation_fraction: float = 0.1,
         linear_start: bool = True,
@@ -242,6 +249,7 @@ class NEEP:
         self.restore_best = restore_best
         self.eval_batch_size = eval_batch_size
         self.baseline = baseline
+        self.baseline_degree = baseline_degree
         self.data_check = data_check
         self.validation_fraction = validation_fraction
         self.linear_start = linear_start
@@ -276,6 +284,9 @@ class NEEP:
             raise ValueError(f"validation_fraction must be in (0, 1), got {fraction!r}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        degree = self.baseline_degree
+        if isinstance(degree, bool) or not isinstance(degree, (int, np.integer)) or not 1 <= degree <= 4:
+            raise ValueError(f"baseline_degree must be an integer in 1..4, got {degree!r}")
         if self.ema_momentum is not None and not 0 < self.ema_momentum < 1:
             raise ValueError(f"ema_momentum must be in (0, 1), got {self.ema_momentum!r}")
 

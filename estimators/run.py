@@ -126,13 +126,13 @@ def write_run_figures(est: NEEP, folder: str | Path, test: Trajectories | None =
     """Write the figures of a fitted estimator into ``folder``; return their file names.
 
     ``convergence.png`` (held-out and training-set EP rate against iteration,
-    exact value dashed) always; with the exact per-step EP of ``test``
+    exact value dashed, classical baselines as horizontal lines) always; with the exact per-step EP of ``test``
     (default ``est.test_``, the held-out data of the fit; at most 500,000
     steps of it are drawn) also ``ep_scatter.png``, ``cumulative_ep.png``
     and, for pair models on 2-D continuous states, ``local_ep_map.png``
     (Eq. S10, estimate beside exact on the same bins).
     """
-    from .plots import _pyplot, mark_estimate, plot_convergence, plot_cumulative_ep, plot_ep_scatter, plot_local_ep_map, save_figure
+    from .plots import _pyplot, mark_baselines, mark_estimate, plot_convergence, plot_cumulative_ep, plot_ep_scatter, plot_local_ep_map, save_figure
 
     folder = Path(folder)
     test = est.test_ if test is None else test
@@ -141,6 +141,7 @@ def write_run_figures(est: NEEP, folder: str | Path, test: Trajectories | None =
     ax = plot_convergence(est.history_, exact=est.ep_rate_exact_, unit=unit, label="validation",
                           title="EP rate during training (validation data) and the final estimate")
     mark_estimate(ax, est.history_, est.ep_rate_interval_)
+    mark_baselines(ax, getattr(est, "baselines_", None))
     save_figure(ax, folder / "convergence.png")
     written.append("convergence.png")
     if test is None or test.exact_ep is None:
