@@ -371,11 +371,20 @@ class NEEP:
                   f"{test.n_trajectories} x {test.n_steps} states", file=sys.stderr, flush=True)
         self.models_, self.history_ = [], []
         per_seed, ensemble = [], None
+        checkpoint = getattr(self, "_checkpoint", None)  # a RunCheckpoint, set by run.fit_to_folder
         for k in range(self.seeds):
             label = f"seed {k + 1}/{self.seeds}"
             start_at = self.linear_current_ if self.linear_start else None
-            model, monitor = self._train_one(train, ctx, _seed_for(self.seed, k), label, start_at)
-            for rec in monitor.history:
+            done = None if checkpoint is None else checkpoint.finished(k)
+            if done is not None:  # resumed: this seed finished before the interruption
+                model, history = done
+            else:
+                model, monitor = self._train_one(train, ctx, _seed_for(self.seed, k), label, start_at,
+                                                 checkpoint=None if checkpoint is None else (checkpoint, k))
+                history = monitor.history
+                if checkpoint is not None:
+                    checkpoint.seed_done(k, model, history)
+            for rec in history:
                 self.history_.append({"seed": k, **rec})
             delta_s = predict_delta_s(model, test.states, seq_len, self.eval_batch_size)
             per_seed.append(self._seed_numbers(delta_s))
@@ -420,8 +429,12 @@ class NEEP:
             numbers["r2"] = r_squared(delta_s, self._exact_windows)
         return numbers
 
-    def _train_one(self, train: Trajectories, ctx: dict, seed: int, label: str | None, linear=None):
-        """One network trained on ``train`` with held-out monitoring; returns (model, monitor)."""
+    def _train_one(self, train: Trajectories, ctx: dict, seed: int, label: str | None, linear=None,
+                   checkpoint=None):
+        """One network trained on ``train`` with held-out monitoring; returns (model, monitor).
+
+        ``checkpoint``: ``(RunCheckpoint, seed index)`` to back up and resume (see ``checkpoint``).
+        """
         kind, seq_len = ctx["kind"], ctx["seq_len"]
         policy = None if self.precision == "float32" else self.precision
         network = build_network(kind, n_states=ctx["n_states"], hidden_units=self.hidden_units, layers=self.layers,
@@ -450,11 +463,19 @@ class NEEP:
                             train_states=ctx["train_sub"], evaluate_start=True,
                             keep_start_unless=KEEP_START_UNLESS if linear is not None else None)
         callbacks = [monitor]
+        data_seed = seed
+        if checkpoint is not None:
+            run, k = checkpoint
+            before, after = run.callbacks(k, monitor)
+            callbacks = before + callbacks + after
+            resumed = run.resumed_epoch(k)
+            if resumed:  # a fresh stream of batches, not a replay of the first ones
+                data_seed = _seed_for(seed, 1 + resumed)
         epochs = math.ceil(self.iterations / self.eval_every)
         if self.verbose and label is not None:
             callbacks.append(ProgressPrinter(monitor, label, epochs * self.eval_every))
         callbacks.extend(self.callbacks or [])
-        dataset = window_dataset(train.states, seq_len, self.batch_size, seed=seed)
+        dataset = window_dataset(train.states, seq_len, self.batch_size, seed=data_seed)
         model.fit(dataset, epochs=epochs, steps_per_epoch=self.eval_every, callbacks=callbacks,
                   verbose=2 if self.verbose >= 2 else 0, shuffle=False)
         if not self.restore_best:
