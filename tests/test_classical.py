@@ -167,3 +167,16 @@ def test_bad_input_is_refused(ou):
         evaluate_baselines(train, test, degree=7)
     with pytest.raises(ValueError, match="dimension"):
         current_baseline(train, test[:, :, :1])
+
+
+def test_the_underfit_check_names_the_baseline_the_network_falls_below():
+    from neep.estimators.diagnostics import check_baselines
+
+    x = simulate_ring(200, 1000, 0.3, 0.2, 5, seed=10)
+    base = plugin_kl_baseline(x[:100], x[100:])
+    rng = np.random.default_rng(0)
+    low = base.replicates * 0.5 + rng.normal(scale=1e-4, size=base.replicates.size)  # a network at half of it
+    flagged = check_baselines(base.value * 0.5, low, base.n_blocks, [base])
+    assert flagged.flagged and "underfit" in flagged.message and "plugin kl pairs" in flagged.message
+    level = check_baselines(base.value, base.replicates + 1e-3, base.n_blocks, [base])
+    assert not level.flagged
