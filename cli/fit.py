@@ -123,7 +123,9 @@ def _format_summary(summary: dict, output: Path, seconds: float) -> str:
     lines.append(f"lower bounds 1+J {summary['lower_bound_j']:.5g} ± {summary['lower_bound_j_stderr']:.2g}, "
                  f"DV {summary['lower_bound_dv']:.5g} ± {summary['lower_bound_dv_stderr']:.2g} {unit}")
     for name, base in summary.get("baselines", {}).items():
-        lines.append(f"baseline     {name.replace('_', ' ')} (closed form) {base['value']:.5g} ± {base['stderr']:.2g}")
+        checked = "; checked against the network" if base.get("checked") else ""
+        lines.append(f"baseline     {name.replace('_', ' ')} ({base.get('kind', 'estimate')}{checked}) "
+                     f"{base['value']:.5g} ± {base['stderr']:.2g} {unit}")
     kept = ", ".join(f"seed {k['seed'] + 1} iteration {k['iteration']}" for k in summary.get("kept", []))
     if kept:
         lines.append(f"kept         {kept} (best validation J; the rate above is measured on other data)")
@@ -131,8 +133,8 @@ def _format_summary(summary: dict, output: Path, seconds: float) -> str:
     if flags:
         lines.extend(f"WARNING      {flag}" for flag in flags)
     else:
-        lines.append("checks       no warning (data, convergence, overfitting" +
-                     (", baseline)" if summary.get("baselines") and summary["model"] != "current" else ")"))
+        checked = any(b.get("checked") for b in summary.get("baselines", {}).values())
+        lines.append("checks       no warning (data, convergence, overfitting" + (", baseline)" if checked else ")"))
     files = ", ".join(["model.keras", "history.csv", "summary.json"] + summary.get("figures", []))
     lines.append(f"wrote        {output}/ ({files}) in {seconds:.0f} s")
     return "\n".join(lines)
@@ -188,11 +190,25 @@ def _format_summary(summary: dict, output: Path, seconds: float) -> str:
 @click.option("--data-check/--no-data-check", default=True, show_default=True,
               help="Refit on 1/4 and 1/2 of the training data and warn when the estimate still grows "
                    "with data (about 2x the fit time for one seed).")
+@click.option("--baselines/--no-baselines", "baselines", default=True, show_default=True,
+              help="Also compute classical estimators on the same held-out data (continuous: closed-form "
+                   "current and short-time TUR bound; discrete: plug-in KL of pairs, and of --seq-len words), "
+                   "report them, and warn when the network lands below one (it has underfit). Seconds, "
+                   "one or two passes over the data.")
+@click.option("--baseline-degree", type=click.IntRange(1, 4), default=1, show_default=True,
+              help="Degree of the force polynomial of the continuous baselines (2 adds the x_i x_k dx_j "
+                   "currents: d^2 (d+1) / 2 more basis currents).")
 @click.option("--force", is_flag=True, help="Overwrite the run files in an existing, non-empty folder.")
+@click.option("--resume", is_flag=True,
+              help="Continue the interrupted fit in -o DIR (Ctrl-C leaves a partial run there): finished "
+                   "seeds are kept, the seed in training continues from its last evaluation with its "
+                   "optimizer state. The data and options are the interrupted run's; options given again "
+                   "must match them.")
 def fit(path: Path, output: Path, model: str | None, hidden_units: int | None, layers: int | None,
         batch_size: int, learning_rate: float, weight_decay: float, iterations: int | None, eval_every: int,
         seeds: int, seq_len: int, normalize: bool, dt: float | None, seed: int, precision: str,
-        ema_momentum: float, tensorboard: Path | None, data_check: bool, force: bool) -> None:
+        ema_momentum: float, tensorboard: Path | None, data_check: bool, baselines: bool, baseline_degree: int,
+        force: bool, resume: bool) -> None:
     """Train a NEEP estimator on the trajectories in PATH (.npy) and report the EP rate.
 
     Half of the trajectories (or the first half in time, for a single one)
@@ -212,7 +228,13 @@ def fit(path: Path, output: Path, model: str | None, hidden_units: int | None, l
       neep simulate bead --n 2 --exact-ep -o beads.npy
       neep fit beads.npy -o run/
     """
-    check_output_dir(output, force)
+    if resume and force:
+        raise click.BadParameter("--resume continues a run; --force replaces one: give one of them",
+                                 param_hint="--resume")
+    if not resume:
+        check_output_dir(output, force)
+    elif not (output / "checkpoint" / "state.json").exists():
+        raise click.BadParameter(f"{str(output)!r} holds no interrupted run to resume", param_hint="--resume")
     if not 0 <= ema_momentum < 1:
         raise click.BadParameter(f"must be in [0, 1), got {ema_momentum}", param_hint="--ema")
     if tensorboard is not None and not tensorboard.parent.exists():
@@ -233,11 +255,22 @@ def fit(path: Path, output: Path, model: str | None, hidden_units: int | None, l
                                              param_hint="--tensorboard") from None
 
                 callbacks = [keras.callbacks.TensorBoard(log_dir=str(tensorboard))]
-            summary = run_fit(
-                path, output, force=force, dt=dt, model=model, hidden_units=hidden_units, layers=layers,
-                batch_size=batch_size, learning_rate=learning_rate, weight_decay=weight_decay,
-                iterations=iterations, eval_every=eval_every, seeds=seeds, seq_len=seq_len,
-                normalize=normalize, seed=seed, precision=precision, ema_momentum=ema_momentum or None,
-                callbacks=callbacks, data_check=data_check,
-            )
+            options = dict(model=model, hidden_units=hidden_units, layers=layers, batch_size=batch_size,
+                           learning_rate=learning_rate, weight_decay=weight_decay, iterations=iterations,
+                           eval_every=eval_every, seeds=seeds, seq_len=seq_len, normalize=normalize, seed=seed,
+                           precision=precision, ema_momentum=ema_momentum or None, data_check=data_check,
+                           baseline=baselines, baseline_degree=baseline_degree)
+            if resume:  # the interrupted run's options, except those given on this command line
+                ctx = click.get_current_context()
+                given = {"baseline": "baselines"}
+                options = {k: v for k, v in options.items()
+                           if ctx.get_parameter_source(given.get(k, k)) != click.core.ParameterSource.DEFAULT}
+            try:
+                summary = run_fit(path, output, force=force, dt=dt, callbacks=callbacks, resume=resume,
+                                  resume_command=f"neep fit {path} -o {output} --resume", **options)
+            except KeyboardInterrupt:
+                click.echo(f"neep fit: interrupted; partial run in {output}/ (best model so far, history.csv, "
+                           f"summary.json status 'interrupted'); continue with: neep fit {path} -o {output} "
+                           "--resume", err=True)
+                sys.exit(130)
     click.echo(_format_summary(summary, output, time.perf_counter() - start))

@@ -9,8 +9,10 @@ rates, and by concavity its objective is at least their mean objective):
   trajectories or time blocks, combined with the spread over seeds; see
   ``uncertainty``), and the lower bounds ``1 + J`` and DV with theirs;
 * R^2 of the ensemble per-step EP against the exact EP, when known;
-* the closed-form linear current (``baselines``) on the same held-out data,
-  paired with the network's estimate;
+* the classical estimators of ``baselines`` (closed-form current and TUR
+  for continuous data, plug-in KL for jumps) on the same held-out data,
+  paired with the network's estimate; the network below one that measures
+  the same quantity is flagged (``diagnostics.check_baselines``);
 * the diagnostics of ``diagnostics``, including refits on 1/4 and 1/2 of the
   training data (``NEEP(data_check=True)``).
 
@@ -20,14 +22,16 @@ attributes are set on ``est``.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 
 import numpy as np
 
 from .analysis import r_squared
+from .baselines import evaluate_baselines
 from .diagnostics import (
     Diagnostic,
-    check_baseline,
+    check_baselines,
     check_blocks,
     check_bound,
     check_convergence,
@@ -81,12 +85,15 @@ def assess(est, delta_s: np.ndarray, ctx: dict) -> None:
     diagnostics = [check_blocks(layout, stats.by_trajectory),
                    check_bound(rate, rate_reps, *numbers["lower_bound_j"])]
     est.baselines_ = {}
-    if est.linear_current_ is not None:
-        base = est.linear_current_.delta_s(test.states)
-        base_rate, base_reps = _replicates(est, base, layout)["rate"]
-        est.baselines_["linear_current"] = interval(base_rate, base_reps, train_share=share)
-        if est.kind_ != "current" or not est.linear_start:  # else the model starts there: no independent check
-            diagnostics.append(check_baseline(rate, rate_reps, base_rate, base_reps))
+    if est.baseline:
+        _say(est, "baselines: classical estimators on the held-out data")
+        current = est.linear_current_ if est.linear_current_ is not None and est.linear_current_.degree == 1 else None
+        found = evaluate_baselines(est.train_.states, test.states, seq_len=est.seq_len_, degree=est.baseline_degree,
+                                   dt=est.dt_, mean=ctx["mean"], std=ctx["std"], n_states=est.n_states_,
+                                   seed=est.seed, replicates=REPLICATES, current=current)
+        checked = _checked(est, found)
+        est.baselines_ = {name: dataclasses.replace(b, checked=name in checked) for name, b in found.items()}
+        diagnostics.append(check_baselines(rate, rate_reps, layout, [found[name] for name in checked]))
 
     seed_history = [r for r in est.history_ if r["seed"] == est.best_seed_]
     diagnostics.append(check_convergence(seed_history, est.ep_rate_interval_.sampling_stderr))
@@ -102,6 +109,23 @@ def assess(est, delta_s: np.ndarray, ctx: dict) -> None:
         diagnostics.append(_data_check(est, ctx, layout))
     est.diagnostics_ = diagnostics
     est.flags_ = [d.message for d in diagnostics if d.flagged]
+
+
+def _checked(est, found: dict) -> list[str]:
+    """Baselines that measure what the network measures, and that it did not start from.
+
+    Continuous data: the currents fitted by the NEEP objective (estimates of
+    the EP per step, in a span the network contains); not the degree-1 one
+    when the current model starts there (no independent check), and never
+    the TUR (a bound only as dt -> 0: at finite dt it can exceed the EP per
+    step). Discrete data: the plug-in KL of words as long as the network's
+    windows (pairs, or n-words for a window-n RNEEP).
+    """
+    if est.n_states_ is not None:
+        name = "plugin_kl_pairs" if est.seq_len_ == 2 else f"plugin_kl_{est.seq_len_}_words"
+        return [name] if name in found else []
+    started = est.kind_ == "current" and est.linear_start
+    return [n for n in found if (n == "linear_current" and not started) or n.startswith("current_degree_")]
 
 
 def _pairs(data) -> int:

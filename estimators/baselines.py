@@ -1,208 +1,223 @@
-"""Classical estimators computed in closed form: the linear-basis current for continuous data.
+"""Classical estimators beside NEEP: closed-form currents (continuous data), plug-in KL (jump data).
 
-For a pair of states ``(x, x')`` with midpoint ``xbar = (x + x') / 2`` and
-displacement ``dx = x' - x`` (both in standardized coordinates
-``z = (x - mean) / std``), a *linear current* assigns the EP
+Two layers. The fits: ``currents.fit_linear_current`` (the closed-form current, linear or
+polynomial in the midpoint) and ``plugin_kl.fit_plugin_kl`` (word counts).
+The yardsticks a user (and ``neep fit --baselines``) reads, each fitted on
+training data and measured on held-out data with the same block bootstrap as
+the network (``uncertainty``; same seed and block layout, so the comparison
+with the network is paired), each a ``Baseline`` (rate, standard error,
+kind):
 
-    dS = F(zbar) . dz,     F(z) = z @ K + b                      (Stratonovich)
-
-that is ``dS = w . phi`` with the basis currents ``phi = (zbar_i dz_j, dz_j)``
-(``d^2 + d`` of them). Two fits of ``w`` on training pairs, float64 throughout:
-
-* ``"tur"``: the short-time thermodynamic uncertainty relation. Any current
-  bounds the EP rate, ``sigma >= 2 <J>^2 / (dt Var J)``; over the span the
-  best bound is ``2 mu^T Sigma^-1 mu / dt`` (``mu``, ``Sigma``: mean and
-  covariance of ``phi``), reached by ``w = 2 Sigma^-1 mu``, which also makes
-  ``<dS> = 2 mu^T Sigma^-1 mu``. One pass over the data.
-* ``"j"`` (default): the NEEP objective ``J(w) = <w.phi - exp(-w.phi)>``
-  maximized over the span (concave in ``w``: Newton's method started at the
-  TUR solution, a few passes). It is what NEEP itself would find if its
-  network were this span; it needs no short-time approximation.
-
-Why this is worth having beside the networks: for overdamped dynamics with
-linear forces (the bead-spring chain) the exact per-step EP of the
-Euler-Maruyama chain is itself ``zbar^T M dz`` (a difference of quadratic
-forms plus a bilinear heat term), so the span holds it exactly and the fit is
-limited only by sampling error; for nonlinear forces it is the best linear
-approximation and a lower bound in expectation. ``neep`` uses it to start the
-current-ansatz network (``model="current"``) and as a yardstick.
+* ``current_baseline``: the current fitted by the NEEP objective over the
+  span (``method="j"``), its held-out mean EP per unit time (an *estimate*:
+  exact for linear forces, the best current of the span otherwise);
+* ``tur_baseline``: the short-time TUR bound ``2 <J>^2 / (dt Var J)`` of the
+  TUR-optimal current ``w = 2 Sigma^-1 mu`` of the TRAINING data, evaluated on
+  held-out data (fitted and measured on the same data it would be biased
+  upward by about (basis size) / (pairs)); a *lower bound* as dt -> 0 (at
+  finite dt it is off by O(dt), so the underfit check does not use it);
+* ``plugin_kl_baseline``: the plug-in KL estimator of pair or n-word
+  statistics (``plugin_kl``), an *estimate* for Markov jump data and a lower
+  bound with hidden states;
+* ``evaluate_baselines``: the set that suits the data.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 
 import numpy as np
 
-__all__ = ["LinearCurrent", "fit_linear_current", "current_basis", "iter_pairs"]
+from .currents import LinearCurrent, basis_size, current_basis, fit_linear_current, iter_pairs
+from .plugin_kl import PluginKL, fit_plugin_kl
+from .uncertainty import Interval, block_statistics, bootstrap_counts, bootstrap_replicates, interval
 
-_PAIRS_PER_CHUNK = 1 << 18
-METHODS = ("j", "tur")
+__all__ = [
+    "Baseline",
+    "evaluate_baselines",
+    "current_baseline",
+    "tur_baseline",
+    "plugin_kl_baseline",
+    "LinearCurrent",
+    "fit_linear_current",
+    "PluginKL",
+    "fit_plugin_kl",
+    "current_basis",
+    "basis_size",
+    "iter_pairs",
+]
+
+REPLICATES = 2000
 
 
-def current_basis(z0: np.ndarray, z1: np.ndarray) -> np.ndarray:
-    """Basis currents ``(zbar_i dz_j for i, j) + (dz_j)`` of pairs ``(n, d)``, shape ``(n, d^2 + d)``."""
-    mid = 0.5 * (z0 + z1)
-    dz = z1 - z0
-    n, d = dz.shape
-    return np.concatenate([(mid[:, :, None] * dz[:, None, :]).reshape(n, d * d), dz], axis=1)
-
-
-def _chunks(m_count: int, per: int, chunk: int) -> Iterator[tuple[int, int, int, int]]:
-    """``(m0, m1, t0, t1)``: whole trajectories when short, pieces of one otherwise (~``chunk`` steps)."""
-    rows = max(1, chunk // per)
-    span = max(1, min(per, chunk))
-    for m0 in range(0, m_count, rows):
-        for t0 in range(0, per, span):
-            yield m0, min(m_count, m0 + rows), t0, min(per, t0 + span)
-
-
-def iter_pairs(states: np.ndarray, mean=None, std=None, chunk: int = _PAIRS_PER_CHUNK
-               ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Consecutive pairs ``(z_t, z_t+1)`` of ``states (M, L, d)``, standardized, float64, in chunks.
-
-    Chunk order: trajectories in blocks, each block along time (``_chunks``);
-    memory stays at about ``chunk`` pairs whatever the file size.
-    """
-    m_count, length, d = states.shape
-    mean = np.zeros(d) if mean is None else np.asarray(mean, dtype=np.float64)
-    std = np.ones(d) if std is None else np.asarray(std, dtype=np.float64)
-    for m0, m1, t0, t1 in _chunks(m_count, length - 1, chunk):
-        z = (np.asarray(states[m0:m1, t0 : t1 + 1], dtype=np.float64) - mean) / std
-        yield z[:, :-1].reshape(-1, d), z[:, 1:].reshape(-1, d)
+# -- yardsticks on held-out data ------------------------------------------------------
 
 
 @dataclasses.dataclass(frozen=True)
-class LinearCurrent:
-    """A fitted linear current ``dS = (zbar @ kernel + bias) . dz`` in standardized coordinates.
+class Baseline:
+    """A classical estimate on held-out data: rate per unit time (per step when dt = 1) with its error.
 
     Attributes
     ----------
-    kernel : array (d, d)
-    bias : array (d,)
-    mean, std : array (d,)
-        Standardization ``z = (x - mean) / std`` the coefficients refer to.
-    method : str
-        ``"j"`` or ``"tur"``.
-    objective : float
-        Training-set ``J`` of the fit (per step).
-    pairs : int
-        Number of training pairs used.
+    name : str
+    kind : {"estimate", "lower bound"}
+    interval : uncertainty.Interval
+        Held-out block bootstrap plus the training-data term (as the network's).
+    description : str
+    replicates : array
+        Bootstrap replicates of the rate (paired with the network's when the
+        block layout ``n_blocks`` is the same).
+    n_blocks : int
+    checked : bool
+        Whether the underfit diagnostic compared the network with it.
     """
 
-    kernel: np.ndarray
-    bias: np.ndarray
-    mean: np.ndarray
-    std: np.ndarray
-    method: str
-    objective: float
-    pairs: int
+    name: str
+    kind: str
+    interval: Interval
+    description: str
+    replicates: np.ndarray = dataclasses.field(repr=False, compare=False, default_factory=lambda: np.zeros(0))
+    n_blocks: int = 0
+    checked: bool = False
 
-    @property
-    def coefficients(self) -> np.ndarray:
-        """``w`` of ``dS = w . current_basis(z, z')``."""
-        return np.concatenate([self.kernel.ravel(), self.bias])
+    value = property(lambda self: self.interval.value)
+    stderr = property(lambda self: self.interval.stderr)
+    low = property(lambda self: self.interval.low)
+    high = property(lambda self: self.interval.high)
 
-    def delta_s(self, states: np.ndarray) -> np.ndarray:
-        """EP of every step of ``states (M, L, d)``, float64 ``(M, L-1)``."""
-        states = np.asarray(states) if not isinstance(states, np.ndarray) else states
-        if states.ndim != 3 or states.shape[2] != self.bias.size:
-            raise ValueError(f"states must have shape (M, L, {self.bias.size}), got {states.shape}")
-        w = self.coefficients
-        m_count, per = states.shape[0], states.shape[1] - 1
-        out = np.empty((m_count, per))
-        for (m0, m1, t0, t1), (z0, z1) in zip(_chunks(m_count, per, _PAIRS_PER_CHUNK),
-                                               iter_pairs(states, self.mean, self.std)):
-            out[m0:m1, t0:t1] = (current_basis(z0, z1) @ w).reshape(m1 - m0, t1 - t0)
+    def as_dict(self) -> dict:
+        return {"name": self.name, "kind": self.kind, **self.interval.as_dict(),
+                "checked": self.checked, "description": self.description}
+
+
+def _states(data) -> np.ndarray:
+    return getattr(data, "states", data)
+
+
+def _share(train, test) -> float:
+    """Held-out pairs / training pairs: the training-data term of ``uncertainty.interval``."""
+    return (test.shape[0] * (test.shape[1] - 1)) / max(1, train.shape[0] * (train.shape[1] - 1))
+
+
+def _standardization(states: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and std per coordinate from a strided sample (at most ~64 x 4096 states), float64."""
+    m_count, length, d = states.shape
+    sample = np.asarray(states[:: max(1, m_count // 64), :: max(1, length // 4096)], dtype=np.float64)
+    sample = sample.reshape(-1, d)
+    std = sample.std(axis=0)
+    std[~(std > 0)] = 1.0
+    return sample.mean(axis=0), std
+
+
+def _rate(delta_s: np.ndarray, steps: int, dt: float, seed: int, replicates: int):
+    """Slope rate per unit time of per-entry EPs (``steps`` steps per entry), replicates, block count."""
+    stats = block_statistics(delta_s)
+    scale = 1.0 / (steps * dt)
+    reps = bootstrap_replicates(stats, replicates, seed=seed)["rate"] * scale
+    return float(stats.statistics()["rate"][0]) * scale, reps, stats.n_blocks
+
+
+def _continuous(train, test, mean, std):
+    train, test = _states(train), _states(test)
+    for x, what in ((train, "training"), (test, "held-out")):
+        if x.ndim != 3 or x.shape[1] < 2 or not np.issubdtype(x.dtype, np.floating):
+            raise ValueError(f"{what} states must be float (M, L, d) with L >= 2, got {x.dtype} {x.shape}")
+    if train.shape[2] != test.shape[2]:
+        raise ValueError(f"training and held-out states differ in dimension: {train.shape[2]} vs {test.shape[2]}")
+    if mean is None or std is None:
+        mean, std = _standardization(train)
+    return train, test, mean, std
+
+
+def _basis_name(degree: int) -> str:
+    return "linear" if degree == 1 else f"degree {degree}"
+
+
+def current_baseline(train, test, *, dt: float = 1.0, degree: int = 1, mean=None, std=None, seed: int = 0,
+                     replicates: int = REPLICATES, fitted: LinearCurrent | None = None) -> Baseline:
+    """The current of the span fitted by the NEEP objective on ``train``, its mean EP rate on ``test``.
+
+    ``train``, ``test``: float states ``(M, L, d)`` (or ``Trajectories``);
+    ``fitted``: a ``LinearCurrent`` already fitted on ``train`` (skips the fit).
+    """
+    train, test, mean, std = _continuous(train, test, mean, std)
+    current = fitted or fit_linear_current(train, mean=mean, std=std, degree=degree)
+    value, reps, blocks = _rate(current.delta_s(test), 1, dt, seed, replicates)
+    name = "linear_current" if current.degree == 1 else f"current_degree_{current.degree}"
+    return Baseline(name, "estimate", interval(value, reps, train_share=_share(train, test)),
+                    f"{_basis_name(current.degree)}-basis Stratonovich current dS = F(midpoint) . dx fitted by "
+                    "the NEEP objective on the training data; mean EP of the held-out steps", reps, blocks)
+
+
+def tur_baseline(train, test, *, dt: float = 1.0, degree: int = 1, mean=None, std=None, seed: int = 0,
+                 replicates: int = REPLICATES) -> Baseline:
+    """Short-time TUR ``2 <J>^2 / (dt Var J)`` on ``test`` of the TUR-optimal current of ``train``.
+
+    The bootstrap draws the same blocks as ``current_baseline`` (same seed
+    and layout) and recomputes the ratio from per-block sums of J and J^2.
+    """
+    train, test, mean, std = _continuous(train, test, mean, std)
+    current = fit_linear_current(train, mean=mean, std=std, method="tur", degree=degree)
+    j = current.delta_s(test)
+    first, second = block_statistics(j), block_statistics(j * j)
+
+    def ratio(counts):
+        n = counts @ first.count
+        m1, m2 = (counts @ first.total) / n, (counts @ second.total) / n
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return 2.0 * m1 * m1 / (m2 - m1 * m1) / dt
+
+    value = float(ratio(np.ones((1, first.n_blocks)))[0])
+    reps = np.concatenate([ratio(c) for c in bootstrap_counts(first.n_blocks, replicates, seed)])
+    name = "tur_linear" if degree == 1 else f"tur_degree_{degree}"
+    return Baseline(name, "lower bound", interval(value, reps, train_share=_share(train, test)),
+                    f"short-time TUR 2<J>^2/(dt Var J) of the TUR-optimal {_basis_name(degree)}-basis current "
+                    "(w = 2 Sigma^-1 mu on the training data), on the held-out steps; a bound as dt -> 0", reps,
+                    first.n_blocks)
+
+
+def plugin_kl_baseline(train, test, *, dt: float = 1.0, n: int = 2, n_states: int | None = None, seed: int = 0,
+                       replicates: int = REPLICATES) -> Baseline:
+    """Plug-in KL estimate of n-word statistics: counts on ``train``, mean on ``test`` (see ``plugin_kl``)."""
+    train, test = _states(train), _states(test)
+    if n_states is None:
+        n_states = int(max(np.max(train), np.max(test))) + 1 if hasattr(train, "shape") else None
+    table = fit_plugin_kl(train, n, n_states=n_states)
+    value, reps, blocks = _rate(table.delta_s(test), n - 1, dt, seed, replicates)
+    what = "pairs" if n == 2 else f"{n}-words"
+    return Baseline("plugin_kl_pairs" if n == 2 else f"plugin_kl_{n}_words", "estimate",
+                    interval(value, reps, train_share=_share(train, test)),
+                    f"plug-in KL estimator of {what}: ln[(c(w)+1/2)/(c(reversed w)+1/2)] from training counts, "
+                    f"mean over the held-out {what} / {n - 1} (Roldan & Parrondo 2010); exact for Markov jump data, "
+                    "a lower bound with hidden states", reps, blocks)
+
+
+def evaluate_baselines(train, test, *, seq_len: int = 2, degree: int = 1, dt: float = 1.0, mean=None, std=None,
+                       n_states: int | None = None, seed: int = 0, replicates: int = REPLICATES,
+                       current: LinearCurrent | None = None) -> dict[str, Baseline]:
+    """The classical estimates that suit the data, by name (rates per unit time; per step when dt = 1).
+
+    Continuous states ``(M, L, d)``: ``linear_current`` and ``tur_linear``,
+    and with ``degree`` > 1 also ``current_degree_<g>`` and
+    ``tur_degree_<g>`` (polynomial force). Discrete states ``(M, L)``:
+    ``plugin_kl_pairs``, and with ``seq_len`` n > 2 also
+    ``plugin_kl_<n>_words`` (the yardstick of a window-n RNEEP).
+    ``current``: a degree-1 ``LinearCurrent`` already fitted on ``train``.
+    """
+    if isinstance(degree, bool) or not isinstance(degree, (int, np.integer)) or not 1 <= degree <= 4:
+        raise ValueError(f"degree must be an integer in 1..4, got {degree!r}")
+    train, test = _states(train), _states(test)
+    common = dict(dt=float(dt), seed=seed, replicates=replicates)
+    out: dict[str, Baseline] = {}
+    if np.issubdtype(test.dtype, np.integer):
+        for n in sorted({2, int(seq_len)}):
+            base = plugin_kl_baseline(train, test, n=n, n_states=n_states, **common)
+            out[base.name] = base
         return out
-
-
-def _solve(matrix: np.ndarray, vector: np.ndarray) -> np.ndarray:
-    """``matrix^-1 vector`` with a tiny ridge (a constant coordinate makes the basis degenerate)."""
-    p = matrix.shape[0]
-    ridge = 1e-12 * max(float(np.trace(matrix)) / p, 1e-300)
-    return np.linalg.lstsq(matrix + ridge * np.eye(p), vector, rcond=None)[0]
-
-
-def _moments(states, mean, std):
-    p = None
-    total, sum_phi, sum_outer = 0, None, None
-    for z0, z1 in iter_pairs(states, mean, std):
-        phi = current_basis(z0, z1)
-        if p is None:
-            p = phi.shape[1]
-            sum_phi, sum_outer = np.zeros(p), np.zeros((p, p))
-        total += phi.shape[0]
-        sum_phi += phi.sum(axis=0)
-        sum_outer += phi.T @ phi
-    mu = sum_phi / total
-    return total, mu, sum_outer / total - np.outer(mu, mu)
-
-
-def _j_pass(states, mean, std, w):
-    """Objective J, gradient and Hessian of J at ``w`` over all pairs (exp with a common shift)."""
-    total, value, grad, hess = 0, 0.0, np.zeros_like(w), np.zeros((w.size, w.size))
-    for z0, z1 in iter_pairs(states, mean, std):
-        phi = current_basis(z0, z1)
-        s = phi @ w
-        e = np.exp(np.minimum(-s, 700.0))
-        total += s.size
-        value += float(np.sum(s - e))
-        grad += phi.T @ (1.0 + e)
-        hess -= (phi * e[:, None]).T @ phi
-    return value / total, grad / total, hess / total
-
-
-def fit_linear_current(states: np.ndarray, *, mean=None, std=None, method: str = "j",
-                       max_newton: int = 12) -> LinearCurrent:
-    """Fit the linear current of the module doc on all pairs of ``states`` (float64).
-
-    Parameters
-    ----------
-    states : array (M, L, d)
-        Continuous training trajectories (memory-mapped is fine: read in chunks).
-    mean, std : array (d,), optional
-        Standardization; default: none (0 and 1).
-    method : {"j", "tur"}
-        Maximize the NEEP objective over the span (Newton, started at the TUR
-        solution) or stop at the TUR closed form.
-    max_newton : int
-        At most this many Newton passes (each one pass over the data).
-
-    Returns
-    -------
-    LinearCurrent
-    """
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
-    states = np.asarray(states) if not hasattr(states, "shape") else states
-    if states.ndim != 3 or states.shape[1] < 2 or not np.issubdtype(states.dtype, np.floating):
-        raise ValueError(f"the linear current needs float states (M, L, d) with L >= 2, got {states.shape}")
-    d = states.shape[2]
-    mean = np.zeros(d) if mean is None else np.asarray(mean, dtype=np.float64)
-    std = np.ones(d) if std is None else np.asarray(std, dtype=np.float64)
-    total, mu, sigma = _moments(states, mean, std)
-    w = 2.0 * _solve(sigma, mu)
-    value = None
-    if method == "j":
-        value, grad, hess = _j_pass(states, mean, std, w)
-        for _ in range(max_newton):
-            step = _solve(-hess, grad)
-            gain = float(grad @ step)  # predicted increase of J (Newton decrement^2)
-            if not np.isfinite(gain) or gain < 1e-13 * max(1.0, abs(value)):
-                break
-            scale = 1.0
-            while scale > 1e-3:
-                trial = w + scale * step
-                t_value, t_grad, t_hess = _j_pass(states, mean, std, trial)
-                if np.isfinite(t_value) and t_value >= value:
-                    w, value, grad, hess = trial, t_value, t_grad, t_hess
-                    break
-                scale *= 0.5
-            else:
-                break
-    if value is None:
-        value = _j_pass(states, mean, std, w)[0]
-    return LinearCurrent(kernel=w[: d * d].reshape(d, d), bias=w[d * d :].copy(), mean=mean, std=std,
-                         method=method, objective=float(value), pairs=int(total))
+    train, test, mean, std = _continuous(train, test, mean, std)
+    for g in sorted({1, int(degree)}):
+        fitted = current if g == 1 and current is not None else None
+        for base in (current_baseline(train, test, degree=g, mean=mean, std=std, fitted=fitted, **common),
+                     tur_baseline(train, test, degree=g, mean=mean, std=std, **common)):
+            out[base.name] = base
+    return out

@@ -9,9 +9,10 @@ checks and reports each with a plain sentence:
   same held-out data; when the estimate still grows from 1/2 to all of the
   data by more than its reported error, the true rate is likely higher (and
   when it falls, the fits overfit).
-* ``baseline``: the network lands below the closed-form linear current (a
-  classical estimator fitted on the same training data) beyond their paired
-  error: it has underfit.
+* ``baseline``: the network lands below a classical estimator of the same
+  quantity (``baselines``: the closed-form current, the plug-in KL), fitted
+  on the same training data and measured on the same held-out data, beyond
+  their paired error: it has underfit (``check_baselines``).
 * ``convergence``: the monitored estimate still trends up over the second
   half of training, by more than the reported error.
 * ``bound``: the lower bound ``1 + J`` lies above the estimate beyond their
@@ -42,6 +43,7 @@ __all__ = [
     "check_overfitting",
     "check_data_growth",
     "check_baseline",
+    "check_baselines",
     "check_bound",
 ]
 
@@ -169,6 +171,35 @@ def check_baseline(rate: float, rate_replicates: np.ndarray, baseline: float, ba
                else f"at or above the {name} baseline ({baseline:.4g})")
     return Diagnostic("baseline", flagged, message,
                       {"baseline": name, "baseline_rate": float(baseline), "shortfall_sigmas": sigmas})
+
+
+def check_baselines(rate: float, rate_replicates: np.ndarray, n_blocks: int, baselines: list) -> Diagnostic:
+    """The network below any of ``baselines`` (``baselines.Baseline``) beyond their error; the worst is named.
+
+    Paired (the spread of the replicates' difference) when a baseline has the
+    network's block layout ``n_blocks`` (same seed, same draws), else the two
+    spreads added in quadrature.
+    """
+    if not baselines:
+        return Diagnostic("baseline", False, "no classical baseline of the same quantity to compare with", {})
+    rows = {}
+    for base in baselines:
+        if base.n_blocks == n_blocks:
+            stderr = _paired_stderr(base.replicates, rate_replicates)
+        else:
+            stderr = float(np.hypot(np.std(base.replicates, ddof=1), np.std(rate_replicates, ddof=1)))
+        rows[base.name] = (_sigmas(float(base.value - rate), stderr), base)
+    name = max(rows, key=lambda n: rows[n][0])
+    sigmas, worst = rows[name]
+    flagged = sigmas > THRESHOLD
+    label = name.replace("_", " ")
+    message = (f"below the {label} baseline ({worst.value:.4g}, a classical {worst.kind}) by {sigmas:.1f} standard "
+               f"errors: the network has underfit; the true rate is likely higher" if flagged
+               else f"at or above the classical baseline{'s' if len(rows) > 1 else ''} "
+                    f"({', '.join(n.replace('_', ' ') for n in rows)})")
+    return Diagnostic("baseline", flagged, message,
+                      {"baseline": name, "baseline_rate": float(worst.value), "shortfall_sigmas": sigmas,
+                       "compared": {n: r[0] for n, r in rows.items()}})
 
 
 def check_bound(rate: float, rate_replicates: np.ndarray, bound: float, bound_replicates: np.ndarray) -> Diagnostic:

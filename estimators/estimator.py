@@ -103,8 +103,13 @@ class NEEP:
         Start the current model at the closed-form linear current (False:
         at zero, the bare ansatz trained from scratch, for comparison).
     baseline : bool
-        Also fit the closed-form linear current (continuous pairs) and report
-        it on the same held-out data; a network below it is flagged.
+        Also compute the classical estimators of ``baselines`` on the same
+        held-out data (continuous: closed-form current and its TUR bound;
+        discrete: plug-in KL of pairs, and of n-words for windows of n); a
+        network below one that measures the same quantity is flagged.
+    baseline_degree : int
+        Degree of the force polynomial of the continuous baselines (1:
+        linear; 2 adds the ``xbar_i xbar_k dx_j`` currents), 1..4.
     data_check : bool
         Refit the first seed on 1/4 and 1/2 of the training data and flag an
         estimate that still grows with data (about 1.75x the time of a seed).
@@ -151,8 +156,9 @@ class NEEP:
         spread over seeds.
     bounds_ : dict of str to Interval
         ``lower_bound_j`` (1 + J) and ``lower_bound_dv``, same unit, with errors.
-    baselines_ : dict of str to Interval
-        ``linear_current``: the closed-form classical estimate on the same data.
+    baselines_ : dict of str to baselines.Baseline
+        Classical estimates on the same held-out data, same unit, each with
+        its interval and kind (``evaluate_baselines``); empty without ``baseline``.
     diagnostics_ : list of diagnostics.Diagnostic ; flags_ : list of str
         Every check run, and the sentences of those that fired.
     linear_current_ : baselines.LinearCurrent or None
@@ -218,6 +224,7 @@ class NEEP:
         restore_best: bool = True,
         eval_batch_size: int = 16384,
         baseline: bool = True,
+        baseline_degree: int = 1,
         data_check: bool = True,
         validation_fraction: float = 0.1,
         linear_start: bool = True,
@@ -249,6 +256,7 @@ class NEEP:
         self.restore_best = restore_best
         self.eval_batch_size = eval_batch_size
         self.baseline = baseline
+        self.baseline_degree = baseline_degree
         self.data_check = data_check
         self.validation_fraction = validation_fraction
         self.linear_start = linear_start
@@ -286,6 +294,9 @@ class NEEP:
             raise ValueError(f"device must be True, False or 'auto', got {self.device!r}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        degree = self.baseline_degree
+        if isinstance(degree, bool) or not isinstance(degree, (int, np.integer)) or not 1 <= degree <= 4:
+            raise ValueError(f"baseline_degree must be an integer in 1..4, got {degree!r}")
         if self.ema_momentum is not None and not 0 < self.ema_momentum < 1:
             raise ValueError(f"ema_momentum must be in (0, 1), got {self.ema_momentum!r}")
 
@@ -370,11 +381,20 @@ class NEEP:
                   f"{test.n_trajectories} x {test.n_steps} states", file=sys.stderr, flush=True)
         self.models_, self.history_ = [], []
         per_seed, ensemble = [], None
+        checkpoint = getattr(self, "_checkpoint", None)  # a RunCheckpoint, set by run.fit_to_folder
         for k in range(self.seeds):
             label = f"seed {k + 1}/{self.seeds}"
             start_at = self.linear_current_ if self.linear_start else None
-            model, monitor = self._train_one(train, ctx, _seed_for(self.seed, k), label, start_at)
-            for rec in monitor.history:
+            done = None if checkpoint is None else checkpoint.finished(k)
+            if done is not None:  # resumed: this seed finished before the interruption
+                model, history = done
+            else:
+                model, monitor = self._train_one(train, ctx, _seed_for(self.seed, k), label, start_at,
+                                                 checkpoint=None if checkpoint is None else (checkpoint, k))
+                history = monitor.history
+                if checkpoint is not None:
+                    checkpoint.seed_done(k, model, history)
+            for rec in history:
                 self.history_.append({"seed": k, **rec})
             delta_s = predict_delta_s(model, test.states, seq_len, self.eval_batch_size)
             per_seed.append(self._seed_numbers(delta_s))
@@ -419,8 +439,12 @@ class NEEP:
             numbers["r2"] = r_squared(delta_s, self._exact_windows)
         return numbers
 
-    def _train_one(self, train: Trajectories, ctx: dict, seed: int, label: str | None, linear=None):
-        """One network trained on ``train`` with held-out monitoring; returns (model, monitor)."""
+    def _train_one(self, train: Trajectories, ctx: dict, seed: int, label: str | None, linear=None,
+                   checkpoint=None):
+        """One network trained on ``train`` with held-out monitoring; returns (model, monitor).
+
+        ``checkpoint``: ``(RunCheckpoint, seed index)`` to back up and resume (see ``checkpoint``).
+        """
         kind, seq_len = ctx["kind"], ctx["seq_len"]
         policy = None if self.precision == "float32" else self.precision
         network = build_network(kind, n_states=ctx["n_states"], hidden_units=self.hidden_units, layers=self.layers,
@@ -453,11 +477,20 @@ class NEEP:
                             train_states=ctx["train_sub"], evaluate_start=True,
                             keep_start_unless=KEEP_START_UNLESS if linear is not None else None)
         callbacks = [monitor]
+        data_seed = seed
+        if checkpoint is not None:
+            run, k = checkpoint
+            before, after = run.callbacks(k, monitor)
+            callbacks = before + callbacks + after
+            resumed = run.resumed_epoch(k)
+            if resumed:  # a fresh stream of batches, not a replay of the first ones
+                data_seed = _seed_for(seed, 1 + resumed)
         epochs = math.ceil(self.iterations / self.eval_every)
         if self.verbose and label is not None:
             callbacks.append(ProgressPrinter(monitor, label, epochs * self.eval_every))
         callbacks.extend(self.callbacks or [])
-        dataset = training_feed(train.states, seq_len, self.batch_size, seed=seed, steps=steps, device=self.device)
+        dataset = training_feed(train.states, seq_len, self.batch_size, seed=data_seed, steps=steps,
+                                device=self.device)
         model.fit(dataset, epochs=epochs, steps_per_epoch=self.eval_every // steps if jax else self.eval_every,
                   callbacks=callbacks,
                   verbose=2 if self.verbose >= 2 else 0, shuffle=False)

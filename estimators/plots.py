@@ -31,6 +31,7 @@ __all__ = [
     "history_columns",
     "plot_convergence",
     "mark_estimate",
+    "mark_baselines",
     "plot_cumulative_ep",
     "plot_local_ep_map",
     "plot_ep_scatter",
@@ -229,6 +230,22 @@ def mark_estimate(ax: Axes, history: Any, estimate: Any = None) -> Axes:
                     fmt="s", color="C3", capsize=4,
                     label=f"estimate {estimate.value:.4g} [{estimate.low:.4g}, {estimate.high:.4g}] (95 %, held-out data)")
     ax.legend(loc="best", fontsize="small")
+    return ax
+
+
+def mark_baselines(ax: Axes, baselines: Any) -> Axes:
+    """Horizontal lines at classical estimates (``{name: baselines.Baseline}``; or objects with ``value``).
+
+    Dash-dot lines, one colour each, labelled with name, kind and value; the
+    rates must be in the unit of the axes. Returns ``ax``.
+    """
+    styles = ["-.", (0, (5, 2, 1, 2, 1, 2)), (0, (1, 1)), "--"]
+    for i, (name, base) in enumerate(dict(baselines or {}).items()):
+        kind = getattr(base, "kind", "estimate")
+        ax.axhline(float(base.value), color=f"C{(i + 4) % 10}", linestyle=styles[i % len(styles)], linewidth=1.2,
+                   label=f"{name.replace('_', ' ')} ({kind}) {float(base.value):.4g}")
+    if baselines:
+        ax.legend(loc="best", fontsize="small")
     return ax
 
 

@@ -29,6 +29,7 @@ import numpy as np
 
 from .analysis import ep_rate_from_cumulative, local_ep_rate, r_squared
 from .callbacks import window_sums
+from .checkpoint import CHECKPOINT_DIR, RunCheckpoint, check_resume, data_fingerprint
 from .data import Trajectories
 from .estimator import NEEP, as_trajectories
 from .networks import MODEL_KINDS
@@ -126,13 +127,13 @@ def write_run_figures(est: NEEP, folder: str | Path, test: Trajectories | None =
     """Write the figures of a fitted estimator into ``folder``; return their file names.
 
     ``convergence.png`` (held-out and training-set EP rate against iteration,
-    exact value dashed) always; with the exact per-step EP of ``test``
+    exact value dashed, classical baselines as horizontal lines) always; with the exact per-step EP of ``test``
     (default ``est.test_``, the held-out data of the fit; at most 500,000
     steps of it are drawn) also ``ep_scatter.png``, ``cumulative_ep.png``
     and, for pair models on 2-D continuous states, ``local_ep_map.png``
     (Eq. S10, estimate beside exact on the same bins).
     """
-    from .plots import _pyplot, mark_estimate, plot_convergence, plot_cumulative_ep, plot_ep_scatter, plot_local_ep_map, save_figure
+    from .plots import _pyplot, mark_baselines, mark_estimate, plot_convergence, plot_cumulative_ep, plot_ep_scatter, plot_local_ep_map, save_figure
 
     folder = Path(folder)
     test = est.test_ if test is None else test
@@ -141,6 +142,7 @@ def write_run_figures(est: NEEP, folder: str | Path, test: Trajectories | None =
     ax = plot_convergence(est.history_, exact=est.ep_rate_exact_, unit=unit, label="validation",
                           title="EP rate during training (validation data) and the final estimate")
     mark_estimate(ax, est.history_, est.ep_rate_interval_)
+    mark_baselines(ax, getattr(est, "baselines_", None))
     save_figure(ax, folder / "convergence.png")
     written.append("convergence.png")
     if test is None or test.exact_ep is None:
@@ -225,8 +227,15 @@ def _with_dt(data: Any, dt: float | None) -> Trajectories:
 
 
 def fit_to_folder(data: Any, output: str | Path, *, force: bool = False, dt: float | None = None,
-                  plots: bool = True, **neep_kwargs: Any) -> tuple[NEEP, dict]:
+                  plots: bool = True, resume: bool = False, resume_command: str | None = None,
+                  **neep_kwargs: Any) -> tuple[NEEP, dict]:
     """Everything ``neep fit`` does: fit a ``NEEP`` on ``data``, write the run folder ``output``.
+
+    While it trains, ``output`` holds a partial run (best model so far,
+    history so far, ``summary.json`` with ``"status"``, and ``checkpoint/``;
+    see ``checkpoint``); Ctrl-C leaves it marked ``"interrupted"`` and
+    ``resume=True`` continues it. At the end the complete folder replaces
+    the partial files and ``checkpoint/`` is removed.
 
     Parameters
     ----------
@@ -240,6 +249,12 @@ def fit_to_folder(data: Any, output: str | Path, *, force: bool = False, dt: flo
         Time per step (default: the sidecar's, else 1 and rates per step).
     plots : bool
         Write the figures.
+    resume : bool
+        Continue the interrupted fit in ``output``: its stored options are
+        used; options passed here must equal them, and the data must be the
+        same (``ValueError`` naming the first difference).
+    resume_command : str, optional
+        The command to print in a partial ``summary.json``.
     **neep_kwargs
         ``NEEP`` hyperparameters; the defaults are ``neep fit``'s
         (``FIT_DEFAULTS``, and ``default_hidden_units(kind)``), not NEEP's
@@ -251,8 +266,19 @@ def fit_to_folder(data: Any, output: str | Path, *, force: bool = False, dt: flo
         The fitted estimator and the summary written to ``summary.json``.
     """
     output = Path(output)
-    _check_output_dir(output, force)  # before the (long) fit
+    stored = None
+    if resume:
+        stored = RunCheckpoint.stored(output)
+        if stored is None:
+            raise ValueError(f"--resume: {str(output)!r} holds no interrupted run (no {CHECKPOINT_DIR}/state.json)")
+        if dt is None and stored["data"].get("dt_known"):
+            dt = stored["data"]["dt"]  # the interrupted run's dt (an explicit one must match it)
+    else:
+        _check_output_dir(output, force)  # before the (long) fit
     trajectories = _with_dt(data, dt)
+    if not resume and force:
+        shutil.rmtree(output / CHECKPOINT_DIR, ignore_errors=True)  # an old interrupted run is replaced
+    callbacks = neep_kwargs.pop("callbacks", None)
     params = {**FIT_DEFAULTS, **neep_kwargs}
     kind = params.get("model") or ("embedding" if trajectories.discrete
                                    else ("current" if params.get("seq_len", 2) == 2 else "mlp"))
@@ -263,15 +289,36 @@ def fit_to_folder(data: Any, output: str | Path, *, force: bool = False, dt: flo
         params["iterations"] = default_iterations(kind)
     if params.get("precision") == "bfloat16":
         params["precision"] = "mixed_bfloat16"
-    est = NEEP(**params)
+    fingerprint = data_fingerprint(trajectories)
+    if stored is not None:
+        params = check_resume(stored, fingerprint, params, {k: params[k] for k in neep_kwargs if k in params})
+    est = NEEP(**params, callbacks=callbacks)
+    est._check_params()
+    if resume_command is None:
+        resume_command = (f"neep fit {trajectories.path} -o {output} --resume" if trajectories.path is not None
+                          else f"fit_to_folder(..., {str(output)!r}, resume=True)")
+    checkpoint = RunCheckpoint(output, params, fingerprint, "per unit time" if trajectories.dt_known else "per step",
+                               resume_command)
+    est._checkpoint = checkpoint
     if est.verbose:
         shape = "x".join(str(s) for s in trajectories.states.shape)
         print(f"neep fit: {trajectories.name} ({shape}, {'discrete' if trajectories.discrete else 'continuous'} "
               f"states, dt {trajectories.dt:g}{'' if trajectories.dt_known else ' (unknown: rates per step)'}); "
-              f"{kind} network with {est.hidden_units} hidden units, {est.iterations} iterations x {est.seeds} seed(s)",
+              f"{kind} network with {est.hidden_units} hidden units, {est.iterations} iterations x {est.seeds} seed(s)"
+              + (f"; resuming {output} (seeds done: {len(checkpoint.histories)})" if resume else ""),
               file=sys.stderr, flush=True)
-    est.fit(trajectories)
-    return est, write_run_folder(est, output, data=trajectories, force=force, plots=plots)
+    try:
+        est.fit(trajectories)
+        summary = write_run_folder(est, output, data=trajectories, force=True, plots=plots)
+    except KeyboardInterrupt:
+        checkpoint.mark("interrupted")
+        raise
+    except Exception:
+        checkpoint.mark("failed")
+        raise
+    checkpoint.finish()
+    est._checkpoint = None
+    return est, summary
 
 
 def _save_npy(array: np.ndarray, output: Path) -> None:

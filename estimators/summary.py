@@ -125,6 +125,7 @@ def fit_summary(est, data=None) -> dict:
         "ema_momentum": est.ema_momentum,
         "test_fraction": est.test_fraction,
         "data_check": est.data_check,
+        "baseline_degree": getattr(est, "baseline_degree", 1),
         "data": None if data is None else (str(data.path) if data.path is not None else "array"),
         "shape": None if data is None else list(data.states.shape),
         "train_shape": list(est.train_.states.shape),
@@ -141,7 +142,9 @@ def fit_summary(est, data=None) -> dict:
             "estimator applied to the exact per-step EP of the held-out data (what a perfect network would print "
             "here). ep_rate_exact_process: the sidecar's rate of the continuous-time process. kept: the evaluation "
             "whose weights each seed kept (best objective J on validation data set aside from the training part; "
-            "the held-out data the rate is measured on take no part in that choice). flags: diagnostics that fired; when any is "
+            "the held-out data the rate is measured on take no part in that choice). baselines: classical estimators "
+            "fitted on the training data and measured on the same held-out data (value, stderr, kind: 'estimate' "
+            "or 'lower bound'; checked: compared with the network by the 'baseline' diagnostic). flags: diagnostics that fired; when any is "
             "present, read the estimate with it."
         ),
     }

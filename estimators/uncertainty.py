@@ -43,6 +43,7 @@ __all__ = [
     "Interval",
     "block_statistics",
     "bootstrap_replicates",
+    "bootstrap_counts",
     "interval",
     "mean_stderr",
     "slope_weights",
@@ -129,16 +130,25 @@ def block_statistics(delta_s: np.ndarray, min_blocks: int = MIN_BLOCKS,
     return BlockStatistics(slope, weight, count, total, exp_total, shift, by_trajectory)
 
 
-def bootstrap_replicates(stats: BlockStatistics, replicates: int = 2000, seed: int = 0) -> dict[str, np.ndarray]:
-    """``replicates`` bootstrap values of each statistic (blocks drawn with replacement, seeded)."""
+def bootstrap_counts(n_blocks: int, replicates: int = 2000, seed: int = 0):
+    """Block multiplicities of the bootstrap, ``(r, n_blocks)`` float arrays, at most 500 rows at a time.
+
+    The draws of ``bootstrap_replicates``: any other ratio of per-block sums
+    computed with them (e.g. a TUR bound) is paired with its replicates.
+    """
     if isinstance(replicates, bool) or int(replicates) < 2:
         raise ValueError(f"replicates must be an integer >= 2, got {replicates!r}")
     rng = np.random.default_rng(seed)
-    b = stats.n_blocks
-    out: dict[str, list] = {}
+    b = int(n_blocks)
     for begin in range(0, int(replicates), 500):  # bounded memory: 500 x B counts at a time
         size = min(500, int(replicates) - begin)
-        counts = rng.multinomial(b, np.full(b, 1.0 / b), size=size).astype(np.float64)
+        yield rng.multinomial(b, np.full(b, 1.0 / b), size=size).astype(np.float64)
+
+
+def bootstrap_replicates(stats: BlockStatistics, replicates: int = 2000, seed: int = 0) -> dict[str, np.ndarray]:
+    """``replicates`` bootstrap values of each statistic (blocks drawn with replacement, seeded)."""
+    out: dict[str, list] = {}
+    for counts in bootstrap_counts(stats.n_blocks, replicates, seed):
         for key, value in stats.statistics(counts).items():
             out.setdefault(key, []).append(value)
     return {key: np.concatenate(value) for key, value in out.items()}
