@@ -7,6 +7,10 @@ import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
+from ._backend import keep_tensorflow_out  # noqa: E402
+
+keep_tensorflow_out()
+
 from .analysis import ep_rate_from_cumulative, local_ep_rate, r_squared  # noqa: E402
 from .baselines import LinearCurrent, fit_linear_current  # noqa: E402
 from .callbacks import EPMonitor, GroundTruthMonitor, ProgressPrinter, held_out_subset, window_sums  # noqa: E402
