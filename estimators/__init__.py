@@ -54,6 +54,7 @@ _LAZY = {
     "iter_evaluation_batches": "pipeline",
     "pair_dataset": "pipeline",
     "window_dataset": "pipeline",
+    "FIT_DEFAULTS": "run",
     "default_hidden_units": "run",
     "default_iterations": "run",
     "fit_summary": "run",

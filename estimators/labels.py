@@ -82,7 +82,8 @@ def encode(array: np.ndarray, labels: Sequence, name: str = "states") -> np.ndar
         if np.any(unseen):
             index = np.unravel_index(pos + int(np.argmax(unseen)), array.shape)
             where = f" (trajectory {index[0]}, step {index[1]})" if array.ndim >= 2 else f" (step {index[0]})"
-            raise ValueError(f"{name}: state {chunk[np.argmax(unseen)]!r}{where} was never seen in training; "
+            state = labels_to_json([chunk[np.argmax(unseen)]])[0]
+            raise ValueError(f"{name}: state {state!r}{where} was never seen in training; "
                              f"the model knows {describe_labels(labels)}")
         flat_out[pos : pos + chunk.size] = codes
         pos += chunk.size

@@ -373,6 +373,6 @@ def _parse_states(table: np.ndarray, path: Path) -> np.ndarray:
     try:
         return table.astype(np.float64).astype(np.float32)
     except ValueError:
-        bad = next(v for v in table.ravel() if not _is_number(v))
+        bad = str(next(v for v in table.ravel() if not _is_number(v)))
         raise ValueError(f"{str(path)!r}: state value {bad!r} is not a number (several state columns must hold "
                          "numbers; one column of labels is read as discrete states)") from None
