@@ -201,3 +201,28 @@ def test_ragged_subset_is_rectangular_and_keeps_every_pair():
     assert sub.shape[1] == 25
     pairs = {(a, b) for piece in sub[..., 0] for a, b in zip(piece[:-1], piece[1:])}
     assert all(b - a == 1 for a, b in pairs) and len(pairs) == sub.shape[0] * 24
+
+
+def test_jump_data_rate_per_unit_time_is_ep_per_jump_over_mean_waiting_time(tmp_path):
+    """The Markov formula used for jump data, checked with the ratchet's exact per-jump EP (no training).
+
+    Gillespie trajectory written as CSV (state label, jump time); the loader sets dt to the mean
+    waiting time; the exact EP of the embedded jump chain per jump / dt must be the continuous-time
+    chain's exact rate, within the sampling error (time blocks).
+    """
+    from neep.estimators.uncertainty import mean_stderr
+    from neep.simulators import FlashingRatchet
+
+    ratchet = FlashingRatchet(potential=2.0)
+    states, times = ratchet.simulate(1, 100_000, seed=3, continuous_time=True)
+    names = np.array(["on0", "on1", "on2", "off0", "off1", "off2"])
+    with open(tmp_path / "jumps.csv", "w") as handle:
+        handle.write("state,t\n")
+        handle.writelines(f"{names[s]},{float(t)!r}\n" for s, t in zip(states[0], times[0]))
+    data = load_trajectories(tmp_path / "jumps.csv")
+    assert data.metadata["jump_data"] and data.n_states == 6
+    ep = ratchet.stochastic_ep(states)  # exact EP of every jump of the jump chain
+    rate = float(np.mean(ep)) / data.dt
+    stderr = mean_stderr(ep) / data.dt
+    assert abs(rate - ratchet.ep_rate) < 4 * stderr, (rate, ratchet.ep_rate, stderr)
+    assert data.dt == pytest.approx(ratchet.mean_jump_time, rel=0.05)
