@@ -14,13 +14,13 @@ from .analysis import r_squared
 from .assessment import assess
 from .baselines import fit_linear_current
 from .callbacks import EPMonitor, ProgressPrinter, held_out_subset, window_sums
-from .data import Trajectories, load_trajectories
+from .data import Trajectories
 from .labels import labels_to_json
 from .model import NEEPModel, make_optimizer, predict_delta_s
 from .networks import MODEL_KINDS, build_network, set_linear_current
 from .objective import objective_numpy
 from .pipeline import count_evaluation_windows, gather_windows, window_dataset
-from .ragged import TrajectorySet, describe, flat, load_set, map_parts, per_trajectory, rate_per_entry, \
+from .ragged import as_data, describe, flat, map_parts, per_trajectory, rate_per_entry, \
     ragged_subset, sample_states
 
 __all__ = ["NEEP", "load_model", "as_trajectories"]
@@ -35,25 +35,8 @@ KEEP_START_UNLESS = 3.0
 
 
 def as_trajectories(data, dt: float | None = None, labels=None):
-    """Accept ``Trajectories`` / ``TrajectorySet``, an array (dt 1 unless given), a path, or a list of these.
-
-    A list (several files, arrays of different lengths, a folder) is a
-    ragged set (``ragged.load_set``). ``labels``: code discrete states with
-    these (a trained model's; an unseen state is an error).
-    """
-    if isinstance(data, (Trajectories, TrajectorySet)):
-        if labels is not None and data.discrete and list(data.labels) != list(labels):
-            return load_set([data], labels=labels)
-        return data
-    if isinstance(data, (str, Path)):
-        if Path(data).is_dir():
-            return load_set([data], dt=dt, labels=labels)
-        return load_trajectories(data, dt=dt, labels=labels)
-    if isinstance(data, np.ndarray):
-        return Trajectories.from_array(data, dt=1.0 if dt is None else dt, dt_known=dt is not None, labels=labels)
-    if isinstance(data, (list, tuple)):
-        return load_set(list(data), dt=dt, labels=labels)
-    raise ValueError(f"data must be Trajectories, a NumPy array, a path or a list of these, got {type(data).__name__}")
+    """Trajectories from anything ``fit`` / ``predict`` take (same as ``ragged.as_data``)."""
+    return as_data(data, dt=dt, labels=labels)
 
 
 def _subset(states, exact_ep, max_windows: int, seq_len: int, seed: int):
@@ -322,8 +305,13 @@ class NEEP:
         if train.discrete or not self.normalize:
             return None, None
         rng = np.random.default_rng(seed)
-        count = int(min(200_000, np.sum(train.lengths)))
-        sample = sample_states(train.states, count, rng)
+        if isinstance(train.states, tuple):  # a ragged set: drawn over all steps of all parts
+            sample = sample_states(train.states, int(min(200_000, np.sum(train.lengths))), rng)
+        else:
+            count = min(200_000, train.n_trajectories * train.n_steps)
+            m = rng.integers(0, train.n_trajectories, size=count)
+            t = rng.integers(0, train.n_steps, size=count)
+            sample = gather_windows(train.states, m, t, 1)[:, 0].astype(np.float64)
         std = sample.std(axis=0)
         std[~(std > 0)] = 1.0
         return sample.mean(axis=0).tolist(), std.tolist()

@@ -37,7 +37,7 @@ from .data import Trajectories, _build, _check_dt, load_trajectories
 from .labels import describe_labels, encode
 from .readers import read_arrays
 
-__all__ = ["TrajectorySet", "load_set", "load_data", "map_parts", "flat", "rate_per_entry", "shape_of",
+__all__ = ["TrajectorySet", "load_set", "load_data", "as_data", "map_parts", "flat", "rate_per_entry", "shape_of",
            "sample_states", "ragged_subset", "per_trajectory", "SKIPPED_SUFFIXES"]
 
 # Companion files that a folder of trajectories may hold beside the data.
@@ -259,6 +259,28 @@ def load_set(sources: Sequence[Any], dt: float | None = None, *, key: str | None
         parts = _common_labels(parts, labels)
     parts = _common_dt(parts, dt)
     return parts[0] if len(parts) == 1 else TrajectorySet(tuple(parts))
+
+
+def as_data(data: Any, dt: float | None = None, labels=None) -> Trajectories | TrajectorySet:
+    """Accept ``Trajectories`` / ``TrajectorySet``, an array (dt 1 unless given), a path, or a list of these.
+
+    A list (several files, arrays of different lengths) or a folder is a
+    ragged set (``load_set``). ``labels``: code discrete states with these
+    (a trained model's; an unseen state is an error).
+    """
+    if isinstance(data, (Trajectories, TrajectorySet)):
+        if labels is not None and data.discrete and list(data.labels) != list(labels):
+            return load_set([data], labels=labels)
+        return data
+    if isinstance(data, (str, Path)):
+        if Path(data).is_dir():
+            return load_set([data], dt=dt, labels=labels)
+        return load_trajectories(data, dt=dt, labels=labels)
+    if isinstance(data, np.ndarray):
+        return Trajectories.from_array(data, dt=1.0 if dt is None else dt, dt_known=dt is not None, labels=labels)
+    if isinstance(data, (list, tuple)):
+        return load_set(list(data), dt=dt, labels=labels)
+    raise ValueError(f"data must be Trajectories, a NumPy array, a path or a list of these, got {type(data).__name__}")
 
 
 def load_data(paths: Sequence[Any], **options: Any) -> Trajectories | TrajectorySet:

@@ -182,7 +182,7 @@ def write_run_figures(est: NEEP, folder: str | Path, test: Trajectories | None =
                           colorbar=False, title="Local EP rate density: NEEP", equal_aspect=True)
         plot_local_ep_map(x_edges, y_edges, sigma_exact, ax=axes[1], unit=unit, vmin=low, vmax=high,
                           title="Local EP rate density: exact EP, same bins", equal_aspect=True)
-        fig.suptitle(f"EP of the steps whose midpoint falls in a bin, {unit.replace('per ', 'per ')} and per unit "
+        fig.suptitle(f"EP of the steps whose midpoint falls in a bin, {unit} and per unit "
                      f"area (sums to the EP rate); bins with < {MIN_BIN_COUNT} steps blank", fontsize=9)
         save_figure(fig, folder / "local_ep_map.png")
         written.append("local_ep_map.png")
