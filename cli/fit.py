@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import importlib
 
-import os
-import sys
 import time
 import warnings
 from pathlib import Path

@@ -87,6 +87,8 @@ def predict(model: Path, paths: tuple[Path, ...], output: Path | None, dt: float
         from neep.estimators.labels import describe_labels
 
         click.echo(f"states       {describe_labels(result['labels'])} (the model's)")
+    if result["seq_len"] > 2:
+        click.echo(f"windows      {result['seq_len']} states (the model's), tiling each trajectory")
     if result.get("dt_source") == "model":
         click.echo(f"dt           {result['dt']:.5g}: the training data's (these data carry none; --dt to set it)")
     click.echo(f"EP rate      {result['ep_rate']:.5g} ± {result['ep_rate_stderr']:.2g} {unit} "

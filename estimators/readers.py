@@ -300,13 +300,21 @@ def _read_text(path: Path, columns, time_column, waiting_time_column) -> RawArra
     delimiter = "\t" if "\t" in first else ("," if "," in first else (";" if ";" in first else None))
     head = _split(first, delimiter)
     header = head if not all(_is_number(f) for f in head) else None
-    rows = [_split(ln, delimiter) for ln in (lines[1:] if header else lines)]
+    data_lines = lines[1:] if header else lines
     width = len(head)
-    for number, row in enumerate(rows):
-        if len(row) != width:
-            raise ValueError(f"{str(path)!r}: data row {number + 1} has {len(row)} fields, expected {width}")
-    if len(rows) < 2:
-        raise ValueError(f"{str(path)!r}: need at least 2 data rows (states), got {len(rows)}")
+    try:  # numbers only: NumPy's C parser
+        table = np.loadtxt(data_lines, delimiter=delimiter, dtype=np.float64, ndmin=2, quotechar='"')
+        if table.shape[1] != width:
+            raise ValueError("width")
+    except ValueError:  # labels, quoted fields or a bad row: field by field, with the row named
+        rows = [_split(ln, delimiter) for ln in data_lines]
+        for number, row in enumerate(rows):
+            if len(row) != width:
+                raise ValueError(f"{str(path)!r}: data row {number + 1} has {len(row)} fields, expected {width}")
+        table = np.asarray(rows, dtype=str).reshape(len(rows), width)
+    if table.shape[0] < 2:
+        raise ValueError(f"{str(path)!r}: need at least 2 data rows (states), got {table.shape[0]}")
+    first_row = _split(data_lines[0], delimiter) if data_lines else []
     lower = [h.lower() for h in header] if header else None
 
     def auto(names):
@@ -325,8 +333,7 @@ def _read_text(path: Path, columns, time_column, waiting_time_column) -> RawArra
         state_cols = [i for i in range(width) if i not in (t_col, w_col)]
     if not state_cols:
         raise ValueError(f"{str(path)!r}: no state column left (columns: {', '.join(header or [])})")
-    table = np.asarray(rows, dtype=str)
-    states = _parse_states(table[:, state_cols], path)
+    states = _parse_states(table[:, state_cols], path, [first_row[i] for i in state_cols])
     discrete = states.dtype.kind in "iuU"
     dt, waits = None, None
     if t_col is not None or w_col is not None:
@@ -358,7 +365,7 @@ def _read_text(path: Path, columns, time_column, waiting_time_column) -> RawArra
     return RawArrays((states,), (str(path),), dt=dt, waiting_times=waits, fmt="text")
 
 
-def _parse_states(table: np.ndarray, path: Path) -> np.ndarray:
+def _parse_states(table: np.ndarray, path: Path, first_row: list[str]) -> np.ndarray:
     """Integers for one integer column, strings for one non-numeric column, float32 otherwise."""
     if table.shape[1] == 1:
         column = table[:, 0]
@@ -366,8 +373,8 @@ def _parse_states(table: np.ndarray, path: Path) -> np.ndarray:
             as_float = column.astype(np.float64)
         except ValueError:
             return column  # labels
-        if np.all(np.isfinite(as_float)) and np.all(as_float == np.round(as_float)) and \
-                not any(("." in v or "e" in v.lower()) for v in column[:1000]):
+        written_as_int = not any(("." in v or "e" in v.lower() or "n" in v.lower()) for v in first_row)
+        if written_as_int and np.all(np.isfinite(as_float)) and np.all(as_float == np.round(as_float)):
             return as_float.astype(np.int64)
         return as_float.astype(np.float32)
     try:
