@@ -362,6 +362,7 @@ def _read_text(path: Path, columns, time_column, waiting_time_column) -> RawArra
                 raise ValueError(
                     f"{str(path)!r}: time column {name!r} is not evenly spaced (step {steps[row]:.6g} at data row "
                     f"{row + 2}, median {dt:.6g}): NEEP needs a fixed time step; resample the trajectory")
+            dt = float(np.sum(steps) / steps.size)  # the span over the steps: printed times' rounding averages out
     return RawArrays((states,), (str(path),), dt=dt, waiting_times=waits, fmt="text")
 
 
