@@ -8,8 +8,6 @@ summary. TensorFlow is imported inside the command only.
 from __future__ import annotations
 
 import importlib
-
-import os
 import sys
 import time
 import warnings
@@ -20,7 +18,8 @@ import click
 
 from ._common import check_output_dir, user_errors
 
-__all__ = ["fit", "run_fit", "FIT_DEFAULTS", "default_hidden_units", "import_tensorflow_quietly"]
+__all__ = ["fit", "run_fit", "FIT_DEFAULTS", "default_hidden_units", "import_tensorflow_quietly", "load_input",
+           "check_model_for_data", "read_options"]
 
 # The defaults of `neep fit`; they live in neep.estimators.run (FIT_DEFAULTS) and are
 # repeated here, literally, so that `neep --help` needs no TensorFlow import. A test
@@ -38,33 +37,10 @@ FIT_DEFAULTS: dict[str, Any] = {
 
 
 def import_tensorflow_quietly() -> None:
-    """Import TensorFlow (and start its devices) with the C++ log lines hidden.
+    """Import Keras / TensorFlow with TensorFlow's C++ log lines hidden (``neep.estimators._quiet``)."""
+    from neep.estimators._quiet import quiet_import
 
-    TensorFlow 2.21 prints oneDNN / CUDA-driver notes from C++ at import and
-    at device start-up, even with ``TF_CPP_MIN_LOG_LEVEL=3``. Unless the user
-    asked for them (``neep --verbose`` leaves that variable unset), the
-    process's stderr file descriptor points at /dev/null meanwhile. Python
-    errors still show: they are raised after it is restored.
-    """
-    if "tensorflow" in sys.modules or os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0") in ("", "0"):
-        return
-    if os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":  # another backend: no TensorFlow
-        return
-    sys.stderr.flush()
-    try:
-        saved = os.dup(2)
-    except OSError:  # no usable fd 2: nothing to hide
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        import tensorflow as tf
-
-        tf.config.list_logical_devices()
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+    quiet_import()
 
 
 def default_hidden_units(kind: str) -> int:
@@ -101,12 +77,55 @@ def _non_negative_float(ctx: click.Context, param: click.Parameter, value: float
     return value
 
 
+def load_input(paths: tuple | list, dt: float | None = None, **read_options: Any):
+    """Read and check the trajectories of a command (NumPy only, before TensorFlow loads).
+
+    Raises ``click.ClickException`` (one line) for a missing file, an unknown
+    format, bad values, uneven times or trajectories of different kinds.
+    """
+    from neep.estimators.ragged import load_set
+
+    if not paths:
+        raise click.UsageError("give at least one trajectory file (PATH ...)")
+    with user_errors():
+        return load_set(list(paths), dt=dt, **{k: v for k, v in read_options.items() if v is not None})
+
+
+def check_model_for_data(data, model: str | None, seq_len: int) -> None:
+    """The choices ``NEEP`` would refuse, refused before TensorFlow loads (``click.BadParameter``)."""
+    if model == "current" and seq_len != 2:
+        raise click.BadParameter(f"the current model reads pairs (--seq-len 2), got {seq_len}; use --model gru "
+                                 "or mlp for windows", param_hint="--model")
+    if data.discrete and model in ("current", "mlp"):
+        raise click.BadParameter(f"model {model!r} needs float (continuous) states, these are "
+                                 f"{data.describe_states()} (use embedding or gru)", param_hint="--model")
+    if not data.discrete and model == "embedding":
+        raise click.BadParameter("model 'embedding' needs discrete states, these are continuous",
+                                 param_hint="--model")
+    if data.n_steps < seq_len:
+        raise click.BadParameter(f"the shortest trajectory has {data.n_steps} states, fewer than one window",
+                                 param_hint="--seq-len")
+    try:  # the splits NEEP will make (held-out half, then 10 % for validation): views, cheap
+        train, _ = data.split(0.5, min_steps=seq_len)
+        train.split(0.9, min_steps=max(seq_len, 2))
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+
+
 def _format_summary(summary: dict, output: Path, seconds: float) -> str:
     unit = summary["rate_unit"]
     seeds = summary["seeds"]
     low, high = summary["ep_rate_interval"]
     spread = f"{seeds} seeds" if seeds > 1 else "1 seed"
-    lines = [f"EP rate      {summary['ep_rate']:.5g} ± {summary['ep_rate_stderr']:.2g} {unit} "
+    lines = []
+    if summary.get("labels") is not None:
+        from neep.estimators.labels import describe_labels
+
+        lines.append(f"states       {describe_labels(summary['labels'])} (code k of the network is the k-th)")
+    if summary.get("jump_data"):
+        lines.append(f"jump data    each step is a jump; dt {summary['dt']:.5g} is the mean waiting time, so the "
+                     "rate per unit time assumes a stationary Markov jump process")
+    lines += [f"EP rate      {summary['ep_rate']:.5g} ± {summary['ep_rate_stderr']:.2g} {unit} "
              f"(95 % interval {low:.5g} .. {high:.5g}: held-out sampling, training-data error, {spread})"]
     exact = summary["ep_rate_exact"]
     if exact is not None:
@@ -140,8 +159,24 @@ def _format_summary(summary: dict, output: Path, seconds: float) -> str:
     return "\n".join(lines)
 
 
+def read_options(command):
+    """The options that say how to read a trajectory file (shared by fit and predict)."""
+    for option in reversed([
+        click.option("--key", default=None, help="npz: the array to read (NAME; '*' or 'a,b': several, "
+                     "a set of trajectories); HDF5: the dataset path (/group/data). Default: the only one."),
+        click.option("--columns", default=None, help="CSV/TSV: the state columns, by header name or 0-based "
+                     "index (x,y). Default: every column but the time column."),
+        click.option("--time-column", default=None, help="CSV/TSV: the column of times (default: one named t "
+                     "or time). Evenly spaced: it sets dt; with one column of discrete states: jump times."),
+        click.option("--waiting-time-column", default=None, help="CSV/TSV: a column of waiting times (time "
+                     "spent in each state before the next jump; default: one named wait or waiting_time)."),
+    ]):
+        command = option(command)
+    return command
+
+
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Run folder to create: model.keras, history.csv, summary.json, figures.")
 @click.option("--model", type=click.Choice(["current", "mlp", "embedding", "gru"]), default=None,
@@ -204,12 +239,18 @@ def _format_summary(summary: dict, output: Path, seconds: float) -> str:
                    "seeds are kept, the seed in training continues from its last evaluation with its "
                    "optimizer state. The data and options are the interrupted run's; options given again "
                    "must match them.")
-def fit(path: Path, output: Path, model: str | None, hidden_units: int | None, layers: int | None,
+@read_options
+def fit(paths: tuple[Path, ...], output: Path, model: str | None, hidden_units: int | None, layers: int | None,
         batch_size: int, learning_rate: float, weight_decay: float, iterations: int | None, eval_every: int,
         seeds: int, seq_len: int, normalize: bool, dt: float | None, seed: int, precision: str,
         ema_momentum: float, tensorboard: Path | None, data_check: bool, baselines: bool, baseline_degree: int,
-        force: bool, resume: bool) -> None:
-    """Train a NEEP estimator on the trajectories in PATH (.npy) and report the EP rate.
+        force: bool, resume: bool, key: str | None, columns: str | None, time_column: str | None,
+        waiting_time_column: str | None) -> None:
+    """Train a NEEP estimator on the trajectories in PATHS and report the EP rate.
+
+    PATHS: one trajectory file (.npy, .npz, HDF5 or CSV/TSV, recognised by
+    content), several (trajectories of any lengths: a set), or a folder of
+    them. Discrete states may carry any integer or text labels.
 
     Half of the trajectories (or the first half in time, for a single one)
     train the network (10 % of that half chooses the kept weights); the EP
@@ -224,9 +265,11 @@ def fit(path: Path, output: Path, model: str | None, hidden_units: int | None, l
     reported too.
 
     \b
-    Example:
+    Examples:
       neep simulate bead --n 2 --exact-ep -o beads.npy
       neep fit beads.npy -o run/
+      neep fit traj.csv --columns x,y -o run/      # a time column t sets dt
+      neep fit a.npy b.csv c.h5 --key /x -o run/   # trajectories of different lengths
     """
     if resume and force:
         raise click.BadParameter("--resume continues a run; --force replaces one: give one of them",
@@ -235,6 +278,9 @@ def fit(path: Path, output: Path, model: str | None, hidden_units: int | None, l
         check_output_dir(output, force)
     elif not (output / "checkpoint" / "state.json").exists():
         raise click.BadParameter(f"{str(output)!r} holds no interrupted run to resume", param_hint="--resume")
+    data = load_input(paths, dt, key=key, columns=columns, time_column=time_column,
+                      waiting_time_column=waiting_time_column)
+    check_model_for_data(data, model, seq_len)
     if not 0 <= ema_momentum < 1:
         raise click.BadParameter(f"must be in [0, 1), got {ema_momentum}", param_hint="--ema")
     if tensorboard is not None and not tensorboard.parent.exists():
@@ -265,12 +311,12 @@ def fit(path: Path, output: Path, model: str | None, hidden_units: int | None, l
                 given = {"baseline": "baselines"}
                 options = {k: v for k, v in options.items()
                            if ctx.get_parameter_source(given.get(k, k)) != click.core.ParameterSource.DEFAULT}
+            command = f"neep fit {' '.join(str(p) for p in paths)} -o {output} --resume"
             try:
-                summary = run_fit(path, output, force=force, dt=dt, callbacks=callbacks, resume=resume,
-                                  resume_command=f"neep fit {path} -o {output} --resume", **options)
+                summary = run_fit(data, output, force=force, dt=None, callbacks=callbacks, resume=resume,
+                                  resume_command=command, **options)
             except KeyboardInterrupt:
                 click.echo(f"neep fit: interrupted; partial run in {output}/ (best model so far, history.csv, "
-                           f"summary.json status 'interrupted'); continue with: neep fit {path} -o {output} "
-                           "--resume", err=True)
+                           f"summary.json status 'interrupted'); continue with: {command}", err=True)
                 sys.exit(130)
     click.echo(_format_summary(summary, output, time.perf_counter() - start))

@@ -1,87 +1,95 @@
 """Neural estimators for entropy production (NEEP, RNEEP) in Keras 3 (TensorFlow backend).
 
-Import cost: TensorFlow and Keras load with this package.
+Importing this package is cheap: the names below load on first use (PEP 562),
+so the NumPy-only parts (``readers``, ``data``, ``ragged``, ``labels``) and
+input checks run without TensorFlow. The first name that needs Keras imports
+it with TensorFlow's C++ start-up log lines hidden (``_quiet``), unless
+``TF_CPP_MIN_LOG_LEVEL`` is set to 0 (set it to ask for them).
 """
 
+import importlib
 import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from ._backend import keep_tensorflow_out  # noqa: E402
 
-keep_tensorflow_out()
+# name -> submodule; the submodules that need no Keras are in _NUMPY_ONLY.
+_LAZY = {
+    "ep_rate_from_cumulative": "analysis",
+    "local_ep_rate": "analysis",
+    "r_squared": "analysis",
+    "LinearCurrent": "baselines",
+    "fit_linear_current": "baselines",
+    "EPMonitor": "callbacks",
+    "GroundTruthMonitor": "callbacks",
+    "ProgressPrinter": "callbacks",
+    "held_out_subset": "callbacks",
+    "window_sums": "callbacks",
+    "Diagnostic": "diagnostics",
+    "Trajectories": "data",
+    "load_trajectories": "data",
+    "NEEP": "estimator",
+    "as_trajectories": "estimator",
+    "load_model": "estimator",
+    "Antisymmetric": "layers",
+    "CurrentAnsatz": "layers",
+    "Standardize": "layers",
+    "NEEPModel": "model",
+    "make_optimizer": "model",
+    "predict_delta_s": "model",
+    "build_network": "networks",
+    "current_network": "networks",
+    "embedding_network": "networks",
+    "gru_network": "networks",
+    "mlp_network": "networks",
+    "lower_bound_dv": "objective",
+    "lower_bound_j": "objective",
+    "neep_objective": "objective",
+    "objective_numpy": "objective",
+    "Interval": "uncertainty",
+    "block_statistics": "uncertainty",
+    "bootstrap_replicates": "uncertainty",
+    "interval": "uncertainty",
+    "evaluation_batches": "pipeline",
+    "iter_evaluation_batches": "pipeline",
+    "pair_dataset": "pipeline",
+    "window_dataset": "pipeline",
+    "FIT_DEFAULTS": "run",
+    "default_hidden_units": "run",
+    "default_iterations": "run",
+    "fit_summary": "run",
+    "fit_to_folder": "run",
+    "predict_file": "run",
+    "write_history_csv": "run",
+    "write_run_figures": "run",
+    "write_run_folder": "run",
+    "load_set": "ragged",
+    "TrajectorySet": "ragged",
+    "read_arrays": "readers",
+    "describe_labels": "labels",
+    "training_feed": "feed",
+    "StackedTrainer": "stacked",
+}
+_NUMPY_ONLY = {"data", "readers", "labels", "ragged", "uncertainty", "analysis", "baselines", "diagnostics", "pipeline"}
 
-from .analysis import ep_rate_from_cumulative, local_ep_rate, r_squared  # noqa: E402
-from .baselines import LinearCurrent, fit_linear_current  # noqa: E402
-from .callbacks import EPMonitor, GroundTruthMonitor, ProgressPrinter, held_out_subset, window_sums  # noqa: E402
-from .diagnostics import Diagnostic  # noqa: E402
-from .data import Trajectories, load_trajectories  # noqa: E402
-from .estimator import NEEP, as_trajectories, load_model  # noqa: E402
-from .layers import Antisymmetric, CurrentAnsatz, Standardize  # noqa: E402
-from .model import NEEPModel, make_optimizer, predict_delta_s  # noqa: E402
-from .networks import build_network, current_network, embedding_network, gru_network, mlp_network  # noqa: E402
-from .objective import lower_bound_dv, lower_bound_j, neep_objective, objective_numpy  # noqa: E402
-from .uncertainty import Interval, block_statistics, bootstrap_replicates, interval  # noqa: E402
-from .pipeline import evaluation_batches, iter_evaluation_batches, pair_dataset, window_dataset  # noqa: E402
-from .run import (  # noqa: E402
-    FIT_DEFAULTS,
-    default_hidden_units,
-    default_iterations,
-    fit_summary,
-    fit_to_folder,
-    predict_file,
-    write_history_csv,
-    write_run_figures,
-    write_run_folder,
-)
+__all__ = list(_LAZY)
 
-__all__ = [
-    "NEEP",
-    "load_model",
-    "as_trajectories",
-    "Trajectories",
-    "load_trajectories",
-    "neep_objective",
-    "objective_numpy",
-    "lower_bound_j",
-    "lower_bound_dv",
-    "Antisymmetric",
-    "CurrentAnsatz",
-    "Standardize",
-    "current_network",
-    "LinearCurrent",
-    "fit_linear_current",
-    "Interval",
-    "interval",
-    "block_statistics",
-    "bootstrap_replicates",
-    "Diagnostic",
-    "ProgressPrinter",
-    "mlp_network",
-    "embedding_network",
-    "gru_network",
-    "build_network",
-    "NEEPModel",
-    "make_optimizer",
-    "predict_delta_s",
-    "pair_dataset",
-    "window_dataset",
-    "evaluation_batches",
-    "iter_evaluation_batches",
-    "EPMonitor",
-    "GroundTruthMonitor",
-    "held_out_subset",
-    "window_sums",
-    "ep_rate_from_cumulative",
-    "r_squared",
-    "local_ep_rate",
-    "FIT_DEFAULTS",
-    "default_hidden_units",
-    "default_iterations",
-    "fit_to_folder",
-    "write_run_folder",
-    "fit_summary",
-    "write_history_csv",
-    "write_run_figures",
-    "predict_file",
-]
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if module not in _NUMPY_ONLY:
+        from ._quiet import quiet_import
+
+        quiet_import()
+        keep_tensorflow_out()
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list:
+    return sorted(set(globals()) | set(_LAZY))

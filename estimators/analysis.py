@@ -80,6 +80,7 @@ def local_ep_rate(
     bins: int | tuple = 50,
     dims: tuple[int, int] = (0, 1),
     range_: tuple | None = None,
+    min_count: int = 1,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Local EP rate map (Eq. S10) on a 2-D grid of transition midpoints.
 
@@ -101,6 +102,10 @@ def local_ep_rate(
         The two coordinates of the map.
     range_ : ((xmin, xmax), (ymin, ymax)), optional
         Grid extent; default: the 0.5 and 99.5 percentiles of the midpoints.
+    min_count : int
+        Cells holding fewer midpoints than this are NaN (too few steps for a
+        value: its relative error is about ``1 / sqrt(count)``); 1 blanks
+        keeps every cell (empty ones hold 0).
 
     Returns
     -------
@@ -130,4 +135,7 @@ def local_ep_rate(
     total, x_edges, y_edges = np.histogram2d(mid[:, 0], mid[:, 1], bins=bins, range=range_, weights=d.ravel())
     area = np.outer(np.diff(x_edges), np.diff(y_edges))
     sigma = total / (d.size * dt * area)
+    if min_count > 1:
+        count, _, _ = np.histogram2d(mid[:, 0], mid[:, 1], bins=(x_edges, y_edges))
+        sigma = np.where(count >= min_count, sigma, np.nan)
     return sigma, x_edges, y_edges

@@ -39,6 +39,7 @@ from .diagnostics import (
     check_overfitting,
 )
 from .model import predict_delta_s
+from .ragged import describe, flat, map_parts
 from .uncertainty import block_statistics, bootstrap_replicates, interval
 
 __all__ = ["assess", "DATA_FRACTIONS", "REPLICATES"]
@@ -80,7 +81,7 @@ def assess(est, delta_s: np.ndarray, ctx: dict) -> None:
     est.lower_bound_j_ = est.bounds_["lower_bound_j"].value * est.dt_  # per step, as before
     est.lower_bound_dv_ = est.bounds_["lower_bound_dv"].value * est.dt_
     windows = est._exact_windows
-    est.r2_ = None if windows is None else r_squared(delta_s, windows)
+    est.r2_ = None if windows is None else r_squared(flat(delta_s), flat(windows))
 
     diagnostics = [check_blocks(layout, stats.by_trajectory),
                    check_bound(rate, rate_reps, *numbers["lower_bound_j"])]
@@ -129,7 +130,7 @@ def _checked(est, found: dict) -> list[str]:
 
 
 def _pairs(data) -> int:
-    return int(data.n_trajectories * (data.n_steps - 1))
+    return int(np.sum(data.lengths - 1))
 
 
 def _replicates_free(est, delta_s: np.ndarray) -> tuple[float, np.ndarray]:
@@ -153,18 +154,17 @@ def _data_check(est, ctx: dict, layout: int):
             part = train.split(fraction, min_steps=est.seq_len_)[0]
         except ValueError:
             continue
-        _say(est, f"data check: refit on {fraction:g} of the training data "
-                  f"({part.n_trajectories} x {part.n_steps} states)")
+        _say(est, f"data check: refit on {fraction:g} of the training data ({describe(part)} states)")
         linear = None
         if est.kind_ == "current" and est.linear_current_ is not None and est.linear_start:
             linear = fit_linear_current(part.states, mean=ctx["mean"], std=ctx["std"])
         # No training-set tracking in the refits: only their final estimate is used.
         model, _ = est._train_one(part, dict(ctx, train_sub=None), seed, None, linear)
-        delta_s = predict_delta_s(model, test.states, est.seq_len_, est.eval_batch_size)
+        delta_s = map_parts(lambda s: predict_delta_s(model, s, est.seq_len_, est.eval_batch_size), test.states)
         rates.append(_replicates(est, delta_s, layout)["rate"][0])
     if not rates:
         return Diagnostic("data", False, "data check skipped: too little training data to refit on fractions")
-    full = predict_delta_s(est.models_[0], test.states, est.seq_len_, est.eval_batch_size)
+    full = map_parts(lambda s: predict_delta_s(est.models_[0], s, est.seq_len_, est.eval_batch_size), test.states)
     value = _replicates(est, full, layout)["rate"][0]
     fractions = list(DATA_FRACTIONS[: len(rates)]) + [1.0]
     return check_data_growth(fractions, rates + [value], est.ep_rate_interval_.stderr)

@@ -94,13 +94,29 @@ def _states(data) -> np.ndarray:
     return getattr(data, "states", data)
 
 
+def _parts(states) -> tuple:
+    """The parts of a ragged set (a tuple), or the one array as a 1-tuple."""
+    return states if isinstance(states, tuple) else (states,)
+
+
+def _map(fn, states):
+    """``fn`` of each part of a ragged set (a tuple back), or of the array."""
+    return tuple(fn(p) for p in states) if isinstance(states, tuple) else fn(states)
+
+
+def _pairs(states) -> int:
+    return sum(p.shape[0] * (p.shape[1] - 1) for p in _parts(states))
+
+
 def _share(train, test) -> float:
     """Held-out pairs / training pairs: the training-data term of ``uncertainty.interval``."""
-    return (test.shape[0] * (test.shape[1] - 1)) / max(1, train.shape[0] * (train.shape[1] - 1))
+    return _pairs(test) / max(1, _pairs(train))
 
 
-def _standardization(states: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _standardization(states) -> tuple[np.ndarray, np.ndarray]:
     """Mean and std per coordinate from a strided sample (at most ~64 x 4096 states), float64."""
+    if isinstance(states, tuple):  # a ragged set: its largest part
+        states = max(states, key=lambda p: p.size)
     m_count, length, d = states.shape
     sample = np.asarray(states[:: max(1, m_count // 64), :: max(1, length // 4096)], dtype=np.float64)
     sample = sample.reshape(-1, d)
@@ -119,11 +135,13 @@ def _rate(delta_s: np.ndarray, steps: int, dt: float, seed: int, replicates: int
 
 def _continuous(train, test, mean, std):
     train, test = _states(train), _states(test)
-    for x, what in ((train, "training"), (test, "held-out")):
-        if x.ndim != 3 or x.shape[1] < 2 or not np.issubdtype(x.dtype, np.floating):
-            raise ValueError(f"{what} states must be float (M, L, d) with L >= 2, got {x.dtype} {x.shape}")
-    if train.shape[2] != test.shape[2]:
-        raise ValueError(f"training and held-out states differ in dimension: {train.shape[2]} vs {test.shape[2]}")
+    for states, what in ((train, "training"), (test, "held-out")):
+        for x in _parts(states):
+            if x.ndim != 3 or x.shape[1] < 2 or not np.issubdtype(x.dtype, np.floating):
+                raise ValueError(f"{what} states must be float (M, L, d) with L >= 2, got {x.dtype} {x.shape}")
+    if _parts(train)[0].shape[2] != _parts(test)[0].shape[2]:
+        raise ValueError(f"training and held-out states differ in dimension: {_parts(train)[0].shape[2]} vs "
+                         f"{_parts(test)[0].shape[2]}")
     if mean is None or std is None:
         mean, std = _standardization(train)
     return train, test, mean, std
@@ -142,7 +160,7 @@ def current_baseline(train, test, *, dt: float = 1.0, degree: int = 1, mean=None
     """
     train, test, mean, std = _continuous(train, test, mean, std)
     current = fitted or fit_linear_current(train, mean=mean, std=std, degree=degree)
-    value, reps, blocks = _rate(current.delta_s(test), 1, dt, seed, replicates)
+    value, reps, blocks = _rate(_map(current.delta_s, test), 1, dt, seed, replicates)
     name = "linear_current" if current.degree == 1 else f"current_degree_{current.degree}"
     return Baseline(name, "estimate", interval(value, reps, train_share=_share(train, test)),
                     f"{_basis_name(current.degree)}-basis Stratonovich current dS = F(midpoint) . dx fitted by "
@@ -158,8 +176,8 @@ def tur_baseline(train, test, *, dt: float = 1.0, degree: int = 1, mean=None, st
     """
     train, test, mean, std = _continuous(train, test, mean, std)
     current = fit_linear_current(train, mean=mean, std=std, method="tur", degree=degree)
-    j = current.delta_s(test)
-    first, second = block_statistics(j), block_statistics(j * j)
+    j = _map(current.delta_s, test)
+    first, second = block_statistics(j), block_statistics(_map(lambda x: x * x, j))
 
     def ratio(counts):
         n = counts @ first.count
@@ -181,9 +199,9 @@ def plugin_kl_baseline(train, test, *, dt: float = 1.0, n: int = 2, n_states: in
     """Plug-in KL estimate of n-word statistics: counts on ``train``, mean on ``test`` (see ``plugin_kl``)."""
     train, test = _states(train), _states(test)
     if n_states is None:
-        n_states = int(max(np.max(train), np.max(test))) + 1 if hasattr(train, "shape") else None
+        n_states = int(max(max(np.max(p) for p in _parts(train)), max(np.max(p) for p in _parts(test)))) + 1
     table = fit_plugin_kl(train, n, n_states=n_states)
-    value, reps, blocks = _rate(table.delta_s(test), n - 1, dt, seed, replicates)
+    value, reps, blocks = _rate(_map(table.delta_s, test), n - 1, dt, seed, replicates)
     what = "pairs" if n == 2 else f"{n}-words"
     return Baseline("plugin_kl_pairs" if n == 2 else f"plugin_kl_{n}_words", "estimate",
                     interval(value, reps, train_share=_share(train, test)),
@@ -209,7 +227,7 @@ def evaluate_baselines(train, test, *, seq_len: int = 2, degree: int = 1, dt: fl
     train, test = _states(train), _states(test)
     common = dict(dt=float(dt), seed=seed, replicates=replicates)
     out: dict[str, Baseline] = {}
-    if np.issubdtype(test.dtype, np.integer):
+    if np.issubdtype(_parts(test)[0].dtype, np.integer):
         for n in sorted({2, int(seq_len)}):
             base = plugin_kl_baseline(train, test, n=n, n_states=n_states, **common)
             out[base.name] = base

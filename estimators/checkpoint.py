@@ -46,12 +46,17 @@ CHECKPOINT_DIR = "checkpoint"
 
 
 def data_fingerprint(data) -> dict:
-    """Shape, dtype, dt and a hash of the first and last states: enough to tell two data sets apart."""
-    states = data.states
+    """Shape, dtype, dt and a hash of the first and last states: enough to tell two data sets apart.
+
+    A ragged set (``states`` a tuple of parts) is fingerprinted part by part.
+    """
+    parts = data.states if isinstance(data.states, tuple) else (data.states,)
     digest = hashlib.sha256()
-    digest.update(np.ascontiguousarray(states[: min(4, states.shape[0]), : min(4096, states.shape[1])]).tobytes())
-    digest.update(np.ascontiguousarray(states[-1, -min(4096, states.shape[1]):]).tobytes())
-    return {"name": data.name, "shape": list(states.shape), "dtype": str(states.dtype), "dt": data.dt,
+    for states in parts:
+        digest.update(np.ascontiguousarray(states[: min(4, states.shape[0]), : min(4096, states.shape[1])]).tobytes())
+        digest.update(np.ascontiguousarray(states[-1, -min(4096, states.shape[1]):]).tobytes())
+    shape = [list(p.shape) for p in parts] if len(parts) > 1 else list(parts[0].shape)
+    return {"name": data.name, "shape": shape, "dtype": str(parts[0].dtype), "dt": data.dt,
             "dt_known": data.dt_known, "sha256_of_samples": digest.hexdigest()}
 
 

@@ -81,8 +81,13 @@ def iter_pairs(states: np.ndarray, mean=None, std=None, chunk: int = _PAIRS_PER_
     """Consecutive pairs ``(z_t, z_t+1)`` of ``states (M, L, d)``, standardized, float64, in chunks.
 
     Chunk order: trajectories in blocks, each block along time (``_chunks``);
-    memory stays at about ``chunk`` pairs whatever the file size.
+    memory stays at about ``chunk`` pairs whatever the file size. A tuple of
+    parts (a ragged set) yields the pairs of each part in turn.
     """
+    if isinstance(states, tuple):
+        for part in states:
+            yield from iter_pairs(part, mean, std, chunk)
+        return
     m_count, length, d = states.shape
     mean = np.zeros(d) if mean is None else np.asarray(mean, dtype=np.float64)
     std = np.ones(d) if std is None else np.asarray(std, dtype=np.float64)
@@ -185,8 +190,9 @@ def fit_linear_current(states: np.ndarray, *, mean=None, std=None, method: str =
 
     Parameters
     ----------
-    states : array (M, L, d)
-        Continuous training trajectories (memory-mapped is fine: read in chunks).
+    states : array (M, L, d) or tuple of such arrays
+        Continuous training trajectories (memory-mapped is fine: read in chunks);
+        a tuple of parts for a ragged set.
     mean, std : array (d,), optional
         Standardization; default: none (0 and 1).
     method : {"j", "tur"}
@@ -206,10 +212,11 @@ def fit_linear_current(states: np.ndarray, *, mean=None, std=None, method: str =
         raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
     if isinstance(degree, bool) or not isinstance(degree, (int, np.integer)) or not 1 <= degree <= 4:
         raise ValueError(f"degree must be an integer in 1..4, got {degree!r}")
-    states = np.asarray(states) if not hasattr(states, "shape") else states
-    if states.ndim != 3 or states.shape[1] < 2 or not np.issubdtype(states.dtype, np.floating):
-        raise ValueError(f"the linear current needs float states (M, L, d) with L >= 2, got {states.shape}")
-    d = states.shape[2]
+    states = np.asarray(states) if not hasattr(states, "shape") and not isinstance(states, tuple) else states
+    for probe in (states if isinstance(states, tuple) else (states,)):  # a tuple: parts of a ragged set
+        if probe.ndim != 3 or probe.shape[1] < 2 or not np.issubdtype(probe.dtype, np.floating):
+            raise ValueError(f"the linear current needs float states (M, L, d) with L >= 2, got {probe.shape}")
+    d = (states[0] if isinstance(states, tuple) else states).shape[2]
     mean = np.zeros(d) if mean is None else np.asarray(mean, dtype=np.float64)
     std = np.ones(d) if std is None else np.asarray(std, dtype=np.float64)
     total, mu, sigma = _moments(states, mean, std, degree)

@@ -10,16 +10,19 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from .analysis import ep_rate_from_cumulative, r_squared
+from .analysis import r_squared
 from .assessment import assess
 from .baselines import fit_linear_current
 from .callbacks import EPMonitor, ProgressPrinter, held_out_subset, window_sums
-from .data import Trajectories, load_trajectories
+from .data import Trajectories
+from .labels import labels_to_json
 from .model import NEEPModel, make_optimizer, predict_delta_s
 from .networks import MODEL_KINDS, build_network, set_linear_current
 from .objective import objective_numpy
 from .feed import training_feed
 from .pipeline import count_evaluation_windows, gather_windows
+from .ragged import as_data, describe, flat, map_parts, per_trajectory, rate_per_entry, \
+    ragged_subset, sample_states
 
 __all__ = ["NEEP", "load_model", "as_trajectories"]
 
@@ -32,15 +35,20 @@ PRECISIONS = ("float32", "mixed_bfloat16")
 KEEP_START_UNLESS = 3.0
 
 
-def as_trajectories(data, dt: float | None = None) -> Trajectories:
-    """Accept ``Trajectories``, an array (in memory, dt 1 unless given) or a path to a ``.npy``."""
-    if isinstance(data, Trajectories):
-        return data
-    if isinstance(data, (str, Path)):
-        return load_trajectories(data, dt=dt)
-    if isinstance(data, np.ndarray):
-        return Trajectories.from_array(data, dt=1.0 if dt is None else dt, dt_known=dt is not None)
-    raise ValueError(f"data must be Trajectories, a NumPy array or a path, got {type(data).__name__}")
+def as_trajectories(data, dt: float | None = None, labels=None):
+    """Trajectories from anything ``fit`` / ``predict`` take (same as ``ragged.as_data``)."""
+    return as_data(data, dt=dt, labels=labels)
+
+
+def _subset(states, exact_ep, max_windows: int, seq_len: int, seed: int):
+    """``held_out_subset`` for an array or a ragged set (tuple of parts)."""
+    if isinstance(states, tuple):
+        return ragged_subset(states, exact_ep, max_windows, seq_len, seed)
+    return held_out_subset(states, exact_ep, max_windows, seq_len, seed)
+
+
+def _first(states):
+    return states[0] if isinstance(states, tuple) else states
 
 
 def _seed_for(seed: int, k: int) -> int:
@@ -303,6 +311,9 @@ class NEEP:
     def _kind(self, data: Trajectories) -> str:
         default = "embedding" if data.discrete else ("current" if int(self.seq_len) == 2 else "mlp")
         kind = self.model or default
+        if kind not in ("gru",) and int(self.seq_len) > 2 and self.verbose:
+            print(f"NEEP: {kind} network over windows of {int(self.seq_len)} states (the window is flattened; "
+                  "gru reads it in order, the paper's RNEEP)", file=sys.stderr, flush=True)
         if kind == "current" and data.discrete:
             raise ValueError("model 'current' needs float (continuous) states, got integer data (use 'embedding')")
         if kind == "embedding" and not data.discrete:
@@ -315,10 +326,13 @@ class NEEP:
         if train.discrete or not self.normalize:
             return None, None
         rng = np.random.default_rng(seed)
-        count = min(200_000, train.n_trajectories * train.n_steps)
-        m = rng.integers(0, train.n_trajectories, size=count)
-        t = rng.integers(0, train.n_steps, size=count)
-        sample = gather_windows(train.states, m, t, 1)[:, 0].astype(np.float64)
+        if isinstance(train.states, tuple):  # a ragged set: drawn over all steps of all parts
+            sample = sample_states(train.states, int(min(200_000, np.sum(train.lengths))), rng)
+        else:
+            count = min(200_000, train.n_trajectories * train.n_steps)
+            m = rng.integers(0, train.n_trajectories, size=count)
+            t = rng.integers(0, train.n_steps, size=count)
+            sample = gather_windows(train.states, m, t, 1)[:, 0].astype(np.float64)
         std = sample.std(axis=0)
         std[~(std > 0)] = 1.0
         return sample.mean(axis=0).tolist(), std.tolist()
@@ -354,20 +368,24 @@ class NEEP:
         train.check_seq_len(seq_len)
         test.check_seq_len(seq_len)
         n_states = max(train.n_states, test.n_states) if train.discrete else None
+        if train.discrete and list(train.labels) != list(test.labels):
+            test = as_trajectories(test, labels=train.labels)
         mean, std = self._stats(train, self.seed)
         # Model selection (best held-out J) must not see the data the estimate is measured on:
         # with few held-out data, selecting and measuring on the same windows biases the rate
         # upward. The selection uses validation data carved from the training part.
         train, valid = self._validation_split(train, seq_len)
-        sub_states, sub_ep = held_out_subset(valid.states, valid.exact_ep, self.eval_samples, seq_len, self.seed)
+        sub_states, sub_ep = _subset(valid.states, valid.exact_ep, self.eval_samples, seq_len, self.seed)
         train_sub = None
         if self.track_train:  # as many windows as the held-out subset, for a fair comparison
             windows = sub_states.shape[0] * count_evaluation_windows(sub_states, seq_len)
-            train_sub, _ = held_out_subset(train.states, None, windows, seq_len, self.seed)
+            train_sub, _ = _subset(train.states, None, windows, seq_len, self.seed)
         ctx = dict(kind=kind, seq_len=seq_len, n_states=n_states, dt=train.dt, mean=mean, std=std,
+                   labels=None if train.labels is None else labels_to_json(train.labels),
                    sub_states=sub_states, sub_ep=sub_ep, train_sub=train_sub)
         self.train_, self.test_ = train, test
         self.kind_, self.seq_len_, self.n_states_ = kind, seq_len, n_states
+        self.labels_ = train.labels
         self.dt_, self.dt_known_ = train.dt, train.dt_known
         self._set_exact(test)
         # The closed-form linear current: the start of the current model, and a yardstick
@@ -377,8 +395,8 @@ class NEEP:
             self.linear_current_ = fit_linear_current(train.states, mean=mean, std=std)
 
         if self.verbose:
-            print(f"NEEP: {kind} network, train {train.n_trajectories} x {train.n_steps}, held-out "
-                  f"{test.n_trajectories} x {test.n_steps} states", file=sys.stderr, flush=True)
+            print(f"NEEP: {kind} network, train {describe(train)}, held-out {describe(test)} states"
+                  + (f"; {train.describe_states()}" if train.discrete else ""), file=sys.stderr, flush=True)
         self.models_, self.history_ = [], []
         per_seed, ensemble = [], None
         checkpoint = getattr(self, "_checkpoint", None)  # a RunCheckpoint, set by run.fit_to_folder
@@ -396,16 +414,18 @@ class NEEP:
                     checkpoint.seed_done(k, model, history)
             for rec in history:
                 self.history_.append({"seed": k, **rec})
-            delta_s = predict_delta_s(model, test.states, seq_len, self.eval_batch_size)
+            delta_s = map_parts(lambda s: predict_delta_s(model, s, seq_len, self.eval_batch_size), test.states)
             per_seed.append(self._seed_numbers(delta_s))
-            ensemble = delta_s.astype(np.float64) if ensemble is None else ensemble + delta_s
+            as64 = map_parts(lambda d: d.astype(np.float64), delta_s)
+            ensemble = as64 if ensemble is None else (
+                tuple(a + b for a, b in zip(ensemble, as64)) if isinstance(as64, tuple) else ensemble + as64)
             self.models_.append(model)
         self.ep_rate_per_seed_ = np.asarray([p["rate"] for p in per_seed])
         self.objective_per_seed_ = np.asarray([p["objective"] for p in per_seed])
         self.r2_per_seed_ = None if self._exact_windows is None else np.asarray([p["r2"] for p in per_seed])
         self.best_seed_ = int(np.argmax(self.objective_per_seed_))
         self.model_ = self.models_[self.best_seed_]
-        assess(self, ensemble / self.seeds, ctx)
+        assess(self, map_parts(lambda d: d / self.seeds, ensemble), ctx)
         self.seconds_ = time.perf_counter() - start
         return self
 
@@ -420,23 +440,24 @@ class NEEP:
     def _set_exact(self, test: Trajectories) -> None:
         """The exact values of the held-out data, each with one meaning (see the class doc)."""
         dt = self.dt_
-        self._exact_windows = None if test.exact_ep is None else window_sums(test.exact_ep, self.seq_len_)
+        self._exact_windows = None if test.exact_ep is None else map_parts(
+            lambda e: window_sums(e, self.seq_len_), test.exact_ep)
         # The ensemble value of the simulated process per step (the sidecar's), else unknown.
         self.ep_per_step_exact_ = test.ep_per_step_exact
         self.ep_rate_exact_ = None if test.ep_per_step_exact is None else test.ep_per_step_exact / dt
         # The same slope estimator applied to the exact EP of the held-out data itself.
         self.ep_rate_exact_held_out_ = None
         if self._exact_windows is not None:
-            self.ep_rate_exact_held_out_ = ep_rate_from_cumulative(self._exact_windows, 1.0) / (self.seq_len_ - 1) / dt
+            self.ep_rate_exact_held_out_ = rate_per_entry(self._exact_windows) / (self.seq_len_ - 1) / dt
             if self.ep_rate_exact_ is None:
-                self.ep_rate_exact_ = float(np.mean(np.asarray(test.exact_ep, dtype=np.float64))) / dt
+                self.ep_rate_exact_ = float(np.mean(flat(test.exact_ep).astype(np.float64))) / dt
                 self.ep_per_step_exact_ = self.ep_rate_exact_ * dt
 
     def _seed_numbers(self, delta_s: np.ndarray) -> dict:
-        per_step = ep_rate_from_cumulative(delta_s, 1.0) / (self.seq_len_ - 1)
-        numbers = {"rate": per_step / self.dt_, "objective": objective_numpy(delta_s), "r2": None}
+        per_step = rate_per_entry(delta_s) / (self.seq_len_ - 1)
+        numbers = {"rate": per_step / self.dt_, "objective": objective_numpy(flat(delta_s)), "r2": None}
         if self._exact_windows is not None:
-            numbers["r2"] = r_squared(delta_s, self._exact_windows)
+            numbers["r2"] = r_squared(flat(delta_s), flat(self._exact_windows))
         return numbers
 
     def _train_one(self, train: Trajectories, ctx: dict, seed: int, label: str | None, linear=None,
@@ -459,8 +480,9 @@ class NEEP:
             n_states=ctx["n_states"],
             dt=ctx["dt"],
             kind=kind,
+            labels=ctx.get("labels"),
         )
-        model(gather_windows(train.states, np.zeros(1, int), np.zeros(1, int), seq_len))
+        model(gather_windows(_first(train.states), np.zeros(1, int), np.zeros(1, int), seq_len))
         if kind == "current" and linear is not None:
             set_linear_current(network, linear.kernel, linear.bias)
         jax = keras.backend.backend() == "jax"
@@ -508,8 +530,13 @@ class NEEP:
         if getattr(self, "model_", None) is None:
             raise ValueError("this NEEP is not fitted yet: call fit() or NEEP.load() first")
 
-    def predict(self, data, batch_size: int | None = None) -> np.ndarray:
+    def predict(self, data, batch_size: int | None = None) -> np.ndarray | list:
         """EP estimates of the best seed's model on ``data``, float32.
+
+        A ragged set (trajectories of different lengths: a list, several
+        files, a folder) gives a list with one 1-D array per trajectory.
+        Discrete states are coded with the training data's labels; a state
+        never seen in training is an error.
 
         Pair models (seq_len 2): shape ``(M, L-1)``, entry ``[m, t]`` the EP
         of step ``t -> t+1``. Window models (seq_len n > 2): shape
@@ -518,21 +545,34 @@ class NEEP:
         the entries sum to the cumulative EP.
         """
         self._check_fitted()
-        data = as_trajectories(data)
+        data = as_trajectories(data, labels=self._labels() if self.n_states_ is not None else None)
         if data.discrete != (self.n_states_ is not None):
             kind = "integer (discrete)" if self.n_states_ is not None else "float (continuous)"
             raise ValueError(f"this model was trained on {kind} states")
         if data.discrete and data.n_states > self.n_states_:
             raise ValueError(f"data has state {data.n_states - 1}, the model knows 0..{self.n_states_ - 1}")
         data.check_seq_len(self.seq_len_)
-        return predict_delta_s(self.model_, data.states, self.seq_len_, batch_size or self.eval_batch_size)
+        delta_s = map_parts(lambda s: predict_delta_s(self.model_, s, self.seq_len_, batch_size or self.eval_batch_size),
+                            data.states)
+        return per_trajectory(delta_s) if isinstance(delta_s, tuple) else delta_s
+
+    def _labels(self) -> list:
+        labels = getattr(self, "labels_", None)
+        return list(range(self.n_states_)) if labels is None else list(labels)
+
+    def predict_parts(self, data, batch_size: int | None = None):
+        """``predict`` keeping a ragged set's parts: a tuple of ``(M_i, K_i)`` arrays (or one array)."""
+        data = as_trajectories(data, labels=self._labels() if self.n_states_ is not None else None)
+        data.check_seq_len(self.seq_len_)
+        return map_parts(lambda s: predict_delta_s(self.model_, s, self.seq_len_, batch_size or self.eval_batch_size),
+                         data.states)
 
     def ep_rate(self, data, dt: float | None = None) -> float:
         """EP rate of ``data`` per unit time (dt: argument > data's if known > the training dt)."""
-        data = as_trajectories(data)
+        data = as_trajectories(data, labels=self._labels() if self.n_states_ is not None else None)
         if dt is None:
             dt = data.dt if data.dt_known else self.dt_
-        per_window = ep_rate_from_cumulative(self.predict(data), 1.0)
+        per_window = rate_per_entry(self.predict_parts(data))
         return per_window / (self.seq_len_ - 1) / dt
 
     def save(self, path: str | Path) -> Path:
@@ -560,6 +600,7 @@ class NEEP:
         est.model_, est.models_, est.best_seed_ = model, [model], 0
         est.train_ = est.test_ = None  # not kept in the model file
         est.kind_, est.seq_len_, est.n_states_ = model.kind, model.seq_len, model.n_states
+        est.labels_ = None if model.labels is None else tuple(model.labels)
         est.dt_, est.dt_known_ = model.dt, True
         return est
 

@@ -74,6 +74,9 @@ class NEEPModel(keras.Model):
     n_states, dt, kind : metadata
         Number of discrete states (None: continuous), time per step of the
         training data, and the network's kind; stored for ``neep predict``.
+    labels : list or None
+        Discrete states: the original label of each code 0..K-1 (ints or
+        str), so new data are coded the same way (``labels``).
         ``kind="current"`` also chooses the form: ``dS = F(midpoint) . ds``
         (``CurrentAnsatz``, pairs only, ``network`` is ``F``); any other kind
         ``dS = h(w) - h(reversed w)`` (``Antisymmetric``).
@@ -91,6 +94,7 @@ class NEEPModel(keras.Model):
         n_states: int | None = None,
         dt: float = 1.0,
         kind: str | None = None,
+        labels: list | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -106,6 +110,7 @@ class NEEPModel(keras.Model):
         self.n_states = None if n_states is None else int(n_states)
         self.dt = float(dt)
         self.kind = kind
+        self.labels = None if labels is None else list(labels)
         self.standardize = None if mean is None else Standardize(mean, std, name="standardize")
         if kind == "current" and self.seq_len != 2:
             raise ValueError(f"the current model reads pairs (seq_len 2), got seq_len {self.seq_len}; "
@@ -279,6 +284,7 @@ class NEEPModel(keras.Model):
             "n_states": self.n_states,
             "dt": self.dt,
             "kind": self.kind,
+            "labels": self.labels,
         }
 
     @classmethod

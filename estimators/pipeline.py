@@ -50,6 +50,10 @@ __all__ = [
 
 
 def _check(states: np.ndarray, seq_len: int, batch_size: int) -> None:
+    if isinstance(states, tuple):  # a ragged set: parts of different lengths (see ``ragged``)
+        for part in states:
+            _check(part, seq_len, batch_size)
+        return
     if isinstance(seq_len, bool) or int(seq_len) != seq_len or seq_len < 2:
         raise ValueError(f"seq_len must be an integer >= 2, got {seq_len!r}")
     if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
@@ -68,6 +72,8 @@ def window_spec(states: np.ndarray, seq_len: int):
     """TensorSpec of a batch of windows: (None, n, d) float32 or (None, n) int32."""
     import tensorflow as tf
 
+    if isinstance(states, tuple):
+        states = states[0]
     if _discrete(states):
         return tf.TensorSpec((None, seq_len), tf.int32)
     return tf.TensorSpec((None, seq_len, states.shape[2]), tf.float32)
@@ -102,6 +108,9 @@ def iter_window_blocks(
     index into the memmap). Same seed, same blocks.
     """
     _check(states, seq_len, batch_size)
+    if isinstance(states, tuple):
+        yield from _ragged_window_blocks(states, seq_len, batch_size, seed, block)
+        return
     m_count = states.shape[0]
     starts = states.shape[1] - seq_len + 1
     rng = np.random.default_rng(seed)
@@ -110,6 +119,30 @@ def iter_window_blocks(
         m, t = draw_windows(rng, m_count, starts, count)
         windows = gather_windows(states, m, t, seq_len)
         yield windows.reshape((block, batch_size) + windows.shape[1:])
+
+
+def _ragged_window_blocks(parts: tuple, seq_len: int, batch_size: int, seed: int, block: int
+                          ) -> Iterator[np.ndarray]:
+    """``iter_window_blocks`` over parts of different lengths: uniform over all windows of all parts.
+
+    A window never crosses a trajectory boundary: the part is drawn with
+    probability proportional to its number of windows, then (m, t) within it.
+    """
+    windows = np.array([p.shape[0] * (p.shape[1] - seq_len + 1) for p in parts], dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    count = batch_size * block
+    shape = (count, seq_len) + parts[0].shape[2:]
+    dtype = np.int32 if _discrete(parts[0]) else np.float32
+    while True:
+        which = rng.choice(len(parts), size=count, p=windows / windows.sum())
+        out = np.empty(shape, dtype=dtype)
+        for k, part in enumerate(parts):
+            rows = np.flatnonzero(which == k)
+            if rows.size:
+                m = rng.integers(0, part.shape[0], size=rows.size)
+                t = rng.integers(0, part.shape[1] - seq_len + 1, size=rows.size)
+                out[rows] = gather_windows(part, m, t, seq_len)
+        yield out.reshape((block, batch_size) + shape[1:])
 
 
 def window_dataset(states: np.ndarray, seq_len: int, batch_size: int, seed: int = 0, block: int = 16):

@@ -371,8 +371,11 @@ def plot_local_ep_map(
     x_edges, y_edges
         Bin edges, lengths ``nx + 1`` and ``ny + 1`` (as from ``numpy.histogram2d``).
     values
-        Local EP rate per bin, shape ``(nx, ny)``, indexed ``[ix, iy]``; NaN
-        (empty bins) is left blank.
+        Local EP rate density per bin, shape ``(nx, ny)``, indexed
+        ``[ix, iy]``: the EP of the steps whose midpoint falls in the bin,
+        per unit time (``unit``) and per unit area, so that the map
+        integrates to the EP rate (``analysis.local_ep_rate``); NaN (empty or
+        rarely visited bins) is left blank.
     ax
         Axes to draw on; a new figure when None.
     unit
@@ -406,7 +409,7 @@ def plot_local_ep_map(
         x_edges, y_edges, np.ma.masked_invalid(values).T, cmap=cmap, vmin=vmin, vmax=vmax, shading="flat"
     )
     if colorbar:
-        ax.figure.colorbar(mesh, ax=ax, label=f"local EP rate ({unit}) [$k_B$]")
+        ax.figure.colorbar(mesh, ax=ax, label=f"EP {unit} per unit area [$k_B$]")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if equal_aspect:

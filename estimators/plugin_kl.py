@@ -163,8 +163,9 @@ def fit_plugin_kl(states, n: int = 2, *, n_states: int | None = None,
 
     Parameters
     ----------
-    states : integer array (M, L) or (L,)
-        Discrete trajectories with values ``0..K-1`` (memory-mapped is fine).
+    states : integer array (M, L) or (L,), or a tuple of such arrays
+        Discrete trajectories with values ``0..K-1`` (memory-mapped is fine);
+        a tuple of parts (a ragged set): the counts of all parts.
     n : int
         Word length: 2 for the pair estimator, more for n-gram statistics.
     n_states : int, optional
@@ -177,6 +178,17 @@ def fit_plugin_kl(states, n: int = 2, *, n_states: int | None = None,
     -------
     PluginKL
     """
+    if isinstance(states, tuple):  # a ragged set: the counts of all its parts
+        parts = [_check_states(p, n) for p in states]
+        top = max(int(np.max(p)) + 1 if p.size else 1 for p in parts)
+        tables = [fit_plugin_kl(p, n, n_states=max(top, n_states or 0), pseudocount=pseudocount) for p in parts]
+        codes = np.concatenate([t.codes for t in tables])
+        counts = np.concatenate([t.counts for t in tables])
+        order = np.argsort(codes, kind="stable")
+        codes, counts = codes[order], counts[order]
+        first = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+        return dataclasses.replace(tables[0], codes=codes[first], counts=np.add.reduceat(counts, first),
+                                   words=sum(t.words for t in tables))
     states = _check_states(states, n)
     if not (isinstance(pseudocount, (int, float)) and pseudocount > 0):
         raise ValueError(f"pseudocount must be > 0, got {pseudocount!r}")

@@ -27,11 +27,12 @@ from typing import Any
 
 import numpy as np
 
-from .analysis import ep_rate_from_cumulative, local_ep_rate, r_squared
+from .analysis import local_ep_rate, r_squared
 from .callbacks import window_sums
 from .checkpoint import CHECKPOINT_DIR, RunCheckpoint, check_resume, data_fingerprint
 from .data import Trajectories
 from .estimator import NEEP, as_trajectories
+from .ragged import TrajectorySet, describe, flat, per_trajectory, rate_per_entry, shape_of
 from .networks import MODEL_KINDS
 from .summary import fit_summary, json_ready, unit_of, write_history_csv
 from .uncertainty import block_statistics, bootstrap_replicates
@@ -47,7 +48,9 @@ __all__ = [
     "write_history_csv",
     "write_run_figures",
     "predict_file",
+    "check_predict_output",
     "json_ready",
+    "MIN_BIN_COUNT",
 ]
 
 # Defaults of `neep fit` (and of fit_to_folder), chosen on the accuracy grid
@@ -73,6 +76,10 @@ _HIDDEN_DEFAULT = {"current": 128, "mlp": 256, "embedding": 128, "gru": 128}
 # solution and needs fewer (2000 keep the README's main job, data check included, under a
 # minute on 2 cores; nonlinear forces may want more, and the convergence check says so).
 _ITERATIONS_DEFAULT = {"current": 2000, "mlp": 3000, "embedding": 3000, "gru": 3000}
+
+# Bins of the local EP map visited by fewer transition midpoints than this are left blank:
+# with a handful of steps a bin's value is noise (its relative error is about 1/sqrt(count)).
+MIN_BIN_COUNT = 20
 
 # Files of a run folder (also the only ones force=True replaces in an existing folder).
 RUN_FILES = (
@@ -111,7 +118,12 @@ def _check_output_dir(output: Path, force: bool) -> None:
 
 
 def _plot_subset(test: Trajectories, max_steps: int = 500_000) -> tuple[np.ndarray, np.ndarray | None]:
-    """A prefix of the held-out data (whole trajectories when possible) for the figures."""
+    """A prefix of the held-out data (whole trajectories when possible) for the figures.
+
+    A ragged set draws from its largest part (rectangular).
+    """
+    if isinstance(test, TrajectorySet):
+        test = max(test.parts, key=lambda p: p.n_trajectories * p.n_steps)
     m_count, length = test.states.shape[:2]
     if length >= max_steps:
         states = np.asarray(test.states[:1, :max_steps])
@@ -131,7 +143,10 @@ def write_run_figures(est: NEEP, folder: str | Path, test: Trajectories | None =
     (default ``est.test_``, the held-out data of the fit; at most 500,000
     steps of it are drawn) also ``ep_scatter.png``, ``cumulative_ep.png``
     and, for pair models on 2-D continuous states, ``local_ep_map.png``
-    (Eq. S10, estimate beside exact on the same bins).
+    (the EP of the transitions whose midpoint falls in a bin, per unit time
+    and per unit area of the bin, so the map integrates to the EP rate;
+    estimate beside exact on the same bins, equal axes, bins visited by fewer
+    than ``MIN_BIN_COUNT`` midpoints left blank).
     """
     from .plots import _pyplot, mark_baselines, mark_estimate, plot_convergence, plot_cumulative_ep, plot_ep_scatter, plot_local_ep_map, save_figure
 
@@ -160,15 +175,17 @@ def write_run_figures(est: NEEP, folder: str | Path, test: Trajectories | None =
     save_figure(ax, folder / "cumulative_ep.png")
     written.append("cumulative_ep.png")
     if seq_len == 2 and not test.discrete and states.ndim == 3 and states.shape[2] == 2:
-        sigma_est, x_edges, y_edges = local_ep_rate(states, estimated, est.dt_, bins=40)
-        sigma_exact, _, _ = local_ep_rate(states, exact, est.dt_, bins=(x_edges, y_edges))
+        sigma_est, x_edges, y_edges = local_ep_rate(states, estimated, est.dt_, bins=40, min_count=MIN_BIN_COUNT)
+        sigma_exact, _, _ = local_ep_rate(states, exact, est.dt_, bins=(x_edges, y_edges), min_count=MIN_BIN_COUNT)
         low = float(np.nanmin([np.nanmin(sigma_est), np.nanmin(sigma_exact)]))
         high = float(np.nanmax([np.nanmax(sigma_est), np.nanmax(sigma_exact)]))
         fig, axes = _pyplot().subplots(1, 2, figsize=(10, 4.2), layout="constrained")
         plot_local_ep_map(x_edges, y_edges, sigma_est, ax=axes[0], unit=unit, vmin=low, vmax=high,
-                          colorbar=False, title="Local EP rate: NEEP (Eq. S10)")
+                          colorbar=False, title="Local EP rate density: NEEP", equal_aspect=True)
         plot_local_ep_map(x_edges, y_edges, sigma_exact, ax=axes[1], unit=unit, vmin=low, vmax=high,
-                          title="Local EP rate: exact EP, same bins")
+                          title="Local EP rate density: exact EP, same bins", equal_aspect=True)
+        fig.suptitle(f"EP of the steps whose midpoint falls in a bin, {unit} and per unit "
+                     f"area (sums to the EP rate); bins with < {MIN_BIN_COUNT} steps blank", fontsize=9)
         save_figure(fig, folder / "local_ep_map.png")
         written.append("local_ep_map.png")
     return written
@@ -204,6 +221,7 @@ def write_run_folder(est: NEEP, output: str | Path, *, data: Trajectories | None
     _check_output_dir(output, force)
     summary = fit_summary(est, data)
     tmp = Path(tempfile.mkdtemp(prefix=f".{output.name or 'run'}.", suffix=".tmp", dir=output.parent))
+    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it 0700; a run folder is an ordinary folder
     try:
         est.save(tmp / "model.keras")
         write_history_csv(est.history_, tmp / "history.csv", unit=unit_of(est))
@@ -216,6 +234,12 @@ def write_run_folder(est: NEEP, output: str | Path, *, data: Trajectories | None
     return summary
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _with_dt(data: Any, dt: float | None) -> Trajectories:
     """``as_trajectories``, with an explicit ``dt`` overriding a ``Trajectories``' own too."""
     if dt is not None and not (isinstance(dt, (int, float)) and not isinstance(dt, bool) and dt > 0):
@@ -223,6 +247,8 @@ def _with_dt(data: Any, dt: float | None) -> Trajectories:
     trajectories = as_trajectories(data, dt=dt)
     if dt is not None and isinstance(data, Trajectories):
         trajectories = dataclasses.replace(trajectories, dt=float(dt), dt_known=True)
+    elif dt is not None and isinstance(data, TrajectorySet):
+        trajectories = TrajectorySet(tuple(dataclasses.replace(p, dt=float(dt), dt_known=True) for p in data.parts))
     return trajectories
 
 
@@ -301,10 +327,11 @@ def fit_to_folder(data: Any, output: str | Path, *, force: bool = False, dt: flo
                                resume_command)
     est._checkpoint = checkpoint
     if est.verbose:
-        shape = "x".join(str(s) for s in trajectories.states.shape)
-        print(f"neep fit: {trajectories.name} ({shape}, {'discrete' if trajectories.discrete else 'continuous'} "
-              f"states, dt {trajectories.dt:g}{'' if trajectories.dt_known else ' (unknown: rates per step)'}); "
-              f"{kind} network with {est.hidden_units} hidden units, {est.iterations} iterations x {est.seeds} seed(s)"
+        window = f", windows of {est.seq_len} states" if est.seq_len > 2 else ""
+        print(f"neep fit: {trajectories.name} ({describe(trajectories)} states, {trajectories.describe_states()}, "
+              f"dt {trajectories.dt:g}{'' if trajectories.dt_known else ' (unknown: rates per step)'}); "
+              f"{kind} network with {est.hidden_units} hidden units{window}, {est.iterations} iterations x "
+              f"{est.seeds} seed(s)"
               + (f"; resuming {output} (seeds done: {len(checkpoint.histories)})" if resume else ""),
               file=sys.stderr, flush=True)
     try:
@@ -321,44 +348,78 @@ def fit_to_folder(data: Any, output: str | Path, *, force: bool = False, dt: flo
     return est, summary
 
 
-def _save_npy(array: np.ndarray, output: Path) -> None:
-    handle, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp.npy", dir=output.parent)
+def _save_npy(array: Any, output: Path) -> None:
+    """``array`` to ``output`` (.npy), or a list of arrays to an .npz (``trajectory_0``, ...), atomically."""
+    suffix = ".tmp.npz" if output.suffix == ".npz" else ".tmp.npy"
+    handle, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=suffix, dir=output.parent)
     os.close(handle)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it 0600
     try:
-        np.save(tmp, array)
+        if output.suffix == ".npz":
+            arrays = array if isinstance(array, list) else list(array)
+            np.savez(tmp, **{f"trajectory_{k}": a for k, a in enumerate(arrays)})
+        else:
+            np.save(tmp, array)
         os.replace(tmp, output)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
+def check_predict_output(output: str | Path | None, force: bool, ragged: bool = False) -> Path | None:
+    """The output of ``predict_file``: ``.npy`` (one array), ``.npz`` (one array per trajectory)."""
+    if output is None:
+        return None
+    output = Path(output)
+    if output.suffix not in (".npy", ".npz"):
+        raise ValueError(f"output {str(output)!r} must end in .npy (one array) or .npz (one array per trajectory)")
+    if ragged and output.suffix == ".npy":
+        raise ValueError(f"trajectories of different lengths give one array each: write them to an .npz, "
+                         f"not {str(output)!r}")
+    if output.exists() and not force:
+        raise ValueError(f"output {str(output)!r} exists (force=True / --force to overwrite)")
+    return output
+
+
 def predict_file(model_path: str | Path, path: Any, output: str | Path | None = None, *,
-                 dt: float | None = None, batch_size: int = 16384, force: bool = False) -> dict:
+                 dt: float | None = None, batch_size: int = 16384, force: bool = False,
+                 **read_options: Any) -> dict:
     """Everything ``neep predict`` does: per-step EP of ``path`` from a saved model, and its rate.
 
     Loads the model (``model.keras`` of ``neep fit``) and the trajectories
-    (a file, ``Trajectories`` or an array), computes the EP of every step (of
-    every window, tiling each trajectory, for RNEEP models), writes it to
-    ``output`` (float32 ``.npy``, shape ``(M, L-1)`` for pair models; under a
-    temporary name, then renamed) when given, and returns a dict with
-    ``ep_rate`` (per unit time when dt is known, else per step),
-    ``ep_rate_stderr`` (block bootstrap over these data: their sampling error
-    only), ``ep_per_step``, ``dt``, ``rate_unit``, ``shape``, ``seq_len`` and, when
-    the data carry their exact EP, ``ep_per_step_exact`` and ``r2``.
+    (a file of any format, several files or a folder (a ragged set),
+    ``Trajectories`` or an array), computes the EP of every step (of every
+    window of the model's ``seq_len`` states, tiling each trajectory, for
+    window models), writes it to ``output`` when given (float32; ``.npy``
+    of shape ``(M, L-1)`` for pair models, or ``.npz`` with one array
+    ``trajectory_k`` per trajectory, required for a ragged set; under a
+    temporary name, then renamed), and returns a dict with ``ep_rate`` (per
+    unit time when dt is known, else per step), ``ep_rate_stderr`` (block
+    bootstrap over these data: their sampling error only), ``ep_per_step``,
+    ``dt``, ``dt_source`` (``"argument"``, ``"data"`` or ``"model"``: the
+    training data's, when these data carry none), ``rate_unit``, ``shape``,
+    ``seq_len``, ``n_states`` / ``labels`` (discrete), and, when the data
+    carry their exact EP, ``ep_per_step_exact`` and ``r2``.
 
-    dt: the argument, else the data's sidecar, else the training data's
-    (stored in the model). An existing ``output`` needs ``force``.
+    Discrete states are coded with the model's labels; a state never seen in
+    training is an error. ``read_options``: ``key``, ``columns``,
+    ``time_column``, ``waiting_time_column`` (see ``readers``). An existing
+    ``output`` needs ``force``.
     """
     model_path = Path(model_path)
     if model_path.suffix != ".keras":
         raise ValueError(f"MODEL must be a .keras file written by `neep fit`, got {str(model_path)!r}")
-    if output is not None:
-        output = Path(output)
-        if output.suffix != ".npy":
-            raise ValueError(f"output {str(output)!r} must end in .npy")
-        if output.exists() and not force:
-            raise ValueError(f"output {str(output)!r} exists (force=True / --force to overwrite)")
-    data = _with_dt(path, dt)
+    if not model_path.exists():
+        raise ValueError(f"model file not found: {str(model_path)!r}")
+    check_predict_output(output, force)
+    is_dir = isinstance(path, (str, Path)) and Path(path).is_dir()
+    if not isinstance(path, (list, tuple)) and not is_dir and not read_options:
+        data = _with_dt(path, dt)
+    else:
+        from .ragged import load_set
+
+        data = load_set(path if isinstance(path, (list, tuple)) else [path], dt=dt, **read_options)
+    output = check_predict_output(output, force, ragged=isinstance(data, TrajectorySet))
     estimator = NEEP.load(model_path)
     if not data.discrete:
         standardize = getattr(estimator.model_, "standardize", None)
@@ -366,35 +427,47 @@ def predict_file(model_path: str | Path, path: Any, output: str | Path | None = 
         if expected is not None and data.dim != expected:
             raise ValueError(f"{data.name}: states have {data.dim} coordinates, the model was trained on {expected}")
     try:
-        delta_s = estimator.predict(data, batch_size=batch_size)
+        delta_s = estimator.predict_parts(data, batch_size=batch_size)
     except ValueError:
         raise
     except Exception as error:  # a shape the network cannot take: one line, no traceback
         raise ValueError(f"{data.name}: the model cannot read these states ({type(error).__name__})") from None
     seq_len = estimator.seq_len_
     if dt is not None or data.dt_known:
-        dt_used, unit = data.dt, "per unit time"
+        dt_used, unit, source = data.dt, "per unit time", ("argument" if dt is not None else "data")
     else:
-        dt_used = estimator.dt_
+        dt_used, source = estimator.dt_, "model"
         unit = "per unit time" if dt_used != 1.0 else "per step"
-    per_step = ep_rate_from_cumulative(delta_s, 1.0) / (seq_len - 1)
+    per_step = rate_per_entry(delta_s) / (seq_len - 1)
     replicates = bootstrap_replicates(block_statistics(delta_s), 2000, seed=0)["rate"]
+    ragged = isinstance(delta_s, tuple)
     result = {
         "ep_rate": per_step / dt_used,
         "ep_rate_stderr": float(np.std(replicates, ddof=1)) / (seq_len - 1) / dt_used,
         "ep_per_step": per_step,
         "dt": dt_used,
+        "dt_source": source,
         "rate_unit": unit,
-        "shape": list(delta_s.shape),
+        "shape": shape_of(delta_s),
+        "n_trajectories": data.n_trajectories,
+        "ragged": ragged,
         "seq_len": seq_len,
+        "n_states": estimator.n_states_,
+        "labels": None if estimator.n_states_ is None else estimator._labels(),
         "ep_per_step_exact": None,
         "r2": None,
     }
     if data.exact_ep is not None:
-        result["ep_per_step_exact"] = float(np.mean(np.asarray(data.exact_ep, dtype=np.float64)))
-        result["r2"] = r_squared(delta_s, data.exact_ep if seq_len == 2 else window_sums(data.exact_ep, seq_len))
+        exact = data.exact_ep
+        result["ep_per_step_exact"] = float(np.mean(flat(exact).astype(np.float64)))
+        windows = exact if seq_len == 2 else (tuple(window_sums(e, seq_len) for e in exact) if ragged
+                                              else window_sums(exact, seq_len))
+        result["r2"] = r_squared(flat(delta_s), flat(windows))
     elif data.ep_per_step_exact is not None:
         result["ep_per_step_exact"] = data.ep_per_step_exact
     if output is not None:
-        _save_npy(delta_s.astype(np.float32, copy=False), output)
+        if ragged or output.suffix == ".npz":
+            _save_npy([a.astype(np.float32, copy=False) for a in per_trajectory(delta_s)], output)
+        else:
+            _save_npy(delta_s.astype(np.float32, copy=False), output)
     return result

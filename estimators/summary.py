@@ -15,6 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from .labels import labels_to_json
+from .ragged import shape_of
+
 __all__ = ["fit_summary", "write_history_csv", "json_ready", "unit_of"]
 
 _RATE_KEYS = ("ep_rate", "ep_rate_exact", "lower_bound_j", "lower_bound_dv", "train_ep_rate")
@@ -126,10 +129,16 @@ def fit_summary(est, data=None) -> dict:
         "test_fraction": est.test_fraction,
         "data_check": est.data_check,
         "baseline_degree": getattr(est, "baseline_degree", 1),
-        "data": None if data is None else (str(data.path) if data.path is not None else "array"),
-        "shape": None if data is None else list(data.states.shape),
-        "train_shape": list(est.train_.states.shape),
-        "test_shape": list(est.test_.states.shape),
+        "data": None if data is None else (data.name if data.path is not None or hasattr(data, "parts")
+                                           else "array"),
+        "shape": None if data is None else shape_of(data.states),
+        "n_trajectories": None if data is None else data.n_trajectories,
+        "trajectory_lengths": (data.lengths.tolist() if data is not None and hasattr(data, "parts") else None),
+        "train_shape": shape_of(est.train_.states),
+        "test_shape": shape_of(est.test_.states),
+        "n_states": est.n_states_,
+        "labels": labels_to_json(getattr(est, "labels_", None)),
+        "jump_data": bool(getattr(data, "metadata", {}).get("jump_data", False)) if data is not None else False,
         "seconds": est.seconds_,
         "notes": (
             "All rates (ep_rate and its interval, lower bounds, baselines, exact values) are in rate_unit "
@@ -140,7 +149,11 @@ def fit_summary(est, data=None) -> dict:
             "(the sidecar's per-step value / dt; for the bead chain the Euler-Maruyama chain's own value); "
             "relative_error and interval_covers_exact compare with it. ep_rate_exact_held_out: the same slope "
             "estimator applied to the exact per-step EP of the held-out data (what a perfect network would print "
-            "here). ep_rate_exact_process: the sidecar's rate of the continuous-time process. kept: the evaluation "
+            "here). n_states and labels (discrete states): code k of the network is labels[k]. shape: the data's "
+            "array shape (one per part for a ragged set, whose trajectory_lengths are listed; the rate weights each "
+            "trajectory by its time). jump_data: continuous-time jumps, each step one jump, dt the mean waiting "
+            "time, so the rate per unit time is the EP per jump over the mean time per jump (stationary Markov jump "
+            "process). ep_rate_exact_process: the sidecar's rate of the continuous-time process. kept: the evaluation "
             "whose weights each seed kept (best objective J on validation data set aside from the training part; "
             "the held-out data the rate is measured on take no part in that choice). baselines: classical estimators "
             "fitted on the training data and measured on the same held-out data (value, stderr, kind: 'estimate' "

@@ -107,7 +107,16 @@ class BlockStatistics:
 
 def block_statistics(delta_s: np.ndarray, min_blocks: int = MIN_BLOCKS,
                      min_trajectories: int = MIN_TRAJECTORIES) -> BlockStatistics:
-    """Cut ``delta_s (M, K)`` (or ``(K,)``) into bootstrap blocks and sum within each (float64)."""
+    """Cut ``delta_s (M, K)`` (or ``(K,)``) into bootstrap blocks and sum within each (float64).
+
+    A tuple of ``(M_i, K_i)`` arrays (a ragged set, ``ragged``) is cut part
+    by part on one rule (whole trajectories when there are
+    ``min_trajectories`` in all), each trajectory's slope weighted by its
+    length ``K_i``: the rate is then the time-weighted mean of the
+    trajectories' slopes.
+    """
+    if isinstance(delta_s, tuple):
+        return _ragged_block_statistics(delta_s, min_blocks, min_trajectories)
     d = np.asarray(delta_s, dtype=np.float64)
     if d.ndim == 1:
         d = d[None]
@@ -128,6 +137,23 @@ def block_statistics(delta_s: np.ndarray, min_blocks: int = MIN_BLOCKS,
     total = np.stack([d[:, c].sum(axis=1) for c in cols], axis=1).ravel()
     exp_total = np.stack([np.exp(-d[:, c] - shift).sum(axis=1) for c in cols], axis=1).ravel()
     return BlockStatistics(slope, weight, count, total, exp_total, shift, by_trajectory)
+
+
+def _ragged_block_statistics(parts: tuple, min_blocks: int, min_trajectories: int) -> BlockStatistics:
+    total_m = sum(np.shape(p)[0] for p in parts)
+    by_trajectory = total_m >= min_trajectories
+    per_trajectory = 1 if by_trajectory else math.ceil(min_blocks / total_m)
+    pieces = [block_statistics(p, min_blocks=per_trajectory * np.shape(p)[0],
+                               min_trajectories=1 if by_trajectory else np.shape(p)[0] + 1) for p in parts]
+    shift = max(b.shift for b in pieces)
+    lengths = [np.shape(p)[1] for p in parts]
+
+    def cat(field, scale=None):
+        return np.concatenate([getattr(b, field) * (1.0 if scale is None else scale(b, k))
+                               for k, b in zip(lengths, pieces)])
+
+    return BlockStatistics(cat("slope", lambda b, k: k), cat("weight", lambda b, k: k), cat("count"), cat("total"),
+                           cat("exp_total", lambda b, k: np.exp(b.shift - shift)), shift, by_trajectory)
 
 
 def bootstrap_counts(n_blocks: int, replicates: int = 2000, seed: int = 0):

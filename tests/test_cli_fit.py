@@ -158,12 +158,12 @@ def _bad_files(tmp_path, rng):
     """name -> (path, extra args, expected text in the error line)."""
     cases = {}
     cases["missing"] = (tmp_path / "nothere.npy", [], "not found")
-    text = tmp_path / "data.csv"
-    text.write_text("1,2\n3,4\n")
-    cases["not npy"] = (text, [], "not a .npy")
+    binary = tmp_path / "data.bin"
+    binary.write_bytes(bytes(range(256)))
+    cases["not npy"] = (binary, [], "not a format neep reads")
     junk = tmp_path / "junk.npy"
     junk.write_bytes(b"this is not numpy")
-    cases["corrupt npy"] = (junk, [], "not a valid .npy")
+    cases["corrupt npy"] = (junk, [], "not a valid NumPy .npy")
     obj = tmp_path / "object.npy"
     np.save(obj, np.array([{"a": 1}, None], dtype=object), allow_pickle=True)
     cases["object dtype"] = (obj, [], "object")
@@ -186,7 +186,7 @@ def _bad_files(tmp_path, rng):
     floats = tmp_path / "floats.npy"
     np.save(floats, rng.normal(size=(4, 50, 2)).astype(np.float32))
     cases["float data with embedding"] = (floats, ["--model", "embedding"], "embedding")
-    cases["current model on windows"] = (floats, ["--model", "current", "--seq-len", "4"], "seq_len 2")
+    cases["current model on windows"] = (floats, ["--model", "current", "--seq-len", "4"], "reads pairs")
     ints = tmp_path / "ints.npy"
     np.save(ints, rng.integers(0, 3, size=(4, 50)).astype(np.int8))
     cases["current model on discrete data"] = (ints, ["--model", "current"], "float (continuous)")

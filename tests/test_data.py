@@ -64,11 +64,13 @@ def test_missing_file(tmp_path):
     _one_line_error("not found", load_trajectories, tmp_path / "nope.npy")
 
 
-def test_not_a_npy_file(tmp_path):
+def test_not_a_trajectory_file(tmp_path):
     (tmp_path / "a.txt").write_text("1 2 3")
-    _one_line_error("not a .npy file", load_trajectories, tmp_path / "a.txt")
+    _one_line_error("need at least 2 data rows", load_trajectories, tmp_path / "a.txt")
     (tmp_path / "b.npy").write_text("garbage")
-    _one_line_error("not a valid .npy file", load_trajectories, tmp_path / "b.npy")
+    _one_line_error("named .npy but is not a valid NumPy .npy file", load_trajectories, tmp_path / "b.npy")
+    (tmp_path / "c.bin").write_bytes(bytes(range(256)))
+    _one_line_error("not a format neep reads", load_trajectories, tmp_path / "c.bin")
 
 
 def test_object_dtype(tmp_path):
@@ -88,10 +90,11 @@ def test_wrong_rank(tmp_path):
     _one_line_error("shape", load_trajectories, _save(tmp_path / "i.npy", np.zeros((2, 3, 4), np.int8)))
 
 
-def test_negative_and_unsupported_states(tmp_path):
+def test_negative_labels_and_unsupported_states(tmp_path):
     x = np.zeros((2, 5), np.int8)
     x[1, 3] = -1
-    _one_line_error("trajectory 1 at step 3", load_trajectories, _save(tmp_path / "neg.npy", x))
+    data = load_trajectories(_save(tmp_path / "neg.npy", x))
+    assert data.labels == (-1, 0) and data.n_states == 2 and data.states[1, 3] == 0 and data.states[0, 0] == 1
     _one_line_error("dtype", load_trajectories, _save(tmp_path / "b.npy", np.zeros((5,), bool)))
 
 

@@ -13,7 +13,6 @@ from neep.estimators import (
     embedding_network,
     make_optimizer,
     load_trajectories,
-    mlp_network,
     pair_dataset,
     window_dataset,
 )

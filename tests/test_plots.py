@@ -135,3 +135,20 @@ def test_save_figure_writes_png_and_closes(tmp_path, rng):
     path = save_figure(ax, tmp_path / "scatter.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not plt.fignum_exists(ax.figure.number)
+
+
+def test_local_ep_map_blanks_rarely_visited_bins(rng):
+    """A bin's value is EP per unit time and area; bins with fewer than min_count midpoints are NaN."""
+    from neep.estimators.analysis import local_ep_rate
+
+    states = rng.normal(size=(4, 2000, 2))
+    delta_s = np.ones((4, 1999))
+    full, xe, ye = local_ep_rate(states, delta_s, dt=0.5, bins=10)
+    area = np.outer(np.diff(xe), np.diff(ye))
+    mid = 0.5 * (states[:, :-1] + states[:, 1:]).reshape(-1, 2)
+    count, _, _ = np.histogram2d(mid[:, 0], mid[:, 1], bins=(xe, ye))
+    # each step carries dS = 1: the map integrates to (steps inside the grid) / (all steps * dt)
+    assert np.sum(full * area) == pytest.approx(count.sum() / (delta_s.size * 0.5), rel=1e-12)
+    sparse, _, _ = local_ep_rate(states, delta_s, dt=0.5, bins=(xe, ye), min_count=50)
+    assert np.all(np.isnan(sparse[count < 50])) and np.allclose(sparse[count >= 50], full[count >= 50])
+    assert np.any(count < 50) and np.any(count >= 50)
