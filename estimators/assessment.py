@@ -144,7 +144,7 @@ def _replicates_free(est, delta_s: np.ndarray) -> tuple[float, np.ndarray]:
 def _data_check(est, ctx: dict, layout: int):
     """Refit the first seed on 1/4 and 1/2 of the training data; compare on the same held-out data."""
     from .baselines import fit_linear_current
-    from .estimator import _seed_for
+    from .training import seed_for as _seed_for
 
     train, test = est.train_, est.test_
     seed = _seed_for(est.seed, 0)

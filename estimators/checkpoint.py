@@ -146,6 +146,12 @@ class RunCheckpoint:
         before = [keras.callbacks.BackupAndRestore(str(self.backup_dir(k)), save_freq="epoch")]
         return before, [_MonitorState(self, k, monitor)]
 
+    def callbacks_after(self, k: int, monitor) -> list:
+        """The partial-file writer of seed ``k`` alone (no weight backup: stacked seeds, see ``training``)."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._write_state()
+        return [_MonitorState(self, k, monitor)]
+
     def seed_done(self, k: int, model, history: list) -> None:
         """Keep seed ``k``'s kept model and history; drop its training backup."""
         self.dir.mkdir(parents=True, exist_ok=True)

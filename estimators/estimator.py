@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import sys
 import time
 from pathlib import Path
@@ -13,26 +12,20 @@ import numpy as np
 from .analysis import r_squared
 from .assessment import assess
 from .baselines import fit_linear_current
-from .callbacks import EPMonitor, ProgressPrinter, held_out_subset, window_sums
+from .callbacks import held_out_subset, window_sums
 from .data import Trajectories
 from .labels import labels_to_json
-from .model import NEEPModel, make_optimizer, predict_delta_s
-from .networks import MODEL_KINDS, build_network, set_linear_current
+from .model import NEEPModel, predict_delta_s
+from .networks import MODEL_KINDS
 from .objective import objective_numpy
-from .feed import training_feed
 from .pipeline import count_evaluation_windows, gather_windows
+from .training import seed_for, stacking, train_one, train_stacked
 from .ragged import as_data, describe, flat, map_parts, per_trajectory, rate_per_entry, \
     ragged_subset, sample_states
 
 __all__ = ["NEEP", "load_model", "as_trajectories"]
 
 PRECISIONS = ("float32", "mixed_bfloat16")
-# The current model keeps its closed-form start unless training beats its validation J by this
-# many standard errors: the rate moves at first order with any noise in the network while J
-# moves at second order, so an insignificant gain in J is a likely loss in the rate. 3, not 2:
-# the best of ~30 evaluations is compared with the start (a maximum over many correlated
-# tests; at 2 the 5-bead grid rows kept noise twice, +7 % and +21 %).
-KEEP_START_UNLESS = 3.0
 
 
 def as_trajectories(data, dt: float | None = None, labels=None):
@@ -45,14 +38,6 @@ def _subset(states, exact_ep, max_windows: int, seq_len: int, seed: int):
     if isinstance(states, tuple):
         return ragged_subset(states, exact_ep, max_windows, seq_len, seed)
     return held_out_subset(states, exact_ep, max_windows, seq_len, seed)
-
-
-def _first(states):
-    return states[0] if isinstance(states, tuple) else states
-
-
-def _seed_for(seed: int, k: int) -> int:
-    return int(np.random.SeedSequence([int(seed), int(k)]).generate_state(1)[0] % (2**31 - 1))
 
 
 class NEEP:
@@ -151,7 +136,12 @@ class NEEP:
     device : bool or "auto"
         JAX only: keep the training array on the accelerator and gather the
         windows there ("auto": when it fits, under 4 GiB, and the default
-        device is not the CPU). Same batches as the host feed.
+        device is not the CPU); the indices are drawn on the device too.
+    stack_seeds : bool or "auto"
+        JAX only: train the ``seeds`` networks as one stacked model (one
+        compiled call advances them all; each keeps its own initialization,
+        batches, selection and estimate: the same numbers as one after the
+        other, to float round-off). "auto": on JAX with two or more seeds.
 
     Attributes
     ----------
@@ -239,6 +229,7 @@ class NEEP:
         jit_compile: bool = False,
         steps_per_execution: int | None = None,
         device: bool | str = "auto",
+        stack_seeds: bool | str = "auto",
     ):
         self.model = model
         self.hidden_units = hidden_units
@@ -271,6 +262,7 @@ class NEEP:
         self.jit_compile = jit_compile
         self.steps_per_execution = steps_per_execution
         self.device = device
+        self.stack_seeds = stack_seeds
 
     # -- checks ------------------------------------------------------------------
     def _check_params(self) -> None:
@@ -298,6 +290,8 @@ class NEEP:
         fraction = self.validation_fraction
         if isinstance(fraction, bool) or not isinstance(fraction, (int, float, np.floating)) or not 0 < fraction < 1:
             raise ValueError(f"validation_fraction must be in (0, 1), got {fraction!r}")
+        if self.stack_seeds not in (True, False, "auto"):
+            raise ValueError(f"stack_seeds must be True, False or 'auto', got {self.stack_seeds!r}")
         if self.device not in (True, False, "auto"):
             raise ValueError(f"device must be True, False or 'auto', got {self.device!r}")
         if self.precision not in PRECISIONS:
@@ -400,15 +394,25 @@ class NEEP:
         self.models_, self.history_ = [], []
         per_seed, ensemble = [], None
         checkpoint = getattr(self, "_checkpoint", None)  # a RunCheckpoint, set by run.fit_to_folder
+        start_at = self.linear_current_ if self.linear_start else None
+        labels = [f"seed {k + 1}/{self.seeds}" for k in range(self.seeds)]
+        trained = {}
+        if checkpoint is not None:  # resumed: the seeds that finished before the interruption
+            trained = {k: done for k in range(self.seeds) if (done := checkpoint.finished(k)) is not None}
+        left = [k for k in range(self.seeds) if k not in trained]
+        if stacking(self, left, checkpoint):  # JAX: the seeds left as one stacked model
+            results = train_stacked(self, train, ctx, [seed_for(self.seed, k) for k in left],
+                                    [labels[k] for k in left], start_at, checkpoint, indices=left)
+            for k, (model, monitor) in zip(left, results):
+                trained[k] = (model, monitor.history)
+                if checkpoint is not None:
+                    checkpoint.seed_done(k, model, monitor.history)
         for k in range(self.seeds):
-            label = f"seed {k + 1}/{self.seeds}"
-            start_at = self.linear_current_ if self.linear_start else None
-            done = None if checkpoint is None else checkpoint.finished(k)
-            if done is not None:  # resumed: this seed finished before the interruption
-                model, history = done
+            if k in trained:
+                model, history = trained[k]
             else:
-                model, monitor = self._train_one(train, ctx, _seed_for(self.seed, k), label, start_at,
-                                                 checkpoint=None if checkpoint is None else (checkpoint, k))
+                model, monitor = train_one(self, train, ctx, seed_for(self.seed, k), labels[k], start_at,
+                                           checkpoint=None if checkpoint is None else (checkpoint, k))
                 history = monitor.history
                 if checkpoint is not None:
                     checkpoint.seed_done(k, model, history)
@@ -459,71 +463,6 @@ class NEEP:
         if self._exact_windows is not None:
             numbers["r2"] = r_squared(flat(delta_s), flat(self._exact_windows))
         return numbers
-
-    def _train_one(self, train: Trajectories, ctx: dict, seed: int, label: str | None, linear=None,
-                   checkpoint=None):
-        """One network trained on ``train`` with held-out monitoring; returns (model, monitor).
-
-        ``checkpoint``: ``(RunCheckpoint, seed index)`` to back up and resume (see ``checkpoint``).
-        """
-        kind, seq_len = ctx["kind"], ctx["seq_len"]
-        policy = None if self.precision == "float32" else self.precision
-        network = build_network(kind, n_states=ctx["n_states"], hidden_units=self.hidden_units, layers=self.layers,
-                                embedding_dim=self.embedding_dim, dtype=policy, seed=seed, dim=train.dim)
-        model = NEEPModel(
-            network,
-            seq_len=seq_len,
-            weight_decay=0.0 if self.decoupled_weight_decay else float(self.weight_decay),
-            mean=ctx["mean"],
-            std=ctx["std"],
-            ema_momentum=self.ema_momentum,
-            n_states=ctx["n_states"],
-            dt=ctx["dt"],
-            kind=kind,
-            labels=ctx.get("labels"),
-        )
-        model(gather_windows(_first(train.states), np.zeros(1, int), np.zeros(1, int), seq_len))
-        if kind == "current" and linear is not None:
-            set_linear_current(network, linear.kernel, linear.bias)
-        jax = keras.backend.backend() == "jax"
-        steps = self._steps_per_execution()
-        # JAX: always compiled (uncompiled JAX runs op by op); the steps of one call are a scan
-        # over a block of batches (jax_step), not Keras' Python loop (steps_per_execution).
-        model.compile(
-            optimizer=make_optimizer(self.learning_rate, self.weight_decay, self.decoupled_weight_decay),
-            jit_compile=True if jax else self.jit_compile,
-            steps_per_execution=1 if jax else steps,
-        )
-        monitor = EPMonitor(ctx["sub_states"], dt=ctx["dt"], seq_len=seq_len, every=None, exact_ep=ctx["sub_ep"],
-                            restore_best=self.restore_best, batch_size=self.eval_batch_size,
-                            train_states=ctx["train_sub"], evaluate_start=True,
-                            keep_start_unless=KEEP_START_UNLESS if linear is not None else None)
-        callbacks = [monitor]
-        data_seed = seed
-        if checkpoint is not None:
-            run, k = checkpoint
-            before, after = run.callbacks(k, monitor)
-            callbacks = before + callbacks + after
-            resumed = run.resumed_epoch(k)
-            if resumed:  # a fresh stream of batches, not a replay of the first ones
-                data_seed = _seed_for(seed, 1 + resumed)
-        epochs = math.ceil(self.iterations / self.eval_every)
-        if self.verbose and label is not None:
-            callbacks.append(ProgressPrinter(monitor, label, epochs * self.eval_every))
-        callbacks.extend(self.callbacks or [])
-        dataset = training_feed(train.states, seq_len, self.batch_size, seed=data_seed, steps=steps,
-                                device=self.device)
-        model.fit(dataset, epochs=epochs, steps_per_epoch=self.eval_every // steps if jax else self.eval_every,
-                  callbacks=callbacks,
-                  verbose=2 if self.verbose >= 2 else 0, shuffle=False)
-        if not self.restore_best:
-            with model.average_weights():
-                final = model.get_weights()
-            model.set_weights(final)
-        kept = monitor.best_iteration if self.restore_best else monitor.history[-1]["iteration"]
-        for rec in monitor.history:
-            rec["kept"] = rec["iteration"] == kept
-        return model, monitor
 
     # -- use -------------------------------------------------------------------------
     def _check_fitted(self) -> None:

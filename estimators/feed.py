@@ -8,12 +8,17 @@
   blocks ahead, yielding blocks of ``steps`` batches, ``(steps, batch, n[, d])``,
   which the JAX training step scans over (``neep.estimators.jax_step``): several
   optimizer steps per compiled call. No TensorFlow import on this path.
-* JAX with ``device=True``: the training array is put on the device once, and
-  the feed yields only the drawn indices ``(states, m, t)``; the step gathers
-  the windows on the device. For data that fits in accelerator memory (the
-  paper's 5-bead set is 200 MB), this removes the host gather and the
-  host-to-device copy of every batch. Same seed, same draws: the device and
-  host feeds train on identical batches.
+* JAX with ``device=True``: the training array is put on the device once;
+  the feed yields only ``(states, counter, shape)``: the seed and call number
+  (8 bytes) and a zero-size array whose shape ``(steps, batch, 0)`` tells the
+  compiled step how many windows to draw. The step draws the (trajectory,
+  start) indices with ``jax.random`` and gathers the windows on the device
+  (``jax_step``). For data that fits in accelerator memory (the paper's 5-bead
+  set is 200 MB) nothing but those 8 bytes crosses to the device per call, and
+  the host does no work per batch: on an H200, drawing the indices on the host
+  (NumPy, 2 x 4 bytes per window) was the bottleneck of large batches and of
+  stacked seeds. Reproducible from the seed, but not the host feed's batches
+  (another generator).
 """
 
 from __future__ import annotations
@@ -24,9 +29,9 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from .pipeline import _check, draw_windows, iter_window_blocks
+from .pipeline import _check, iter_window_blocks
 
-__all__ = ["training_feed", "prefetch", "device_fits"]
+__all__ = ["training_feed", "prefetch", "device_fits", "device_draws"]
 
 #: Largest training array put on the device whole by ``device="auto"`` (bytes).
 DEVICE_LIMIT = 4 * 2**30
@@ -78,14 +83,20 @@ def device_fits(states: np.ndarray, limit: int = DEVICE_LIMIT) -> bool:
     return int(states.nbytes) <= limit
 
 
-def _index_blocks(states: np.ndarray, seq_len: int, batch_size: int, seed: int, block: int):
-    """The draws of ``iter_window_blocks`` (same generator, same order), as int32 index blocks."""
-    rng = np.random.default_rng(seed)
-    m_count, starts = states.shape[0], states.shape[1] - seq_len + 1
-    count = batch_size * block
+def device_draws(states: np.ndarray, batch_size: int, seed: int = 0, steps: int = 1):
+    """Endless ``((states_on_device, counter, shape),)`` items: the step draws and gathers on the device.
+
+    ``counter = [seed, call]`` (uint32) seeds ``jax.random`` in the step;
+    ``shape`` is an empty uint8 array of shape ``(steps, batch_size, 0)``.
+    """
+    import jax
+
+    on_device = jax.device_put(np.ascontiguousarray(states))
+    shape = np.zeros((int(steps), int(batch_size), 0), np.uint8)
+    call = 0
     while True:
-        m, t = draw_windows(rng, m_count, starts, count)
-        yield m.reshape(block, batch_size), t.reshape(block, batch_size)
+        yield ((on_device, np.array([seed % 2**32, call % 2**32], np.uint32), shape),)
+        call += 1
 
 
 def training_feed(states: np.ndarray, seq_len: int, batch_size: int, seed: int = 0, *,
@@ -121,14 +132,12 @@ def training_feed(states: np.ndarray, seq_len: int, batch_size: int, seed: int =
 
         return window_dataset(states, seq_len, batch_size, seed=seed)
     steps = int(steps)
+    ragged = isinstance(states, tuple)  # a ragged set: drawn and gathered on the host
     if device == "auto":
         import jax
 
-        device = jax.default_backend() != "cpu" and device_fits(states)
-    if device:
-        import jax
-
-        on_device = jax.device_put(np.ascontiguousarray(states))
-        return (((on_device, m, t),) for m, t in prefetch(_index_blocks(states, seq_len, batch_size, seed, steps)))
+        device = not ragged and jax.default_backend() != "cpu" and device_fits(states)
+    if device and not ragged:
+        return device_draws(states, batch_size, seed, steps)
     # Keras takes generators of tuples: (inputs,).
     return ((block,) for block in prefetch(iter_window_blocks(states, seq_len, batch_size, seed, block=steps)))

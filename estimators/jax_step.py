@@ -15,18 +15,20 @@ block axis, ``(k, batch, n[, d])``, and the step runs ``jax.lax.scan`` over
 it: k optimizer steps per call, one dispatch. The feed (``neep.estimators.feed``)
 yields such blocks.
 
-Windows gathered on the device. ``data`` may also be ``(states, m, t)``:
-the whole training array already on the device (a ``jax.Array``, passed by
-reference every call, never copied) and the drawn trajectory and start
-indices, ``(k, batch)`` int32; the windows are gathered inside the step. The
-host then sends 8 bytes per window instead of the window itself.
+Windows drawn and gathered on the device. ``data`` may also be
+``(states, counter, shape)`` (``feed.device_draws``): the whole training array
+already on the device (a ``jax.Array``, passed by reference every call, never
+copied), a ``[seed, call]`` counter and an empty array whose shape
+``(steps, batch, 0)`` sets how many windows to draw. The step draws the
+trajectory and start indices with ``jax.random`` (uniform over all windows,
+like the host feed) and gathers the windows there.
 """
 
 from __future__ import annotations
 
 from keras.src.backend import StatelessScope
 
-__all__ = ["jax_train_step", "gather_on_device"]
+__all__ = ["jax_train_step", "gather_on_device", "draw_on_device"]
 
 
 def gather_on_device(states, m, t, seq_len: int):
@@ -40,13 +42,24 @@ def gather_on_device(states, m, t, seq_len: int):
     return windows.astype(jnp.float32)
 
 
+def draw_on_device(states, counter, shape, seq_len: int):
+    """Uniform random windows of ``states`` (on the device), ``shape[:2] = (steps, batch)`` of them."""
+    import jax
+
+    key = jax.random.fold_in(jax.random.PRNGKey(counter[0]), counter[1])
+    key_m, key_t = jax.random.split(key)
+    size = shape.shape[:2]
+    m = jax.random.randint(key_m, size, 0, states.shape[0])
+    t = jax.random.randint(key_t, size, 0, states.shape[1] - seq_len + 1)
+    return gather_on_device(states, m, t, seq_len)
+
+
 def _windows(model, data):
-    """The batch (or block of batches) of windows in ``data``, gathering on the device if asked."""
+    """The batch (or block of batches) of windows in ``data``, drawn on the device if asked."""
     if isinstance(data, (tuple, list)):  # Keras' (inputs,)
         data = data[0]
-    if isinstance(data, (tuple, list)):  # (states on the device, m, t)
-        states, m, t = data
-        return gather_on_device(states, m, t, model.seq_len)
+    if isinstance(data, (tuple, list)):  # (states on the device, counter, shape)
+        return draw_on_device(*data, model.seq_len)
     return data
 
 
@@ -60,8 +73,7 @@ def jax_train_step(model, state, data):
         ``(trainable, non_trainable, optimizer, metrics)`` variable values.
     data : array or tuple
         Windows ``(batch, n[, d])``, a block ``(k, batch, n[, d])``, or
-        ``(states_on_device, m, t)`` with ``m, t`` of shape ``(batch,)`` or
-        ``(k, batch)``.
+        ``(states_on_device, counter, shape)`` (see the module doc).
 
     Returns
     -------

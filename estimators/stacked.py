@@ -43,8 +43,8 @@ class StackedTrainer:
     -----
     ``step(data)`` runs one compiled call: ``data`` is one block per seed,
     stacked on a leading axis, ``(K, steps, batch, n[, d])``, or
-    ``((states, m, t),)`` with ``m, t`` of shape ``(K, steps, batch)`` and the
-    states shared on the device. ``unstack()`` writes the weights, optimizer
+    ``((states, counters, shape),)`` with ``counters`` of shape ``(K, 2)`` (one
+    seed per model; ``feed.device_draws``), the states and the shape shared. ``unstack()`` writes the weights, optimizer
     state and trackers back into the K models.
     """
 
@@ -71,7 +71,7 @@ class StackedTrainer:
             return jax_train_step(first, state, data)
 
         self._step = jax.jit(jax.vmap(one, in_axes=(0, 0)), donate_argnums=0)
-        self._step_shared = jax.jit(jax.vmap(one, in_axes=(0, ((None, 0, 0),))), donate_argnums=0)
+        self._step_shared = jax.jit(jax.vmap(one, in_axes=(0, ((None, 0, None),))), donate_argnums=0)
 
     @property
     def seeds(self) -> int:
@@ -101,12 +101,13 @@ def stacked_feed(feeds: Sequence):
     """Zip K per-seed feeds (``feed.training_feed``) into stacked blocks for ``StackedTrainer.step``.
 
     Host feeds yield ``(block,)``: stacked to ``(K, steps, batch, ...)``.
-    Device feeds yield ``((states, m, t),)``: the indices are stacked, the
-    device array (the same object for every seed) passed once.
+    Device feeds (``feed.device_draws``) yield ``((states, counter, shape),)``:
+    the counters are stacked, the device array and the shape (the same for
+    every seed) passed once.
     """
     for items in zip(*feeds):
         first = items[0][0]
         if isinstance(first, (tuple, list)):
-            yield ((first[0], np.stack([it[0][1] for it in items]), np.stack([it[0][2] for it in items])),)
+            yield ((first[0], np.stack([it[0][1] for it in items]), first[2]),)
         else:
             yield np.stack([it[0] for it in items])

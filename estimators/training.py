@@ -1,0 +1,178 @@
+"""Training the networks of a ``NEEP`` fit: one seed at a time, or all seeds as one stacked model (JAX).
+
+``train_one`` is one seed's ``model.fit`` with its monitor (model selection on
+validation data), progress lines and checkpoint callbacks. ``train_stacked``
+trains several seeds at once on the JAX backend: the same models, monitors
+and callbacks, but one compiled call advances every seed
+(``stacked.StackedTrainer``); at each evaluation the weights are written back
+into the per-seed models and every seed's callbacks run as ``model.fit``
+would run them. Each seed keeps its own batches, selection and estimate.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+
+from .callbacks import EPMonitor, ProgressPrinter
+from .feed import training_feed
+from .model import NEEPModel, make_optimizer
+from .networks import build_network, set_linear_current
+from .pipeline import gather_windows
+
+__all__ = ["KEEP_START_UNLESS", "seed_for", "build_seed_model", "train_one", "train_stacked", "stacking"]
+
+#: The current model keeps its closed-form start unless training beats its validation J by
+#: this many standard errors: the rate moves at first order with any noise in the network
+#: while J moves at second order, so an insignificant gain in J is a likely loss in the
+#: rate. 3, not 2: the best of ~30 evaluations is compared with the start (a maximum over
+#: many correlated tests; at 2 the 5-bead grid rows kept noise twice, +7 % and +21 %).
+KEEP_START_UNLESS = 3.0
+
+
+def seed_for(seed: int, k: int) -> int:
+    """The seed of seed index ``k`` of a fit seeded ``seed`` (independent streams)."""
+    return int(np.random.SeedSequence([int(seed), int(k)]).generate_state(1)[0] % (2**31 - 1))
+
+
+def _first(states):
+    return states[0] if isinstance(states, tuple) else states
+
+
+def _jax() -> bool:
+    return keras.backend.backend() == "jax"
+
+
+def build_seed_model(est, train, ctx: dict, seed: int, label: str | None, linear=None):
+    """One seed's compiled model, its monitor and its callbacks (monitor first), before training."""
+    kind, seq_len = ctx["kind"], ctx["seq_len"]
+    policy = None if est.precision == "float32" else est.precision
+    network = build_network(kind, n_states=ctx["n_states"], hidden_units=est.hidden_units, layers=est.layers,
+                            embedding_dim=est.embedding_dim, dtype=policy, seed=seed, dim=train.dim)
+    model = NEEPModel(
+        network,
+        seq_len=seq_len,
+        weight_decay=0.0 if est.decoupled_weight_decay else float(est.weight_decay),
+        mean=ctx["mean"],
+        std=ctx["std"],
+        ema_momentum=est.ema_momentum,
+        n_states=ctx["n_states"],
+        dt=ctx["dt"],
+        kind=kind,
+        labels=ctx.get("labels"),
+    )
+    sample = gather_windows(_first(train.states), np.zeros(1, int), np.zeros(1, int), seq_len)
+    model(sample)
+    if kind == "current" and linear is not None:
+        set_linear_current(network, linear.kernel, linear.bias)
+    # JAX: always compiled (uncompiled JAX runs op by op); the steps of one call are a scan
+    # over a block of batches (jax_step), not Keras' Python loop (steps_per_execution).
+    model.compile(
+        optimizer=make_optimizer(est.learning_rate, est.weight_decay, est.decoupled_weight_decay),
+        jit_compile=True if _jax() else est.jit_compile,
+        steps_per_execution=1 if _jax() else est._steps_per_execution(),
+    )
+    model.build_from_data(sample)
+    monitor = EPMonitor(ctx["sub_states"], dt=ctx["dt"], seq_len=seq_len, every=None, exact_ep=ctx["sub_ep"],
+                        restore_best=est.restore_best, batch_size=est.eval_batch_size,
+                        train_states=ctx["train_sub"], evaluate_start=True,
+                        keep_start_unless=KEEP_START_UNLESS if linear is not None else None)
+    return model, monitor
+
+
+def _epochs(est) -> int:
+    return math.ceil(est.iterations / est.eval_every)
+
+
+def _finish(est, model, monitor):
+    """After training: the kept weights (best, or the last average) and the ``kept`` flags."""
+    if not est.restore_best:
+        with model.average_weights():
+            final = model.get_weights()
+        model.set_weights(final)
+    kept = monitor.best_iteration if est.restore_best else monitor.history[-1]["iteration"]
+    for rec in monitor.history:
+        rec["kept"] = rec["iteration"] == kept
+    return model, monitor
+
+
+def train_one(est, train, ctx: dict, seed: int, label: str | None, linear=None, checkpoint=None):
+    """One network trained on ``train`` with validation monitoring; returns (model, monitor).
+
+    ``checkpoint``: ``(RunCheckpoint, seed index)`` to back up and resume (see ``checkpoint``).
+    """
+    model, monitor = build_seed_model(est, train, ctx, seed, label, linear)
+    callbacks = [monitor]
+    data_seed = seed
+    if checkpoint is not None:
+        run, k = checkpoint
+        before, after = run.callbacks(k, monitor)
+        callbacks = before + callbacks + after
+        resumed = run.resumed_epoch(k)
+        if resumed:  # a fresh stream of batches, not a replay of the first ones
+            data_seed = seed_for(seed, 1 + resumed)
+    epochs = _epochs(est)
+    if est.verbose and label is not None:
+        callbacks.append(ProgressPrinter(monitor, label, epochs * est.eval_every))
+    callbacks.extend(est.callbacks or [])
+    steps = est._steps_per_execution()
+    dataset = training_feed(train.states, ctx["seq_len"], est.batch_size, seed=data_seed, steps=steps,
+                            device=est.device)
+    model.fit(dataset, epochs=epochs, steps_per_epoch=est.eval_every // steps if _jax() else est.eval_every,
+              callbacks=callbacks, verbose=2 if est.verbose >= 2 else 0, shuffle=False)
+    return _finish(est, model, monitor)
+
+
+def stacking(est, seeds_left: list[int], checkpoint=None) -> bool:
+    """Whether to train the seeds left as one stacked model (JAX, two or more, none half-trained)."""
+    if est.stack_seeds is False or len(seeds_left) < 2 or not _jax():
+        return False
+    if checkpoint is not None and any(checkpoint.resumed_epoch(k) > 0 for k in seeds_left):
+        return False  # a seed backed up mid-training resumes on its own (BackupAndRestore)
+    return True
+
+
+def train_stacked(est, train, ctx: dict, seeds: list[int], labels: list[str | None], linear=None,
+                  checkpoint=None, indices: list[int] | None = None) -> list:
+    """Train seeds ``seeds`` as one stacked model (JAX); returns [(model, monitor), ...] in order.
+
+    Each seed: its own initialization, batches (``training_feed`` seeded like
+    ``train_one``), monitor, progress lines and user callbacks. With a
+    checkpoint, each seed's partial files are written at every evaluation
+    (a resume restarts the stacked seeds from the beginning: their optimizer
+    state is not backed up mid-training).
+    """
+    from .stacked import StackedTrainer, stacked_feed
+
+    indices = list(range(len(seeds))) if indices is None else indices
+    built = [build_seed_model(est, train, ctx, s, lab, linear) for s, lab in zip(seeds, labels)]
+    epochs, steps = _epochs(est), est._steps_per_execution()
+    lists = []
+    for (model, monitor), label, k in zip(built, labels, indices):
+        callbacks = [monitor]
+        if checkpoint is not None:
+            callbacks += checkpoint.callbacks_after(k, monitor)
+        if est.verbose and label is not None:
+            callbacks.append(ProgressPrinter(monitor, label, epochs * est.eval_every))
+        callbacks.extend(est.callbacks or [])
+        lists.append(keras.callbacks.CallbackList(callbacks, model=model))
+    trainer = StackedTrainer([model for model, _ in built])
+    feed = stacked_feed([training_feed(train.states, ctx["seq_len"], est.batch_size, seed=s, steps=steps,
+                                       device=est.device) for s in seeds])
+    for callbacks in lists:
+        callbacks.on_train_begin()
+    calls = est.eval_every // steps
+    for epoch in range(epochs):
+        for callbacks in lists:
+            callbacks.on_epoch_begin(epoch)
+        for _ in range(calls):
+            logs = trainer.step(next(feed))
+        trainer.unstack()
+        values = {name: np.asarray(value) for name, value in logs.items()}
+        for j, callbacks in enumerate(lists):
+            callbacks.on_epoch_end(epoch, {name: float(v[j]) for name, v in values.items()})
+    for callbacks in lists:
+        callbacks.on_train_end()
+    return [_finish(est, model, monitor) for model, monitor in built]
