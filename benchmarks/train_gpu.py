@@ -150,13 +150,16 @@ def _neep_model(kind: str, states, seq_len: int, precision: str, seed: int = 0):
     from neep.estimators.model import NEEPModel, make_optimizer
     from neep.estimators.networks import build_network
 
-    policy = None if precision == "float32" else "mixed_bfloat16"
+    policy = "mixed_bfloat16" if precision == "bfloat16" else None
     if kind == "gru":
         network = build_network("gru", n_states=3, hidden_units=128, layers=1, dtype=policy, seed=seed)
+    elif kind == "current":  # the default for float pairs: 2 x 128 correction network
+        network = build_network("current", hidden_units=128, layers=2, dtype=policy, seed=seed, dim=states.shape[-1])
     else:
         network = build_network("mlp", hidden_units=HIDDEN, layers=LAYERS, dtype=policy, seed=seed,
                                 dim=states.shape[-1])
-    model = NEEPModel(network, seq_len=seq_len, weight_decay=5e-5, n_states=3 if kind == "gru" else None)
+    model = NEEPModel(network, seq_len=seq_len, weight_decay=5e-5, n_states=3 if kind == "gru" else None,
+                      kind=kind, ema_momentum=0.99 if kind == "current" else None)
     model.compile(optimizer=make_optimizer(1e-4), jit_compile=True)
     sample = states[:2, :seq_len]
     model.build_from_data(sample.astype(np.int32) if kind == "gru" else sample)
@@ -164,24 +167,56 @@ def _neep_model(kind: str, states, seq_len: int, precision: str, seed: int = 0):
 
 
 def neep_row(kind: str, states, batch: int, precision: str, steps: int, seq_len: int = 2):
+    import contextlib
+
+    import jax
+
     from neep.estimators.feed import training_feed
 
     model = _neep_model(kind, states, seq_len, precision)
     feed = iter(training_feed(states, seq_len, batch, seed=0, steps=steps, device=True))
+    # "strict": float32 matmuls in full float32 (XLA's default on GPUs is TF32 for them).
+    scope = jax.default_matmul_precision("highest") if precision == "strict" else contextlib.nullcontext()
 
     def run(n):
-        model.fit(feed, epochs=1, steps_per_epoch=n, verbose=0)
+        with scope:
+            model.fit(feed, epochs=1, steps_per_epoch=n, verbose=0)
 
     return run, steps * batch
 
 
-def stacked_row(states, batch: int, steps: int, seeds: int):
+def matmul_row(batch: int, precision: str):
+    """The MLP's own matmul shape (2 batch x H @ H x H), 10 per call: the device's practical rate (FLOP/s)."""
+    import jax
+    import jax.numpy as jnp
+
+    dtype = jnp.bfloat16 if precision == "bf16" else jnp.float32
+    a = jnp.ones((2 * batch, HIDDEN), dtype)
+    b = jnp.ones((HIDDEN, HIDDEN), dtype) / HIDDEN
+    prec = "highest" if precision == "strict" else None
+
+    @jax.jit
+    def ten(a):
+        for _ in range(10):
+            a = jnp.dot(a, b, precision=prec).astype(dtype)
+        return a
+
+    def run(n):
+        out = a
+        for _ in range(n):
+            out = ten(out)
+        out.block_until_ready()
+
+    return run, 10 * 2 * 2 * batch * HIDDEN * HIDDEN
+
+
+def stacked_row(states, batch: int, steps: int, seeds: int, kind: str = "mlp"):
     import jax
 
     from neep.estimators.feed import training_feed
     from neep.estimators.stacked import StackedTrainer, stacked_feed
 
-    trainer = StackedTrainer([_neep_model("mlp", states, 2, "float32", seed=k) for k in range(seeds)])
+    trainer = StackedTrainer([_neep_model(kind, states, 2, "float32", seed=k) for k in range(seeds)])
     feed = stacked_feed([training_feed(states, 2, batch, seed=k, steps=steps, device=True) for k in range(seeds)])
 
     def run(n):
@@ -213,6 +248,30 @@ def precision_check(iterations: int) -> list[dict]:
         print(f"| {precision:<14} | {iv.value:.4f} ± {iv.stderr:.4f} | {est.ep_rate_exact_:.4f} | "
               f"{(iv.value - est.ep_rate_exact_) / est.ep_rate_exact_:+.2%} | {est.r2_:.4f} | "
               f"{rows[-1]['seconds']:.0f} s |", flush=True)
+    return rows
+
+
+def seeds_check(iterations: int, quick: bool) -> list[dict]:
+    """``NEEP(seeds=K)`` end to end (MLP 3 x 512, 2-bead data): K = 1, and K = 5 stacked and sequential."""
+    from neep.estimators import NEEP, Trajectories
+    from neep.simulators import BeadSpring, simulate_to_arrays
+
+    beads = BeadSpring(n=2, t_cold=1.0, t_hot=10.0)
+    arrays = simulate_to_arrays(beads, 200 if quick else 1000, 2000 if quick else 10_000, seed=1, exact_ep=True)
+    data = Trajectories.from_array(arrays["states"], dt=beads.dt, exact_ep=arrays["ep"],
+                                   ep_per_step_exact=beads.ep_per_step)
+    rows = []
+    for seeds, stack in ((1, False), (5, True), (5, False)):
+        start = time.perf_counter()
+        est = NEEP(model="mlp", hidden_units=HIDDEN, layers=LAYERS, iterations=iterations, batch_size=4096,
+                   seeds=seeds, stack_seeds=stack, seed=0, data_check=False, verbose=0).fit(data)
+        seconds = time.perf_counter() - start
+        iv = est.ep_rate_interval_
+        rows.append({"seeds": seeds, "stacked": stack, "seconds": seconds, "rate": iv.value, "stderr": iv.stderr,
+                     "per_seed": est.ep_rate_per_seed_.tolist()})
+        print(f"| {seeds} | {'stacked' if stack else 'one after another'} | {seconds:.1f} s | "
+              f"{iv.value:.4f} ± {iv.stderr:.4f} | {', '.join(f'{r:.4f}' for r in est.ep_rate_per_seed_)} |",
+              flush=True)
     return rows
 
 
@@ -251,10 +310,15 @@ def main(argv: list[str]) -> None:
         specs += [(f"PyTorch paper loop, {p}", 4096, lambda p=p: (torch_mlp_row(states, 4096, p), 4096))
                   for p in ("fp32", "tf32", "bf16")]
         specs.append(("PyTorch paper loop, bf16", big, lambda: (torch_mlp_row(states, big, "bf16"), big)))
-    specs += [("neep JAX, fp32", 4096, lambda: neep_row("mlp", states, 4096, "float32", 50)),
+    specs += [(f"matmul {p} (H x H, jnp.dot)", 4096, lambda p=p: matmul_row(4096, p)) for p in ("strict", "fp32", "bf16")]
+    specs += [("neep JAX, strict fp32", 4096, lambda: neep_row("mlp", states, 4096, "strict", 50)),
+              ("neep JAX, fp32", 4096, lambda: neep_row("mlp", states, 4096, "float32", 50)),
               ("neep JAX, mixed bf16", 4096, lambda: neep_row("mlp", states, 4096, "bfloat16", 50)),
               ("neep JAX, mixed bf16", big, lambda: neep_row("mlp", states, big, "bfloat16", 10)),
-              ("neep JAX, fp32, K=5 stacked", 4096, lambda: stacked_row(states, 4096, 20, 5))]
+              ("neep JAX, fp32, K=5 stacked", 4096, lambda: stacked_row(states, 4096, 20, 5)),
+              ("neep JAX current 2x128, one seed", 4096, lambda: neep_row("current", states, 4096, "float32", 50)),
+              ("neep JAX current 2x128, K=5 stacked", 4096,
+               lambda: stacked_row(states, 4096, 50, 5, kind="current"))]
     if have_torch:
         specs.append(("PyTorch cuDNN GRU(128), n=32", gru_batch, lambda: (torch_gru_row(symbols, gru_batch, 32), gru_batch)))
     specs.append(("neep JAX GRU(128), n=32", gru_batch,
@@ -268,7 +332,11 @@ def main(argv: list[str]) -> None:
             run, units = maker()
             rates = _timed(run, units, args.seconds, args.rounds)
             row = {"row": label, "batch": batch, "median": statistics.median(rates), "best": max(rates)}
-            print(f"| {label} | {batch} | {row['median']:,.0f} | {row['best']:,.0f} |", flush=True)
+            if label.startswith("matmul"):  # FLOP/s, not samples/s
+                print(f"| {label} | {batch} | {row['median'] / 1e12:.0f} TFLOP/s | {row['best'] / 1e12:.0f} |",
+                      flush=True)
+            else:
+                print(f"| {label} | {batch} | {row['median']:,.0f} | {row['best']:,.0f} |", flush=True)
         except Exception as error:  # one broken row must not lose the others
             row = {"row": label, "batch": batch, "error": f"{type(error).__name__}: {error}"[:300]}
             print(f"| {label} | {batch} | failed: {row['error']} | |", flush=True)
@@ -285,7 +353,12 @@ def main(argv: list[str]) -> None:
         "neep fp32 / PyTorch fp32 (b 4096)": (rate("neep JAX, fp32", 4096), rate("PyTorch paper loop, fp32", 4096)),
         "neep bf16 / PyTorch bf16 (b 4096)": (rate("neep JAX, mixed bf16", 4096), rate("PyTorch paper loop, bf16", 4096)),
         "neep bf16 / PyTorch bf16 (large batch)": (rate("neep JAX, mixed bf16", big), rate("PyTorch paper loop, bf16", big)),
-        "K=5 stacked / one seed (= 5 sequential)": (rate("neep JAX, fp32, K=5 stacked", 4096), rate("neep JAX, fp32", 4096)),
+        "neep strict fp32 / PyTorch fp32 (b 4096)": (rate("neep JAX, strict fp32", 4096),
+                                                     rate("PyTorch paper loop, fp32", 4096)),
+        "K=5 stacked / one seed (= 5 sequential), MLP 3x512": (rate("neep JAX, fp32, K=5 stacked", 4096),
+                                                              rate("neep JAX, fp32", 4096)),
+        "K=5 stacked / one seed (= 5 sequential), current 2x128": (
+            rate("neep JAX current 2x128, K=5 stacked", 4096), rate("neep JAX current 2x128, one seed", 4096)),
         "neep GRU / PyTorch cuDNN GRU": (rate("neep JAX GRU(128), n=32", gru_batch),
                                          rate("PyTorch cuDNN GRU(128), n=32", gru_batch)),
     }
@@ -305,9 +378,20 @@ def main(argv: list[str]) -> None:
             checks = precision_check(args.check_iterations)
         except Exception as error:
             print(f"precision check failed: {type(error).__name__}: {error}")
+    seeds_rows = []
+    if args.check_iterations > 0:
+        print(f"\n# NEEP(seeds=K) end to end: MLP {HIDDEN}x{LAYERS}, {args.check_iterations} iterations, batch 4096, "
+              "evaluation every 100 (every seed), assessment included")
+        print("| K | training | fit | EP rate ± SE | per seed |")
+        print("|---|---|---|---|---|")
+        try:
+            seeds_rows = seeds_check(args.check_iterations, args.quick)
+        except Exception as error:
+            print(f"seeds check failed: {type(error).__name__}: {error}")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"device": name, "rows": results, "ratios": summary, "precision_check": checks}, f, indent=1)
+            json.dump({"device": name, "rows": results, "ratios": summary, "precision_check": checks,
+                       "seeds_check": seeds_rows}, f, indent=1)
 
 
 if __name__ == "__main__":
