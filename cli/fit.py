@@ -8,6 +8,7 @@ summary. TensorFlow is imported inside the command only.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import time
 import warnings
@@ -216,6 +217,9 @@ def read_options(command):
 @click.option("--precision", type=click.Choice(["float32", "bfloat16"]), default="float32", show_default=True,
               help="Compute precision of the hidden layers (bfloat16: faster on CPUs with bf16 units; "
                    "the output stays float32).")
+@click.option("--data-parallel", is_flag=True,
+              help="JAX only (KERAS_BACKEND=jax): train data parallel over all local devices (GPUs), each "
+                   "batch split across them; same arithmetic as one device.")
 @click.option("--ema", "ema_momentum", type=float, default=FIT_DEFAULTS["ema_momentum"], show_default=True,
               help="Momentum of the moving average of the weights that is evaluated and kept (a "
                    "steadier estimate than the raw SGD weights); 0 turns it off (the paper's way).")
@@ -243,7 +247,8 @@ def read_options(command):
 def fit(paths: tuple[Path, ...], output: Path, model: str | None, hidden_units: int | None, layers: int | None,
         batch_size: int, learning_rate: float, weight_decay: float, iterations: int | None, eval_every: int,
         seeds: int, seq_len: int, normalize: bool, dt: float | None, seed: int, precision: str,
-        ema_momentum: float, tensorboard: Path | None, data_check: bool, baselines: bool, baseline_degree: int,
+        ema_momentum: float, data_parallel: bool, tensorboard: Path | None, data_check: bool, baselines: bool,
+        baseline_degree: int,
         force: bool, resume: bool, key: str | None, columns: str | None, time_column: str | None,
         waiting_time_column: str | None) -> None:
     """Train a NEEP estimator on the trajectories in PATHS and report the EP rate.
@@ -281,6 +286,9 @@ def fit(paths: tuple[Path, ...], output: Path, model: str | None, hidden_units: 
     data = load_input(paths, dt, key=key, columns=columns, time_column=time_column,
                       waiting_time_column=waiting_time_column)
     check_model_for_data(data, model, seq_len)
+    if data_parallel and os.environ.get("KERAS_BACKEND", "tensorflow") != "jax":
+        raise click.BadParameter("needs the JAX backend: KERAS_BACKEND=jax neep fit ... --data-parallel "
+                                 "(pip install 'neep[jax]')", param_hint="--data-parallel")
     if not 0 <= ema_momentum < 1:
         raise click.BadParameter(f"must be in [0, 1), got {ema_momentum}", param_hint="--ema")
     if tensorboard is not None and not tensorboard.parent.exists():
@@ -305,6 +313,7 @@ def fit(paths: tuple[Path, ...], output: Path, model: str | None, hidden_units: 
                            learning_rate=learning_rate, weight_decay=weight_decay, iterations=iterations,
                            eval_every=eval_every, seeds=seeds, seq_len=seq_len, normalize=normalize, seed=seed,
                            precision=precision, ema_momentum=ema_momentum or None, data_check=data_check,
+                           data_parallel=data_parallel,
                            baseline=baselines, baseline_degree=baseline_degree)
             if resume:  # the interrupted run's options, except those given on this command line
                 ctx = click.get_current_context()

@@ -19,7 +19,7 @@ from .model import NEEPModel, predict_delta_s
 from .networks import MODEL_KINDS
 from .objective import objective_numpy
 from .pipeline import count_evaluation_windows, gather_windows
-from .training import seed_for, stacking, train_one, train_stacked
+from .training import data_parallel_scope, seed_for, stacking, train_one, train_stacked
 from .ragged import as_data, describe, flat, map_parts, per_trajectory, rate_per_entry, \
     ragged_subset, sample_states
 
@@ -142,6 +142,11 @@ class NEEP:
         compiled call advances them all; each keeps its own initialization,
         batches, selection and estimate: the same numbers as one after the
         other, to float round-off). "auto": on JAX with two or more seeds.
+    data_parallel : bool
+        JAX only: train data parallel over all local devices
+        (``keras.distribution.DataParallel``: weights replicated, each batch
+        split across the devices, gradients all-reduced; the same arithmetic
+        as one device). Seeds are then trained one after the other.
 
     Attributes
     ----------
@@ -230,6 +235,7 @@ class NEEP:
         steps_per_execution: int | None = None,
         device: bool | str = "auto",
         stack_seeds: bool | str = "auto",
+        data_parallel: bool = False,
     ):
         self.model = model
         self.hidden_units = hidden_units
@@ -263,6 +269,7 @@ class NEEP:
         self.steps_per_execution = steps_per_execution
         self.device = device
         self.stack_seeds = stack_seeds
+        self.data_parallel = data_parallel
 
     # -- checks ------------------------------------------------------------------
     def _check_params(self) -> None:
@@ -290,6 +297,11 @@ class NEEP:
         fraction = self.validation_fraction
         if isinstance(fraction, bool) or not isinstance(fraction, (int, float, np.floating)) or not 0 < fraction < 1:
             raise ValueError(f"validation_fraction must be in (0, 1), got {fraction!r}")
+        if self.data_parallel not in (True, False):
+            raise ValueError(f"data_parallel must be True or False, got {self.data_parallel!r}")
+        if self.data_parallel and keras.backend.backend() != "jax":
+            raise ValueError("data_parallel needs the JAX backend (KERAS_BACKEND=jax); on TensorFlow "
+                             "it is not implemented")
         if self.stack_seeds not in (True, False, "auto"):
             raise ValueError(f"stack_seeds must be True, False or 'auto', got {self.stack_seeds!r}")
         if self.device not in (True, False, "auto"):
@@ -400,22 +412,23 @@ class NEEP:
         if checkpoint is not None:  # resumed: the seeds that finished before the interruption
             trained = {k: done for k in range(self.seeds) if (done := checkpoint.finished(k)) is not None}
         left = [k for k in range(self.seeds) if k not in trained]
-        if stacking(self, left, checkpoint):  # JAX: the seeds left as one stacked model
-            results = train_stacked(self, train, ctx, [seed_for(self.seed, k) for k in left],
-                                    [labels[k] for k in left], start_at, checkpoint, indices=left)
-            for k, (model, monitor) in zip(left, results):
-                trained[k] = (model, monitor.history)
-                if checkpoint is not None:
-                    checkpoint.seed_done(k, model, monitor.history)
+        with data_parallel_scope(self.data_parallel):
+            if stacking(self, left, checkpoint):  # JAX: the seeds left as one stacked model
+                results = train_stacked(self, train, ctx, [seed_for(self.seed, k) for k in left],
+                                        [labels[k] for k in left], start_at, checkpoint, indices=left)
+                for k, (model, monitor) in zip(left, results):
+                    trained[k] = (model, monitor.history)
+                    if checkpoint is not None:
+                        checkpoint.seed_done(k, model, monitor.history)
+            for k in left:
+                if k not in trained:
+                    model, monitor = train_one(self, train, ctx, seed_for(self.seed, k), labels[k], start_at,
+                                               checkpoint=None if checkpoint is None else (checkpoint, k))
+                    trained[k] = (model, monitor.history)
+                    if checkpoint is not None:
+                        checkpoint.seed_done(k, model, monitor.history)
         for k in range(self.seeds):
-            if k in trained:
-                model, history = trained[k]
-            else:
-                model, monitor = train_one(self, train, ctx, seed_for(self.seed, k), labels[k], start_at,
-                                           checkpoint=None if checkpoint is None else (checkpoint, k))
-                history = monitor.history
-                if checkpoint is not None:
-                    checkpoint.seed_done(k, model, history)
+            model, history = trained[k]
             for rec in history:
                 self.history_.append({"seed": k, **rec})
             delta_s = map_parts(lambda s: predict_delta_s(model, s, seq_len, self.eval_batch_size), test.states)

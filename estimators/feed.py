@@ -8,6 +8,9 @@
   blocks ahead, yielding blocks of ``steps`` batches, ``(steps, batch, n[, d])``,
   which the JAX training step scans over (``neep.estimators.jax_step``): several
   optimizer steps per compiled call. No TensorFlow import on this path.
+* JAX under a Keras distribution (``keras.distribution.DataParallel``: data
+  parallel over several devices): host blocks, batch axis first (Keras shards
+  axis 0 across the devices; the step swaps it back).
 * JAX with ``device=True``: the training array is put on the device once;
   the feed yields only ``(states, counter, shape)``: the seed and call number
   (8 bytes) and a zero-size array whose shape ``(steps, batch, 0)`` tells the
@@ -132,6 +135,12 @@ def training_feed(states: np.ndarray, seq_len: int, batch_size: int, seed: int =
 
         return window_dataset(states, seq_len, batch_size, seed=seed)
     steps = int(steps)
+    if keras.distribution.distribution() is not None:
+        # Data parallel (keras.distribution.DataParallel): Keras shards axis 0 of every input
+        # across the devices, so the blocks travel batch first, (batch, steps, ...), and the
+        # step swaps them back (jax_step). Drawn on the host: the index draws would be sharded.
+        return ((np.ascontiguousarray(np.swapaxes(block, 0, 1)),)
+                for block in prefetch(iter_window_blocks(states, seq_len, batch_size, seed, block=steps)))
     ragged = isinstance(states, tuple)  # a ragged set: drawn and gathered on the host
     if device == "auto":
         import jax

@@ -15,6 +15,12 @@ block axis, ``(k, batch, n[, d])``, and the step runs ``jax.lax.scan`` over
 it: k optimizer steps per call, one dispatch. The feed (``neep.estimators.feed``)
 yields such blocks.
 
+Data parallel. Under ``keras.distribution.DataParallel`` Keras replicates the
+weights and shards axis 0 of the data across the devices; blocks then arrive
+batch first, ``(batch, k, ...)``, and are swapped back here. The loss is the
+mean over the whole (sharded) batch, so XLA all-reduces the gradients: the
+same arithmetic as one device, split.
+
 Windows drawn and gathered on the device. ``data`` may also be
 ``(states, counter, shape)`` (``feed.device_draws``): the whole training array
 already on the device (a ``jax.Array``, passed by reference every call, never
@@ -26,6 +32,7 @@ like the host feed) and gathers the windows there.
 
 from __future__ import annotations
 
+import keras
 from keras.src.backend import StatelessScope
 
 __all__ = ["jax_train_step", "gather_on_device", "draw_on_device"]
@@ -89,6 +96,8 @@ def jax_train_step(model, state, data):
     x = _windows(model, data)
     window_rank = 2 if model.n_states is not None else 3
     blocked = x.ndim == window_rank + 1
+    if blocked and keras.distribution.distribution() is not None:
+        x = jnp.swapaxes(x, 0, 1)  # data parallel: the feed sends (batch, steps, ...) (see feed)
     decay = model.weight_decay
     ema = model._ema_index() if model._ema_vars else None
 

@@ -11,6 +11,7 @@ would run them. Each seed keeps its own batches, selection and estimate.
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import keras
@@ -22,7 +23,8 @@ from .model import NEEPModel, make_optimizer
 from .networks import build_network, set_linear_current
 from .pipeline import gather_windows
 
-__all__ = ["KEEP_START_UNLESS", "seed_for", "build_seed_model", "train_one", "train_stacked", "stacking"]
+__all__ = ["KEEP_START_UNLESS", "seed_for", "build_seed_model", "train_one", "train_stacked", "stacking",
+           "data_parallel_scope"]
 
 #: The current model keeps its closed-form start unless training beats its validation J by
 #: this many standard errors: the rate moves at first order with any noise in the network
@@ -125,9 +127,24 @@ def train_one(est, train, ctx: dict, seed: int, label: str | None, linear=None, 
     return _finish(est, model, monitor)
 
 
+def data_parallel_scope(enabled: bool):
+    """``keras.distribution.DataParallel`` over all local devices while training (JAX), else nothing.
+
+    Models built inside have their weights replicated on every device; the
+    feed and the step then split each batch across them (``feed``, ``jax_step``).
+    """
+    if not enabled:
+        return contextlib.nullcontext()
+    import jax
+
+    return keras.distribution.DataParallel(devices=jax.devices()).scope()
+
+
 def stacking(est, seeds_left: list[int], checkpoint=None) -> bool:
     """Whether to train the seeds left as one stacked model (JAX, two or more, none half-trained)."""
     if est.stack_seeds is False or len(seeds_left) < 2 or not _jax():
+        return False
+    if keras.distribution.distribution() is not None:  # data parallel: one seed at a time
         return False
     if checkpoint is not None and any(checkpoint.resumed_epoch(k) > 0 for k in seeds_left):
         return False  # a seed backed up mid-training resumes on its own (BackupAndRestore)
