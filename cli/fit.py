@@ -8,7 +8,6 @@ summary. TensorFlow is imported inside the command only.
 from __future__ import annotations
 
 import importlib
-import os
 import sys
 import time
 import warnings
@@ -218,8 +217,9 @@ def read_options(command):
               help="Compute precision of the hidden layers (bfloat16: faster on CPUs with bf16 units; "
                    "the output stays float32).")
 @click.option("--data-parallel", is_flag=True,
-              help="JAX only (KERAS_BACKEND=jax): train data parallel over all local devices (GPUs), each "
-                   "batch split across them; same arithmetic as one device.")
+              help="Train data parallel over all local devices (GPUs), each batch split across them, "
+                   "gradients all-reduced: the same arithmetic as one device. TensorFlow: MirroredStrategy; "
+                   "JAX (KERAS_BACKEND=jax): keras.distribution.DataParallel.")
 @click.option("--ema", "ema_momentum", type=float, default=FIT_DEFAULTS["ema_momentum"], show_default=True,
               help="Momentum of the moving average of the weights that is evaluated and kept (a "
                    "steadier estimate than the raw SGD weights); 0 turns it off (the paper's way).")
@@ -286,9 +286,6 @@ def fit(paths: tuple[Path, ...], output: Path, model: str | None, hidden_units: 
     data = load_input(paths, dt, key=key, columns=columns, time_column=time_column,
                       waiting_time_column=waiting_time_column)
     check_model_for_data(data, model, seq_len)
-    if data_parallel and os.environ.get("KERAS_BACKEND", "tensorflow") != "jax":
-        raise click.BadParameter("needs the JAX backend: KERAS_BACKEND=jax neep fit ... --data-parallel "
-                                 "(pip install 'neep[jax]')", param_hint="--data-parallel")
     if not 0 <= ema_momentum < 1:
         raise click.BadParameter(f"must be in [0, 1), got {ema_momentum}", param_hint="--ema")
     if tensorboard is not None and not tensorboard.parent.exists():

@@ -143,10 +143,11 @@ class NEEP:
         batches, selection and estimate: the same numbers as one after the
         other, to float round-off). "auto": on JAX with two or more seeds.
     data_parallel : bool
-        JAX only: train data parallel over all local devices
-        (``keras.distribution.DataParallel``: weights replicated, each batch
-        split across the devices, gradients all-reduced; the same arithmetic
-        as one device). Seeds are then trained one after the other.
+        Train data parallel over all local devices: each batch split across
+        them, weights replicated, gradients all-reduced (the same arithmetic
+        as one device). JAX: ``keras.distribution.DataParallel``; TensorFlow:
+        ``tf.distribute.MirroredStrategy`` over the GPUs (the CPU's logical
+        devices without one). Seeds are then trained one after the other.
 
     Attributes
     ----------
@@ -299,9 +300,6 @@ class NEEP:
             raise ValueError(f"validation_fraction must be in (0, 1), got {fraction!r}")
         if self.data_parallel not in (True, False):
             raise ValueError(f"data_parallel must be True or False, got {self.data_parallel!r}")
-        if self.data_parallel and keras.backend.backend() != "jax":
-            raise ValueError("data_parallel needs the JAX backend (KERAS_BACKEND=jax); on TensorFlow "
-                             "it is not implemented")
         if self.stack_seeds not in (True, False, "auto"):
             raise ValueError(f"stack_seeds must be True, False or 'auto', got {self.stack_seeds!r}")
         if self.device not in (True, False, "auto"):

@@ -130,12 +130,16 @@ class NEEPModel(keras.Model):
             self.standardize.build(input_shape)
         self.antisymmetric.build(input_shape)
         if self.ema_momentum is not None and not self._ema_vars:
+            # "only_first_replica": under tf.distribute every replica computes the same average
+            # from the same (mirrored) weights; one writes it.
             self._ema_count = self.add_weight(
-                shape=(), initializer="zeros", trainable=False, name="ema_count", dtype="float32"
+                shape=(), initializer="zeros", trainable=False, name="ema_count", dtype="float32",
+                aggregation="only_first_replica",
             )
             self._ema_vars = [
                 self.add_weight(
-                    shape=v.shape, initializer="zeros", trainable=False, name=f"ema_{i}", dtype=v.dtype
+                    shape=v.shape, initializer="zeros", trainable=False, name=f"ema_{i}", dtype=v.dtype,
+                    aggregation="only_first_replica",
                 )
                 for i, v in enumerate(self.antisymmetric.trainable_variables)
             ]
@@ -229,12 +233,16 @@ class NEEPModel(keras.Model):
 
         x = data[0] if isinstance(data, (tuple, list)) else data
         variables = self.trainable_variables
+        # Under tf.distribute (data parallel) the optimizer sums the replicas' gradients: each
+        # replica's share of the mean objective and of the L2 term is 1 / replicas of it.
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
         with tf.GradientTape() as tape:
             delta_s = self(x, training=True)
-            loss = -neep_objective(delta_s)
+            loss = -neep_objective(delta_s) / replicas
         grads = tape.gradient(loss, variables)
         if self.weight_decay > 0:
-            grads = [tf.convert_to_tensor(g) + self.weight_decay * v for g, v in zip(grads, variables)]
+            decay = self.weight_decay / replicas
+            grads = [tf.convert_to_tensor(g) + decay * v for g, v in zip(grads, variables)]
         self.optimizer.apply(grads, variables)
         if self._ema_vars:
             m = self.ema_momentum

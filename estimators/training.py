@@ -74,7 +74,9 @@ def build_seed_model(est, train, ctx: dict, seed: int, label: str | None, linear
     model.compile(
         optimizer=make_optimizer(est.learning_rate, est.weight_decay, est.decoupled_weight_decay),
         jit_compile=True if _jax() else est.jit_compile,
-        steps_per_execution=1 if _jax() else est._steps_per_execution(),
+        # TensorFlow under MirroredStrategy: one step per call (Keras' multi-step loop
+        # under tf.distribute failed to run in TF 2.21: "You must feed a value for placeholder").
+        steps_per_execution=1 if _jax() or est.data_parallel else est._steps_per_execution(),
     )
     model.build_from_data(sample)
     monitor = EPMonitor(ctx["sub_states"], dt=ctx["dt"], seq_len=seq_len, every=None, exact_ep=ctx["sub_ep"],
@@ -128,23 +130,32 @@ def train_one(est, train, ctx: dict, seed: int, label: str | None, linear=None, 
 
 
 def data_parallel_scope(enabled: bool):
-    """``keras.distribution.DataParallel`` over all local devices while training (JAX), else nothing.
+    """Data parallel over all local devices while training, else nothing.
 
-    Models built inside have their weights replicated on every device; the
-    feed and the step then split each batch across them (``feed``, ``jax_step``).
+    JAX: ``keras.distribution.DataParallel``; models built inside have their
+    weights replicated on every device, and the feed and the step split each
+    batch across them (``feed``, ``jax_step``). TensorFlow:
+    ``tf.distribute.MirroredStrategy`` over the GPUs (the CPU's logical
+    devices when there is no GPU); Keras splits each batch across the
+    replicas and the step scales each replica's loss (``model``).
     """
     if not enabled:
         return contextlib.nullcontext()
-    import jax
+    if _jax():
+        import jax
 
-    return keras.distribution.DataParallel(devices=jax.devices()).scope()
+        return keras.distribution.DataParallel(devices=jax.devices()).scope()
+    import tensorflow as tf
+
+    devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+    return tf.distribute.MirroredStrategy([d.name for d in devices]).scope()
 
 
 def stacking(est, seeds_left: list[int], checkpoint=None) -> bool:
     """Whether to train the seeds left as one stacked model (JAX, two or more, none half-trained)."""
     if est.stack_seeds is False or len(seeds_left) < 2 or not _jax():
         return False
-    if keras.distribution.distribution() is not None:  # data parallel: one seed at a time
+    if est.data_parallel or keras.distribution.distribution() is not None:  # data parallel: one seed at a time
         return False
     if checkpoint is not None and any(checkpoint.resumed_epoch(k) > 0 for k in seeds_left):
         return False  # a seed backed up mid-training resumes on its own (BackupAndRestore)
