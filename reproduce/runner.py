@@ -109,7 +109,6 @@ def reproduce(
                    + (f" --seeds {seeds}" if seeds else "") + (f" --seed {seed}" if seed else "")
                    + (f" --jobs {jobs}" if jobs > 1 else "") + f" -o {output.name}")
     results.pop("parallel", None)
-    figure_tell = tell
     if jobs > 1:
         from .parallel import plan, run_jobs
 
@@ -117,9 +116,10 @@ def reproduce(
         results["parallel"] = run_jobs(plan(names, config, seed), cache, jobs, tell)
         write_results(output, results)
 
-        def figure_tell(message: str) -> None:  # every fit was just run or found: say so once, above
-            if not (message.startswith("fit ") and message.endswith(": reused from the cache")):
-                tell(message)
+    def figure_tell(message: str) -> None:
+        # after the parallel phase every fit is in the cache, and that phase said so once
+        if not (jobs > 1 and message.startswith("fit ") and message.endswith(": reused from the cache")):
+            tell(message)
 
     bead_run = None
     for name in names:
