@@ -73,7 +73,9 @@ def reproduce(
         Worker processes for the simulations and fits (default 1: all in
         this process, one after another). With ``jobs > 1`` they run first,
         in parallel, each stored in the cache as it finishes; the figures
-        are then drawn from the cache. Same keys, same tables.
+        are then drawn from the cache. Same keys, same tables. The workers
+        are spawned: a script that calls this with ``jobs > 1`` needs the
+        usual ``if __name__ == "__main__":`` guard.
 
     Returns
     -------
