@@ -29,8 +29,14 @@ _FIGURES = ("fig2", "figS1", "figS2", "fig3c", "fig3e")
               help="Networks per estimate (error bars: mean +- std over them); default: the scale's.")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="Base seed of every simulation and fit; the same seed gives the same results.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Worker processes: run the independent simulations and fits N at a time, each with its "
+                   "share of the cores (C // N threads), then draw the figures from the cache. Same cache "
+                   "keys and tables as 1 (one after another in this process); Ctrl-C keeps what finished, "
+                   "and the same command resumes. Each worker holds its own data and network in memory.")
 @click.option("--quiet", is_flag=True, help="No progress lines (the summary is still printed).")
-def reproduce(figures: tuple[str, ...], scale: str, output: str, seeds: int | None, seed: int, quiet: bool) -> None:
+def reproduce(figures: tuple[str, ...], scale: str, output: str, seeds: int | None, seed: int, jobs: int,
+              quiet: bool) -> None:
     """Regenerate the paper's figures and table from simulation to figure.
 
     FIGURES: any of fig2 (Fig. 2a-e), figS1, figS2, fig3c, fig3e; none means
@@ -42,9 +48,11 @@ def reproduce(figures: tuple[str, ...], scale: str, output: str, seeds: int | No
     Examples:
       neep reproduce --scale quick -o paper/
       neep reproduce fig2 --scale paper -o paper/
+      neep reproduce --scale quick --jobs 2 -o paper/
     """
     from neep.cli.fit import import_tensorflow_quietly
     from neep.reproduce import reproduce as run
+    from neep.reproduce.parallel import WorkerError
 
     def progress(message: str) -> None:
         if not quiet:
@@ -52,7 +60,11 @@ def reproduce(figures: tuple[str, ...], scale: str, output: str, seeds: int | No
 
     with user_errors():
         import_tensorflow_quietly()
-        results = run(figures or None, scale=scale, output=output, seeds=seeds, seed=seed, progress=progress)
+        try:
+            results = run(figures or None, scale=scale, output=output, seeds=seeds, seed=seed, progress=progress,
+                          jobs=jobs)
+        except WorkerError as error:
+            raise click.ClickException(str(error)) from None
     for name, figure in results["figures"].items():
         rows = figure["rows"]
         judged = [r for r in rows if r.get("meets") is not None]

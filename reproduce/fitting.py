@@ -22,7 +22,8 @@ import numpy as np
 from .cache import Cache, parameter_key
 from .config import FitConfig
 
-__all__ = ["simulate_cached", "fit_cached", "summary", "interval_in", "Progress", "FIT_VERSION"]
+__all__ = ["simulate_cached", "simulation_key", "fit_cached", "fit_key", "summary", "interval_in", "Progress",
+           "FIT_VERSION"]
 
 #: Version of what ``fit_cached`` computes and stores (part of every fit's key).
 #: 2: validation split for model selection, iteration-0 evaluation, interval, flags, baselines.
@@ -34,6 +35,14 @@ Progress = Callable[[str], None]
 def _say(progress: Progress | None, message: str) -> None:
     if progress is not None:
         progress(message)
+
+
+def simulation_key(sampler: Any, trajectories: int, steps: int, seed: int) -> str:
+    """The cache key of :func:`simulate_cached` (cheap: no simulation, no data read)."""
+    meta = sampler.metadata()
+    params = {"meta": {k: meta.get(k) for k in ("model", "parameters", "dt", "hidden", "continuous_time")},
+              "M": trajectories, "L": steps, "seed": seed}
+    return parameter_key("sim", params)
 
 
 def simulate_cached(
@@ -53,10 +62,7 @@ def simulate_cached(
     from neep.estimators import load_trajectories
     from neep.simulators import simulate_to_file
 
-    meta = sampler.metadata()
-    params = {"meta": {k: meta.get(k) for k in ("model", "parameters", "dt", "hidden", "continuous_time")},
-              "M": trajectories, "L": steps, "seed": seed}
-    key = parameter_key("sim", params)
+    key = simulation_key(sampler, trajectories, steps, seed)
     path = cache.path(key, ".npy")
     if not (path.exists() and path.with_suffix(".json").exists()):
         start = time.perf_counter()
@@ -112,6 +118,25 @@ def _schedule(config: FitConfig):
         return float(config.learning_rate * ratio ** (epoch / max(epochs - 1, 1)))
 
     return keras.callbacks.LearningRateScheduler(rate)
+
+
+def fit_key(
+    key_params: dict[str, Any],
+    config: FitConfig,
+    *,
+    kind: str,
+    seq_len: int = 2,
+    seeds: int = 1,
+    seed: int = 0,
+    track_train: bool = False,
+    untrained: bool = False,
+    extras_name: str | None = None,
+) -> str:
+    """The cache key of :func:`fit_cached` with these arguments (cheap: no data needed)."""
+    params = dict(key_params)
+    params.update(fit=config.__dict__, kind=kind, seq_len=seq_len, seeds=seeds, seed=seed,
+                  track_train=track_train, untrained=untrained, extras=extras_name, version=FIT_VERSION)
+    return parameter_key("fit", params)
 
 
 def fit_cached(
@@ -173,10 +198,8 @@ def fit_cached(
     off: it would triple the cost of every fit, and the figures sweep the
     data size themselves (Fig. S1).
     """
-    params = dict(key_params)
-    params.update(fit=config.__dict__, kind=kind, seq_len=seq_len, seeds=seeds, seed=seed,
-                  track_train=track_train, untrained=untrained, extras=extras_name, version=FIT_VERSION)
-    key = parameter_key("fit", params)
+    key = fit_key(key_params, config, kind=kind, seq_len=seq_len, seeds=seeds, seed=seed,
+                  track_train=track_train, untrained=untrained, extras_name=extras_name)
     stored = cache.load(key)
     if stored is not None:
         _say(progress, f"fit {label}: reused from the cache")

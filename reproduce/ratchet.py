@@ -27,10 +27,12 @@ from neep.simulators.ratchet import LARGEST_EXACT_WORD, PARTIAL_MC_SAMPLES, Part
 from .beads_plots import DPI, pyplot
 from .cache import Cache
 from .config import RatchetScale, RneepScale
-from .fitting import Progress, fit_cached, interval_in, simulate_cached, summary
+from .fitting import Progress, fit_cached, fit_key, interval_in, simulate_cached, simulation_key, summary
 from .report import make_row
 
-__all__ = ["partial_limit", "run_fig3c", "run_fig3e", "draw_fig3c", "draw_fig3e", "LARGEST_EXACT_WORD"]
+__all__ = ["partial_limit", "run_fig3c", "run_fig3e", "draw_fig3c", "draw_fig3e", "LARGEST_EXACT_WORD",
+           "data_key", "simulate_job", "fig3c_fits", "fig3c_fit", "fig3c_key", "fig3e_fits", "fig3e_fit",
+           "fig3e_key"]
 
 
 def partial_limit(potential: float, n: int, samples: int = PARTIAL_MC_SAMPLES, seed: int = 0) -> PartialEP:
@@ -52,14 +54,78 @@ def partial_limit(potential: float, n: int, samples: int = PARTIAL_MC_SAMPLES, s
     return ratchet.partial_ep_per_step_mc(n, samples=samples, seed=seed)
 
 
-def _data(cache: Cache, potential: float, steps: int, hidden: bool, seed: int, progress):
+def _view(potential: float, hidden: bool):
     from neep.simulators import FlashingRatchet, RatchetView
 
-    view = RatchetView(FlashingRatchet(potential=potential), hidden=hidden)
-    sim_seed = int(np.random.SeedSequence([seed, int(hidden), int(round(potential * 1000))]).generate_state(1)[0])
+    return RatchetView(FlashingRatchet(potential=potential), hidden=hidden)
+
+
+def _sim_seed(potential: float, hidden: bool, seed: int) -> int:
+    return int(np.random.SeedSequence([seed, int(hidden), int(round(potential * 1000))]).generate_state(1)[0])
+
+
+def data_key(potential: float, steps: int, hidden: bool, seed: int) -> str:
+    """Cache key of the simulation behind ``_data`` (nothing simulated or read)."""
+    return simulation_key(_view(potential, hidden), 2, steps, _sim_seed(potential, hidden, seed))
+
+
+def _data(cache: Cache, potential: float, steps: int, hidden: bool, seed: int, progress):
     label = f"{'hidden ' if hidden else ''}ratchet V={potential:g}"
-    data = simulate_cached(cache, view, label, 2, steps, sim_seed, progress)
+    data = simulate_cached(cache, _view(potential, hidden), label, 2, steps, _sim_seed(potential, hidden, seed),
+                           progress)
     return data.split(0.5)  # one trajectory to train, one held out (the paper's)
+
+
+def simulate_job(potential: float, steps: int, hidden: bool, seed: int, cache: Cache, progress: Progress) -> None:
+    """Simulate (into the cache) one ratchet data set: one job of a parallel sweep."""
+    _data(cache, potential, steps, hidden, seed, progress)
+
+
+def fig3c_fits(scale: RatchetScale) -> list[float]:
+    """The potentials V of the Fig. 3(c) fits, in the order they run."""
+    return list(scale.potentials)
+
+
+def _fig3c_arguments(scale: RatchetScale, seed: int, v: float) -> tuple[str, dict, dict]:
+    return (f"ratchet V={v:g}", {"model": "flashing-ratchet", "V": v, "L": scale.steps, "data_seed": seed},
+            dict(kind="embedding", seeds=scale.seeds, seed=seed))
+
+
+def fig3c_key(scale: RatchetScale, seed: int, v: float) -> str:
+    """Cache key of the Fig. 3(c) fit at ``v`` (nothing simulated, read or fitted)."""
+    _, key_params, keywords = _fig3c_arguments(scale, seed, v)
+    return fit_key(key_params, scale.fit, **keywords)
+
+
+def fig3c_fit(scale: RatchetScale, seed: int, v: float, cache: Cache, progress: Progress | None = None):
+    """The Fig. 3(c) fit at ``v`` (from the cache when done): ``(document, arrays), test``."""
+    train, test = _data(cache, v, scale.steps, False, seed, progress)
+    label, key_params, keywords = _fig3c_arguments(scale, seed, v)
+    return fit_cached(cache, label, key_params, train, test, scale.fit, progress=progress, **keywords), test
+
+
+def fig3e_fits(scale: RneepScale) -> list[tuple[float, int]]:
+    """``(V, n)`` of every Fig. 3(e) fit, in the order they run."""
+    return [(v, n) for v in scale.potentials for n in scale.seq_lens]
+
+
+def _fig3e_arguments(scale: RneepScale, seed: int, v: float, n: int) -> tuple[str, dict, dict]:
+    return (f"RNEEP V={v:g} n={n}", {"model": "flashing-ratchet-hidden", "V": v, "L": scale.steps,
+                                     "data_seed": seed},
+            dict(kind="gru", seq_len=n, seeds=scale.seeds, seed=seed))
+
+
+def fig3e_key(scale: RneepScale, seed: int, v: float, n: int) -> str:
+    """Cache key of the Fig. 3(e) fit at ``(v, n)`` (nothing simulated, read or fitted)."""
+    _, key_params, keywords = _fig3e_arguments(scale, seed, v, n)
+    return fit_key(key_params, scale.fit_for(n), **keywords)
+
+
+def fig3e_fit(scale: RneepScale, seed: int, v: float, n: int, cache: Cache, progress: Progress | None = None):
+    """The Fig. 3(e) fit at ``(v, n)`` (from the cache when done): ``(document, arrays)``."""
+    train, test = _data(cache, v, scale.steps, True, seed, progress)
+    label, key_params, keywords = _fig3e_arguments(scale, seed, v, n)
+    return fit_cached(cache, label, key_params, train, test, scale.fit_for(n), progress=progress, **keywords)
 
 
 def run_fig3c(scale: RatchetScale, cache: Cache, seed: int = 0, progress: Progress | None = None) -> dict[str, Any]:
@@ -68,12 +134,8 @@ def run_fig3c(scale: RatchetScale, cache: Cache, seed: int = 0, progress: Progre
 
     start = time.perf_counter()
     rows, points, intervals, fits = [], {}, {}, {}
-    for v in scale.potentials:
-        train, test = _data(cache, v, scale.steps, False, seed, progress)
-        doc, _ = fit_cached(
-            cache, f"ratchet V={v:g}", {"model": "flashing-ratchet", "V": v, "L": scale.steps, "data_seed": seed},
-            train, test, scale.fit, kind="embedding", seeds=scale.seeds, seed=seed, progress=progress,
-        )
+    for v in fig3c_fits(scale):
+        (doc, _), test = fig3c_fit(scale, seed, v, cache, progress)
         fits[doc["key"]] = doc["seconds"]
         mean, std = summary(doc["ep_per_step_per_seed"])
         exact = FlashingRatchet(potential=v).ep_per_jump
@@ -104,15 +166,10 @@ def run_fig3e(scale: RneepScale, cache: Cache, seed: int = 0, progress: Progress
     rows, points, intervals, limits, fits = [], {}, {}, {}, {}
     n_max = max(scale.seq_lens)
     for v in scale.potentials:
-        train, test = _data(cache, v, scale.steps, True, seed, progress)
         series = []
         for n in scale.seq_lens:
             config = scale.fit_for(n)
-            doc, _ = fit_cached(
-                cache, f"RNEEP V={v:g} n={n}",
-                {"model": "flashing-ratchet-hidden", "V": v, "L": scale.steps, "data_seed": seed},
-                train, test, config, kind="gru", seq_len=n, seeds=scale.seeds, seed=seed, progress=progress,
-            )
+            doc, _ = fig3e_fit(scale, seed, v, n, cache, progress)
             fits[doc["key"]] = doc["seconds"]
             mean, std = summary(doc["ep_per_step_per_seed"])
             ci = interval_in(doc, per_step=True)

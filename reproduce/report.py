@@ -138,6 +138,11 @@ def markdown_table(results: dict[str, Any]) -> str:
                   "bar on the mean.", ""]
         lines += ["Training times come from the cache's records (the run that did the fit); a resumed run's "
                   "wall time only counts what it redid.", ""]
+        parallel = results.get("parallel")
+        if parallel:
+            lines += [f"This run did its {parallel['fits']} fits and {parallel['simulations']} simulations first, in "
+                      f"{parallel['jobs']} worker processes of {parallel['threads']} threads ({parallel['seconds']:.0f} s "
+                      "wall time); a figure's wall time is then drawing it from the cache.", ""]
         lines += ["| figure | wall time of this run [s] | training time of its fits [s] | rows | bars met "
                   "| 95 % intervals covering the exact value | rows with flags |",
                   "|---|---|---|---|---|---|---|"]

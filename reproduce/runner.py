@@ -3,7 +3,9 @@
 The folder holds the PNGs, ``results.json`` / ``results.md`` and a ``cache/``
 of simulations and fits keyed by their parameters: running again (after an
 interruption, or for another figure) reuses everything already done. Figures
-run alone add their rows to the existing table.
+run alone add their rows to the existing table. With ``jobs=N`` the
+simulations and fits run first, in N worker processes (:mod:`.parallel`),
+then the figures are drawn from the cache.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ def reproduce(
     seeds: int | None = None,
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
+    jobs: int = 1,
 ) -> dict[str, Any]:
     """Regenerate the paper's figures and table.
 
@@ -66,6 +69,13 @@ def reproduce(
         Base seed of every simulation and fit (same seed, same results).
     progress
         Called with one line of text per step (simulation, fit, figure).
+    jobs
+        Worker processes for the simulations and fits (default 1: all in
+        this process, one after another). With ``jobs > 1`` they run first,
+        in parallel, each stored in the cache as it finishes; the figures
+        are then drawn from the cache. Same keys, same tables. The workers
+        are spawned: a script that calls this with ``jobs > 1`` needs the
+        usual ``if __name__ == "__main__":`` guard.
 
     Returns
     -------
@@ -78,6 +88,8 @@ def reproduce(
         config = config.with_seeds(seeds)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be an integer >= 1 (worker processes), got {jobs!r}")
     output = Path(output)
     if not output.parent.exists():
         raise ValueError(f"folder {str(output.parent)!r} does not exist")
@@ -97,12 +109,25 @@ def reproduce(
     results.update(scale=config.name, seeds=seeds, seed=seed, notes=list(config.notes),
                    command="neep reproduce " + " ".join(names) + f" --scale {config.name}"
                    + (f" --seeds {seeds}" if seeds else "") + (f" --seed {seed}" if seed else "")
-                   + f" -o {output.name}")
+                   + (f" --jobs {jobs}" if jobs > 1 else "") + f" -o {output.name}")
+    results.pop("parallel", None)
+    if jobs > 1:
+        from .parallel import plan, run_jobs
+
+        tell(f"simulations and fits of {', '.join(names)} in up to {jobs} worker processes, then the figures")
+        results["parallel"] = run_jobs(plan(names, config, seed), cache, jobs, tell)
+        write_results(output, results)
+
+    def figure_tell(message: str) -> None:
+        # after the parallel phase every fit is in the cache, and that phase said so once
+        if not (jobs > 1 and message.startswith("fit ") and message.endswith(": reused from the cache")):
+            tell(message)
+
     bead_run = None
     for name in names:
         tell(f"{name}: {FIGURES[name]}")
         begin = time.perf_counter()
-        entry = _run_one(name, config, cache, seed, tell, output, bead_run)
+        entry = _run_one(name, config, cache, seed, figure_tell, output, bead_run)
         bead_run = entry.pop("_bead_run", bead_run)
         entry["seconds"] = time.perf_counter() - begin
         entry["title"] = FIGURES[name]

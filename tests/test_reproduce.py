@@ -8,6 +8,14 @@ by the slow test at the end (quick-scale Fig. 3c).
 """
 
 import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -122,6 +130,9 @@ def test_a_single_figure_adds_to_the_table(tiny_run, tmp_path):
         (["--scale", "huge"], "huge"),
         (["--seeds", "0"], "--seeds"),
         (["--seed", "-1"], "--seed"),
+        (["--jobs", "0"], "--jobs"),
+        (["--jobs", "-2"], "--jobs"),
+        (["--jobs", "two"], "--jobs"),
     ],
 )
 def test_bad_options_fail_before_any_work(tmp_path, args, needle):
@@ -232,3 +243,177 @@ def test_quick_fig3c_matches_the_exact_ratchet(tmp_path):
         pairs = int(np.sum(np.triu((rates > 0) & (rates.T > 0), k=1)))
         sigma = np.sqrt(row["std"] ** 2 / scale.seeds + sd**2 * 1.2 / scale.steps + (pairs / scale.steps) ** 2)
         assert abs(row["mean"] - row["exact"]) <= 4 * sigma + 1e-9, row
+
+
+# --- --jobs N: the sweep in worker processes -------------------------------------------------------------------
+
+
+def _fit_docs(folder):
+    """Cached fit documents without their wall times, and their arrays, by file name."""
+    docs = {}
+    for path in sorted((folder / "cache").glob("fit-*.json")):
+        doc = json.loads(path.read_text())
+        doc.pop("seconds")
+        for row in doc["history"]:
+            row.pop("seconds", None)  # wall time of the evaluation
+        npz = path.with_suffix(".npz")
+        arrays = {}
+        if npz.exists():
+            with np.load(npz) as data:
+                arrays = {k: data[k] for k in data.files}
+        docs[path.name] = (doc, arrays)
+    return docs
+
+
+def _rows_without_times(table):
+    return {name: [{k: v for k, v in row.items() if k != "seconds"} for row in figure["rows"]]
+            for name, figure in table["figures"].items()}
+
+
+def _assert_same_fits(a, b):
+    assert set(a) == set(b)
+    for name in a:
+        assert a[name][0] == b[name][0], name  # same numbers, to the last bit (fits are deterministic per seed)
+        assert set(a[name][1]) == set(b[name][1]), name
+        for key in a[name][1]:
+            np.testing.assert_array_equal(a[name][1][key], b[name][1][key])
+
+
+def test_the_plan_lists_every_simulation_and_fit_of_the_serial_run(tiny_run):
+    from neep.reproduce.parallel import plan
+
+    out = tiny_run[0]
+    jobs = plan(list(FIGURES), get_scale("tiny"), 0)
+    fits = {j.key for j in jobs if j.kind == "fit"}
+    sims = {j.key for j in jobs if j.kind == "simulation"}
+    assert len(fits) + len(sims) == len(jobs)
+    assert fits == {p.stem for p in (out / "cache").glob("fit-*.json")}
+    assert sims == {p.stem for p in (out / "cache").glob("sim-*.npy") if not p.stem.endswith(".ep")}
+    assert all(j.needs in sims for j in jobs if j.kind == "fit")
+    assert all(j.done(Cache(out / "cache")) for j in jobs)
+
+
+def test_thread_budget_shares_the_cores():
+    from neep.reproduce.parallel import thread_budget
+
+    assert thread_budget(1, cores=2) == 2
+    assert thread_budget(2, cores=2) == 1
+    assert thread_budget(3, cores=2) == 1
+    assert thread_budget(2, cores=16) == 8
+
+
+def test_bad_jobs_in_python_fails_before_any_work(tmp_path):
+    from neep.reproduce import reproduce
+
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="jobs must be an integer >= 1"):
+            reproduce(["fig3c"], scale="tiny", output=tmp_path / "out", jobs=bad)
+    assert not (tmp_path / "out").exists()
+
+
+def test_jobs_resumes_a_partial_cache_with_the_serial_numbers(tiny_run, tmp_path):
+    """Two fits removed from a finished serial sweep: --jobs 2 redoes those two only, in two workers,
+    and they come out bit for bit as the serial run made them (the table too, wall times aside)."""
+    out, _, table, _ = tiny_run
+    copy = tmp_path / "paper"
+    shutil.copytree(out, copy)
+    serial = _fit_docs(copy)
+    removed = [name for name, (doc, _) in serial.items() if doc["label"] in ("beads N=2 Tc=1 L=400", "ratchet V=2")]
+    assert len(removed) == 2 and any(serial[name][1] for name in removed)  # one with arrays (Fig. 2 detail)
+    kept = {p.name: p.stat().st_mtime_ns for p in (copy / "cache").iterdir()
+            if p.stem not in {Path(n).stem for n in removed}}
+    for name in removed:
+        for path in (copy / "cache").glob(Path(name).stem + ".*"):
+            path.unlink()
+    result = _invoke(["reproduce", "--scale", "tiny", "--jobs", "2", "-o", str(copy)])
+    assert result.exit_code == 0, result.output
+    assert "2 fits and 0 simulations to run (12 fits already in the cache) in 2 worker processes" in result.output
+    fitted = [line for line in result.output.splitlines() if line.split("] ")[-1].startswith("fit ")]
+    assert len(fitted) == 2 and all(line.endswith(("[1/2]", "[2/2]")) for line in fitted), fitted
+    assert "reused from the cache" not in result.output and "simulated" not in result.output
+    assert {p.name: p.stat().st_mtime_ns for p in (copy / "cache").iterdir() if p.name in kept} == kept
+    _assert_same_fits(_fit_docs(copy), serial)
+    again = json.loads((copy / "results.json").read_text())
+    assert _rows_without_times(again) == _rows_without_times(table)
+    assert again["parallel"]["fits"] == 2 and "--jobs 2" in again["command"]
+    assert "in 2 worker processes" in (copy / "results.md").read_text()
+
+
+def test_a_failing_fit_is_one_line_naming_it(tiny_run, tmp_path):
+    out = tiny_run[0]
+    copy = tmp_path / "paper"
+    shutil.copytree(out, copy)
+    from neep.reproduce.parallel import plan
+
+    job = next(j for j in plan(["fig3c"], get_scale("tiny"), 0) if j.label == "ratchet V=2" and j.kind == "fit")
+    (copy / "cache" / f"{job.key}.json").unlink()
+    (copy / "cache" / f"{job.needs}.npy").write_bytes(b"not an array")  # the data it reads, damaged
+    result = CliRunner().invoke(cli, ["reproduce", "fig3c", "--scale", "tiny", "--jobs", "2", "-o", str(copy)])
+    assert result.exit_code == 1, result.output
+    assert "fit ratchet V=2: FAILED: " in result.output
+    assert result.output.strip().splitlines()[-1].startswith("Error: fit ratchet V=2 failed in a worker process: ")
+    assert "Traceback" not in result.output
+    assert not (copy / "cache" / f"{job.key}.json").exists()
+
+
+@pytest.mark.slow
+def test_jobs_2_from_scratch_equals_jobs_1(tiny_run, tmp_path):
+    """The whole tiny sweep in 2 workers (about 2 min on 2 cores): the same cache entries, bit for bit."""
+    out, _, table, _ = tiny_run
+    result = _invoke(["reproduce", "--scale", "tiny", "--jobs", "2", "-o", str(tmp_path / "p")])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "p" / "cache").iterdir()) == sorted(
+        p.name for p in (out / "cache").iterdir())
+    _assert_same_fits(_fit_docs(tmp_path / "p"), _fit_docs(out))
+    assert _rows_without_times(json.loads((tmp_path / "p" / "results.json").read_text())) == _rows_without_times(table)
+
+
+@pytest.mark.slow
+def test_workers_get_their_share_of_the_threads(monkeypatch):
+    from neep.reproduce import parallel
+
+    for name in parallel.THREAD_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    with parallel._pool(2, 1) as pool:
+        seen = pool.submit(parallel._worker_threads).result(timeout=300)
+    assert seen["environ"] == {name: "1" for name in parallel.THREAD_VARIABLES}
+    assert seen["numba"] == 1
+    monkeypatch.setenv("NUMBA_NUM_THREADS", "1")  # a value set by the user is kept
+    with parallel._pool(1, 2) as pool:
+        seen = pool.submit(parallel._worker_threads).result(timeout=300)
+    assert seen["environ"]["TF_NUM_INTRAOP_THREADS"] == "2" and seen["numba"] == 1
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_every_worker_and_the_sweep_resumes(tmp_path):
+    """SIGINT to the process group (what Ctrl-C in a terminal does) while two workers fit."""
+    out = tmp_path / "p"
+    command = [sys.executable, "-m", "neep.cli.main", "reproduce", "fig3c", "fig3e", "--scale", "tiny",
+               "--jobs", "2", "-o", str(out)]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    try:
+        for line in proc.stdout:
+            if line.split("] ")[-1].startswith("fit "):
+                break
+        os.killpg(proc.pid, signal.SIGINT)
+        start = time.monotonic()
+        output = proc.communicate(timeout=60)[0]
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode != 0
+    assert time.monotonic() - start < 30
+    assert "interrupted: stopping the workers" in output and "Traceback" not in output
+    time.sleep(2)
+    left = subprocess.run(["ps", "-o", "pid=,stat=", "-g", str(proc.pid)], capture_output=True, text=True).stdout
+    assert all("Z" in line for line in left.split("\n") if line.strip()), left  # nothing running on
+    cache = out / "cache"
+    assert not [p for p in cache.iterdir() if p.name.endswith(".tmp")]
+    done = list(cache.glob("fit-*.json"))
+    assert 1 <= len(done) < 6
+    for path in done:
+        json.loads(path.read_text())
+    result = _invoke(["reproduce", "fig3c", "fig3e", "--scale", "tiny", "--jobs", "2", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert f"{6 - len(done)} fit" in result.output and f"({len(done)} fit" in result.output
