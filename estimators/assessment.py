@@ -144,6 +144,7 @@ def _replicates_free(est, delta_s: np.ndarray) -> tuple[float, np.ndarray]:
 def _data_check(est, ctx: dict, layout: int):
     """Refit the first seed on 1/4 and 1/2 of the training data; compare on the same held-out data."""
     from .baselines import fit_linear_current
+    from .training import data_parallel_scope, train_one
     from .training import seed_for as _seed_for
 
     train, test = est.train_, est.test_
@@ -159,7 +160,8 @@ def _data_check(est, ctx: dict, layout: int):
         if est.kind_ == "current" and est.linear_current_ is not None and est.linear_start:
             linear = fit_linear_current(part.states, mean=ctx["mean"], std=ctx["std"])
         # No training-set tracking in the refits: only their final estimate is used.
-        model, _ = est._train_one(part, dict(ctx, train_sub=None), seed, None, linear)
+        with data_parallel_scope(est.data_parallel):
+            model, _ = train_one(est, part, dict(ctx, train_sub=None), seed, None, linear)
         delta_s = map_parts(lambda s: predict_delta_s(model, s, est.seq_len_, est.eval_batch_size), test.states)
         rates.append(_replicates(est, delta_s, layout)["rate"][0])
     if not rates:
