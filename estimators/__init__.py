@@ -59,6 +59,7 @@ _LAZY = {
     "FIT_DEFAULTS": "run",
     "default_hidden_units": "run",
     "default_iterations": "run",
+    "kind_defaults": "run",
     "fit_summary": "run",
     "fit_to_folder": "run",
     "predict_file": "run",

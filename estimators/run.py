@@ -42,6 +42,8 @@ __all__ = [
     "RUN_FILES",
     "default_hidden_units",
     "default_iterations",
+    "kind_defaults",
+    "resolve_fit_params",
     "fit_to_folder",
     "write_run_folder",
     "fit_summary",
@@ -70,12 +72,23 @@ FIT_DEFAULTS: dict[str, Any] = {
 }
 # Hidden units per model kind when not given (paper: mlp 512, embedding 128, gru 128).
 # The MLP default is half the paper's width: 4x fewer FLOPs per step, and as accurate
-# on the bead data within the same wall time.
-_HIDDEN_DEFAULT = {"current": 128, "mlp": 256, "embedding": 128, "gru": 128}
+# on the bead data within the same wall time. The GRU's is a quarter (see _KIND_DEFAULTS).
+_HIDDEN_DEFAULT = {"current": 128, "mlp": 256, "embedding": 128, "gru": 32}
 # Iterations per model kind when not given: the current model starts at its closed-form
 # solution and needs fewer (2000 keep the README's main job, data check included, under a
 # minute on 2 cores; nonlinear forces may want more, and the convergence check says so).
-_ITERATIONS_DEFAULT = {"current": 2000, "mlp": 3000, "embedding": 3000, "gru": 3000}
+_ITERATIONS_DEFAULT = {"current": 2000, "mlp": 3000, "embedding": 3000, "gru": 2000}
+# Where a model kind's defaults differ from FIT_DEFAULTS (and from NEEP's embedding_dim and
+# jit_compile). RNEEP (gru) on a CPU: its step costs ~30x an MLP pair's per sample (a GRU over
+# 2 x n states, both orders), so it gets a narrow GRU (32 units: 3x less CPU per window than 128,
+# more accurate than 16 at the same time), an embedding of 8 (3..a few states: more adds cost,
+# not expressiveness: the embedding feeds a linear map), small batches at a higher learning rate
+# (more updates per window seen), and XLA (about 15-20 % less CPU per step on the GRU, and ~2x
+# at large batches). Measured on the hidden ratchet, n = 32: benchmarks/rneep_cpu.py and
+# benchmarks/RESULTS-estimators.md ("RNEEP on a CPU").
+_KIND_DEFAULTS: dict[str, dict[str, Any]] = {
+    "gru": {"batch_size": 256, "learning_rate": 3e-3, "embedding_dim": 8, "jit_compile": True},
+}
 
 # Bins of the local EP map visited by fewer transition midpoints than this are left blank:
 # with a handful of steps a bin's value is noise (its relative error is about 1/sqrt(count)).
@@ -105,6 +118,39 @@ def default_hidden_units(kind: str) -> int:
     if kind not in _HIDDEN_DEFAULT:
         raise ValueError(f"model must be one of {', '.join(MODEL_KINDS)}, got {kind!r}")
     return _HIDDEN_DEFAULT[kind]
+
+
+# Parameters for which None means "the kind's default" (ema_momentum=None means no average).
+_NONE_MEANS_DEFAULT = ("batch_size", "learning_rate", "iterations", "hidden_units", "embedding_dim", "jit_compile")
+
+
+def kind_defaults(kind: str) -> dict[str, Any]:
+    """Every default ``neep fit`` uses for a model kind: ``FIT_DEFAULTS`` with the per-kind values filled in.
+
+    ``iterations`` and ``hidden_units`` (``default_iterations``,
+    ``default_hidden_units``), and the kind's own ``batch_size``,
+    ``learning_rate``, ``embedding_dim`` and ``jit_compile`` where they differ
+    (gru: 256, 3e-3, 8, XLA on).
+    """
+    defaults = {**FIT_DEFAULTS, "iterations": default_iterations(kind), "hidden_units": default_hidden_units(kind)}
+    defaults.update(_KIND_DEFAULTS.get(kind, {}))
+    return defaults
+
+
+def resolve_fit_params(neep_kwargs: dict[str, Any], discrete: bool) -> dict[str, Any]:
+    """The ``NEEP`` parameters of a ``neep fit``: ``neep_kwargs`` over the model kind's defaults.
+
+    The kind is ``neep_kwargs["model"]``, else the data's default (embedding
+    for discrete states, current for float pairs, mlp for float windows).
+    A value of None for a parameter with a default (``batch_size``,
+    ``learning_rate``, ``iterations``, ``hidden_units``...) means "the
+    default" (``kind_defaults``).
+    """
+    seq_len = neep_kwargs.get("seq_len") or FIT_DEFAULTS["seq_len"]
+    kind = neep_kwargs.get("model") or ("embedding" if discrete else ("current" if seq_len == 2 else "mlp"))
+    defaults = kind_defaults(kind)
+    given = {k: v for k, v in neep_kwargs.items() if not (v is None and k in _NONE_MEANS_DEFAULT)}
+    return {**defaults, **given, "model": kind}
 
 
 def _check_output_dir(output: Path, force: bool) -> None:
@@ -305,14 +351,8 @@ def fit_to_folder(data: Any, output: str | Path, *, force: bool = False, dt: flo
     if not resume and force:
         shutil.rmtree(output / CHECKPOINT_DIR, ignore_errors=True)  # an old interrupted run is replaced
     callbacks = neep_kwargs.pop("callbacks", None)
-    params = {**FIT_DEFAULTS, **neep_kwargs}
-    kind = params.get("model") or ("embedding" if trajectories.discrete
-                                   else ("current" if params.get("seq_len", 2) == 2 else "mlp"))
-    params["model"] = kind
-    if params.get("hidden_units") is None:
-        params["hidden_units"] = default_hidden_units(kind)
-    if params.get("iterations") is None:
-        params["iterations"] = default_iterations(kind)
+    params = resolve_fit_params(neep_kwargs, trajectories.discrete)
+    kind = params["model"]
     if params.get("precision") == "bfloat16":
         params["precision"] = "mixed_bfloat16"
     fingerprint = data_fingerprint(trajectories)

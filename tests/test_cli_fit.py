@@ -233,3 +233,30 @@ def test_predict_bad_input(beads, tmp_path):
     bad_suffix = _invoke(["predict", str(broken), str(beads), "-o", str(tmp_path / "ep.txt")])
     assert ".npy" in _assert_one_line_error(bad_suffix)
     assert "--dt" in _assert_one_line_error(_invoke(["predict", str(broken), str(beads), "--dt", "0"]))
+
+
+_RUN_ONLY = ("callbacks", "resume", "resume_command", "force", "dt")
+
+
+def test_fit_gru_gets_the_gru_defaults(ring, tmp_path, monkeypatch):
+    # what the command hands to the library resolves to kind_defaults("gru"), unless given
+    import neep.cli.fit as fit_module
+    from neep.estimators.run import kind_defaults, resolve_fit_params
+
+    seen = {}
+
+    def capture(data, output, **options):
+        seen.update(options)
+        raise KeyboardInterrupt  # stop before any training
+
+    monkeypatch.setattr(fit_module, "run_fit", capture)
+    CliRunner().invoke(cli, ["fit", str(ring), "--model", "gru", "--seq-len", "4", "-o", str(tmp_path / "run")])
+    params = resolve_fit_params({k: v for k, v in seen.items() if k not in _RUN_ONLY},
+                                discrete=True)
+    assert {k: params[k] for k in kind_defaults("gru")} == kind_defaults("gru") | {"seq_len": 4}
+    seen.clear()
+    CliRunner().invoke(cli, ["fit", str(ring), "--model", "gru", "--seq-len", "4", "--batch-size", "64",
+                             "--learning-rate", "0.01", "-o", str(tmp_path / "run2")])
+    params = resolve_fit_params({k: v for k, v in seen.items() if k not in _RUN_ONLY},
+                                discrete=True)
+    assert (params["batch_size"], params["learning_rate"], params["embedding_dim"]) == (64, 0.01, 8)

@@ -53,3 +53,43 @@ def test_fit_to_folder_refuses_before_fitting(tmp_path, rng):
     with pytest.raises(ValueError, match="dt must be > 0"):
         fit_to_folder(states, tmp_path / "other", dt=0, **TINY)
     assert not (tmp_path / "other").exists()
+
+
+def test_gru_defaults_are_the_measured_cpu_ones_and_the_cli_says_so():
+    # RNEEP sized to finish on a CPU (benchmarks/rneep_cpu.py, RESULTS-estimators.md "RNEEP on a CPU")
+    from neep.cli.fit import GRU_DEFAULTS
+    from neep.estimators.run import kind_defaults
+
+    gru = kind_defaults("gru")
+    assert {k: gru[k] for k in GRU_DEFAULTS} == GRU_DEFAULTS
+    assert gru == {**FIT_DEFAULTS, **GRU_DEFAULTS}
+    assert GRU_DEFAULTS == {"batch_size": 256, "learning_rate": 3e-3, "embedding_dim": 8, "jit_compile": True,
+                            "hidden_units": 32, "iterations": 2000}
+    for kind in ("current", "mlp", "embedding"):  # the others keep FIT_DEFAULTS and NEEP's embedding/XLA
+        other = kind_defaults(kind)
+        assert other["batch_size"] == 4096 and other["learning_rate"] == 1e-3
+        assert "embedding_dim" not in other and "jit_compile" not in other
+
+
+def test_resolve_fit_params_none_means_the_kind_default():
+    from neep.estimators.run import resolve_fit_params
+
+    params = resolve_fit_params(dict(model="gru", seq_len=32, batch_size=None, learning_rate=None,
+                                     iterations=None, hidden_units=None, ema_momentum=None), discrete=True)
+    assert (params["batch_size"], params["learning_rate"], params["hidden_units"], params["iterations"],
+            params["embedding_dim"], params["jit_compile"]) == (256, 3e-3, 32, 2000, 8, True)
+    assert params["ema_momentum"] is None  # None there means no moving average, not the default
+    given = resolve_fit_params(dict(model="gru", seq_len=8, batch_size=64, learning_rate=1e-2, jit_compile=False),
+                               discrete=True)
+    assert (given["batch_size"], given["learning_rate"], given["jit_compile"]) == (64, 1e-2, False)
+    assert resolve_fit_params({}, discrete=True)["model"] == "embedding"
+    assert resolve_fit_params(dict(seq_len=4), discrete=False)["model"] == "mlp"
+    assert resolve_fit_params({}, discrete=False)["batch_size"] == 4096
+
+
+def test_fit_to_folder_gru_uses_its_defaults(tmp_path, rng):
+    states, _ = ring(rng)
+    est, summary = fit_to_folder(states, tmp_path / "run", plots=False, model="gru", seq_len=4, hidden_units=4,
+                                 iterations=2, eval_every=1, verbose=0, data_check=False)
+    assert (est.batch_size, est.learning_rate, est.embedding_dim, est.jit_compile) == (256, 3e-3, 8, True)
+    assert summary["model"] == "gru" and np.isfinite(summary["ep_rate"])
