@@ -118,6 +118,11 @@ def check_model_for_data(data, model: str | None, seq_len: int) -> None:
         raise click.ClickException(str(error)) from None
 
 
+def _not_judged(message: str) -> bool:
+    """Whether a diagnostic's message says it could not judge (too few evaluations, nothing to compare)."""
+    return message.startswith(("too few", "no classical", "data check skipped", "no training"))
+
+
 def _format_summary(summary: dict, output: Path, seconds: float) -> str:
     unit = summary["rate_unit"]
     seeds = summary["seeds"]
@@ -134,7 +139,16 @@ def _format_summary(summary: dict, output: Path, seconds: float) -> str:
     lines += [f"EP rate      {summary['ep_rate']:.5g} ± {summary['ep_rate_stderr']:.2g} {unit} "
              f"(95 % interval {low:.5g} .. {high:.5g}: held-out sampling, training-data error, {spread})"]
     exact = summary["ep_rate_exact"]
-    if exact is not None:
+    full = summary.get("ep_rate_full_information")
+    if full is not None and exact is None:
+        lines.append(f"exact        unknown for these data: the states are partly hidden; the full process's "
+                     f"{full:.5g} {unit} is an upper bound")
+    elif full is not None:
+        lines.append(f"limit        {exact:.5g} {unit} (the {summary['exact_reference']}: the most these "
+                     f"observations can reveal; the full process, hidden states included: {full:.5g})")
+        inside = "inside" if summary["interval_covers_exact"] else "OUTSIDE"
+        lines.append(f"rel. error   {summary['relative_error']:+.2%} vs the limit (it is {inside} the interval)")
+    elif exact is not None:
         line = f"exact        {exact:.5g} {unit} (the process)"
         if summary["ep_rate_exact_held_out"] is not None:
             line += f"; {summary['ep_rate_exact_held_out']:.5g} on the held-out data itself"
@@ -149,6 +163,8 @@ def _format_summary(summary: dict, output: Path, seconds: float) -> str:
                  f"DV {summary['lower_bound_dv']:.5g} ± {summary['lower_bound_dv_stderr']:.2g} {unit}")
     for name, base in summary.get("baselines", {}).items():
         checked = "; checked against the network" if base.get("checked") else ""
+        if base.get("sampled") is False:
+            checked = "; undersampled: words seen about once each, not a check"
         lines.append(f"baseline     {name.replace('_', ' ')} ({base.get('kind', 'estimate')}{checked}) "
                      f"{base['value']:.5g} ± {base['stderr']:.2g} {unit}")
     kept = ", ".join(f"seed {k['seed'] + 1} iteration {k['iteration']}" for k in summary.get("kept", []))
@@ -158,8 +174,16 @@ def _format_summary(summary: dict, output: Path, seconds: float) -> str:
     if flags:
         lines.extend(f"WARNING      {flag}" for flag in flags)
     else:
-        checked = any(b.get("checked") for b in summary.get("baselines", {}).values())
-        lines.append("checks       no warning (data, convergence, overfitting" + (", baseline)" if checked else ")"))
+        # Name what was judged, and what could not be (too few evaluations, no data check...).
+        diagnostics = summary.get("diagnostics") or []
+        judged = [d["name"] for d in diagnostics if d["name"] != "blocks" and not _not_judged(d["message"])]
+        skipped = [d["name"] for d in diagnostics if d["name"] != "blocks" and _not_judged(d["message"])]
+        if not summary.get("data_check", True):
+            skipped.append("data (--no-data-check)")
+        line = f"checks       no warning ({', '.join(judged) or 'nothing could be judged'})"
+        if skipped:
+            line += f"; not judged: {', '.join(skipped)}"
+        lines.append(line)
     files = ", ".join(["model.keras", "history.csv", "summary.json"] + summary.get("figures", []))
     lines.append(f"wrote        {output}/ ({files}) in {seconds:.0f} s")
     return "\n".join(lines)

@@ -93,10 +93,15 @@ def predict(model: Path, paths: tuple[Path, ...], output: Path | None, dt: float
         click.echo(f"dt           {result['dt']:.5g}: the training data's (these data carry none; --dt to set it)")
     click.echo(f"EP rate      {result['ep_rate']:.5g} ± {result['ep_rate_stderr']:.2g} {unit} "
                f"(sampling error of these data{per_step}; the model's own training error is not included)")
+    if result.get("ep_per_step_full_information") is not None and result["ep_per_step_exact"] is None:
+        click.echo(f"exact        unknown: states partly hidden; the full process's "
+                   f"{result['ep_per_step_full_information'] / result['dt']:.5g} {unit} is an upper bound")
     if result["ep_per_step_exact"] is not None:
         exact = result["ep_per_step_exact"]
         error = (result["ep_per_step"] - exact) / exact if exact else float("nan")
-        click.echo(f"exact        {exact / result['dt']:.5g} {unit} (rel. error {error:+.2%})")
+        what = "exact       " if "exact_reference" not in result else "limit       "
+        click.echo(f"{what} {exact / result['dt']:.5g} {unit} (rel. error {error:+.2%})"
+                   + (f"; the {result['exact_reference']}" if "exact_reference" in result else ""))
     if result["r2"] is not None:
         click.echo(f"R^2          {result['r2']:.4f} (estimate vs exact EP)")
     if output is not None:

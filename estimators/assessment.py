@@ -120,11 +120,12 @@ def _checked(est, found: dict) -> list[str]:
     when the current model starts there (no independent check), and never
     the TUR (a bound only as dt -> 0: at finite dt it can exceed the EP per
     step). Discrete data: the plug-in KL of words as long as the network's
-    windows (pairs, or n-words for a window-n RNEEP).
+    windows (pairs, or n-words for a window-n RNEEP), when its table is
+    sampled well enough (``Baseline.sampled``).
     """
     if est.n_states_ is not None:
         name = "plugin_kl_pairs" if est.seq_len_ == 2 else f"plugin_kl_{est.seq_len_}_words"
-        return [name] if name in found else []
+        return [name] if name in found and found[name].sampled else []
     started = est.kind_ == "current" and est.linear_start
     return [n for n in found if (n == "linear_current" and not started) or n.startswith("current_degree_")]
 

@@ -48,6 +48,9 @@ __all__ = [
 ]
 
 REPLICATES = 2000
+#: A plug-in table whose distinct words are counted fewer times than this on average is
+#: undersampled: reported, but not used to judge the network.
+MIN_COUNT_PER_WORD = 5.0
 
 
 # -- yardsticks on held-out data ------------------------------------------------------
@@ -70,6 +73,9 @@ class Baseline:
     n_blocks : int
     checked : bool
         Whether the underfit diagnostic compared the network with it.
+    sampled : bool
+        False when the estimator's own statistics are too sparse to trust
+        (a plug-in table of words seen about once each): reported, not checked.
     """
 
     name: str
@@ -79,6 +85,7 @@ class Baseline:
     replicates: np.ndarray = dataclasses.field(repr=False, compare=False, default_factory=lambda: np.zeros(0))
     n_blocks: int = 0
     checked: bool = False
+    sampled: bool = True
 
     value = property(lambda self: self.interval.value)
     stderr = property(lambda self: self.interval.stderr)
@@ -87,7 +94,7 @@ class Baseline:
 
     def as_dict(self) -> dict:
         return {"name": self.name, "kind": self.kind, **self.interval.as_dict(),
-                "checked": self.checked, "description": self.description}
+                "checked": self.checked, "sampled": self.sampled, "description": self.description}
 
 
 def _states(data) -> np.ndarray:
@@ -203,11 +210,17 @@ def plugin_kl_baseline(train, test, *, dt: float = 1.0, n: int = 2, n_states: in
     table = fit_plugin_kl(train, n, n_states=n_states)
     value, reps, blocks = _rate(_map(table.delta_s, test), n - 1, dt, seed, replicates)
     what = "pairs" if n == 2 else f"{n}-words"
+    # A plug-in table is only as good as its counts: with words seen about once each (K^n far
+    # above the training words) every ratio is noise around 1 and the estimate collapses to 0.
+    per_word = table.words / max(1, table.codes.size)
+    sampled = per_word >= MIN_COUNT_PER_WORD
+    note = "" if sampled else (f"; UNDERSAMPLED: {table.codes.size} distinct {what} in {table.words} training "
+                               f"{what} ({per_word:.1f} each), not used as a check")
     return Baseline("plugin_kl_pairs" if n == 2 else f"plugin_kl_{n}_words", "estimate",
                     interval(value, reps, train_share=_share(train, test)),
                     f"plug-in KL estimator of {what}: ln[(c(w)+1/2)/(c(reversed w)+1/2)] from training counts, "
                     f"mean over the held-out {what} / {n - 1} (Roldan & Parrondo 2010); exact for Markov jump data, "
-                    "a lower bound with hidden states", reps, blocks)
+                    "a lower bound with hidden states" + note, reps, blocks, sampled=sampled)
 
 
 def evaluate_baselines(train, test, *, seq_len: int = 2, degree: int = 1, dt: float = 1.0, mean=None, std=None,

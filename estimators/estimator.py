@@ -19,6 +19,7 @@ from .model import NEEPModel, predict_delta_s
 from .networks import MODEL_KINDS
 from .objective import objective_numpy
 from .pipeline import count_evaluation_windows, gather_windows
+from .references import hides_states, partial_reference
 from .training import data_parallel_scope, seed_for, stacking, train_one, train_stacked
 from .ragged import as_data, describe, flat, map_parts, per_trajectory, rate_per_entry, \
     ragged_subset, sample_states
@@ -460,6 +461,18 @@ class NEEP:
         # The ensemble value of the simulated process per step (the sidecar's), else unknown.
         self.ep_per_step_exact_ = test.ep_per_step_exact
         self.ep_rate_exact_ = None if test.ep_per_step_exact is None else test.ep_per_step_exact / dt
+        # Hidden states: the sidecar's value (and its ep file) are the full process's, an upper
+        # bound; the target is the partial-information limit of windows of seq_len states.
+        metadata = getattr(test, "metadata", None) or {}
+        self.ep_rate_full_information_ = None
+        self.exact_reference_ = "process"
+        if hides_states(metadata):
+            self.ep_rate_full_information_ = self.ep_rate_exact_
+            limit = partial_reference(metadata, self.seq_len_)
+            self.ep_per_step_exact_ = limit
+            self.ep_rate_exact_ = None if limit is None else limit / dt
+            self.exact_reference_ = None if limit is None else f"partial-information limit, windows of {self.seq_len_}"
+            self._exact_windows = None
         # The same slope estimator applied to the exact EP of the held-out data itself.
         self.ep_rate_exact_held_out_ = None
         if self._exact_windows is not None:

@@ -34,6 +34,7 @@ from .data import Trajectories
 from .estimator import NEEP, as_trajectories
 from .ragged import TrajectorySet, describe, flat, per_trajectory, rate_per_entry, shape_of
 from .networks import MODEL_KINDS
+from .references import hides_states, partial_reference
 from .summary import fit_summary, json_ready, unit_of, write_history_csv
 from .uncertainty import block_statistics, bootstrap_replicates
 
@@ -206,8 +207,8 @@ def write_run_figures(est: NEEP, folder: str | Path, test: Trajectories | None =
     mark_baselines(ax, getattr(est, "baselines_", None))
     save_figure(ax, folder / "convergence.png")
     written.append("convergence.png")
-    if test is None or test.exact_ep is None:
-        return written
+    if test is None or test.exact_ep is None or hides_states(getattr(test, "metadata", None)):
+        return written  # (hidden states: the ep file is the full process's, not comparable per step)
     states, exact = _plot_subset(test)
     seq_len = est.seq_len_
     estimated = est.predict(states)
@@ -497,7 +498,12 @@ def predict_file(model_path: str | Path, path: Any, output: str | Path | None = 
         "ep_per_step_exact": None,
         "r2": None,
     }
-    if data.exact_ep is not None:
+    metadata = getattr(data, "metadata", None) or {}
+    if hides_states(metadata):  # the sidecar's EP is the full process's: compare with the limit
+        result["ep_per_step_exact"] = partial_reference(metadata, seq_len)
+        result["exact_reference"] = f"partial-information limit, windows of {seq_len}"
+        result["ep_per_step_full_information"] = data.ep_per_step_exact
+    elif data.exact_ep is not None:
         exact = data.exact_ep
         result["ep_per_step_exact"] = float(np.mean(flat(exact).astype(np.float64)))
         windows = exact if seq_len == 2 else (tuple(window_sums(e, seq_len) for e in exact) if ragged

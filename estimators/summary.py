@@ -96,6 +96,8 @@ def fit_summary(est, data=None) -> dict:
         "interval_covers_exact": None if exact is None else rate.covers(exact),
         "ep_per_step": est.ep_per_step_,
         "ep_per_step_exact": est.ep_per_step_exact_,
+        "exact_reference": getattr(est, "exact_reference_", "process"),
+        "ep_rate_full_information": getattr(est, "ep_rate_full_information_", None),
         "relative_error": error,
         "lower_bound_j": est.bounds_["lower_bound_j"].value,
         "lower_bound_j_stderr": est.bounds_["lower_bound_j"].stderr,
