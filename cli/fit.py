@@ -8,7 +8,10 @@ summary. TensorFlow is imported inside the command only.
 from __future__ import annotations
 
 import importlib
+import os
+import shutil
 import sys
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -252,7 +255,8 @@ def read_options(command):
 @click.option("--data-parallel", is_flag=True,
               help="Train data parallel over all local devices (GPUs), each batch split across them, "
                    "gradients all-reduced: the same arithmetic as one device. TensorFlow: MirroredStrategy; "
-                   "JAX (KERAS_BACKEND=jax): keras.distribution.DataParallel.")
+                   "JAX (KERAS_BACKEND=jax): keras.distribution.DataParallel. Several workers (TensorFlow): "
+                   "set TF_CONFIG on each and run the same command on each; worker 0 writes -o.")
 @click.option("--ema", "ema_momentum", type=float, default=FIT_DEFAULTS["ema_momentum"], show_default=True,
               help="Momentum of the moving average of the weights that is evaluated and kept (a "
                    "steadier estimate than the raw SGD weights); 0 turns it off (the paper's way).")
@@ -312,6 +316,14 @@ def fit(paths: tuple[Path, ...], output: Path, model: str | None, hidden_units: 
     if resume and force:
         raise click.BadParameter("--resume continues a run; --force replaces one: give one of them",
                                  param_hint="--resume")
+    from neep.estimators.workers import cluster_workers, is_chief
+
+    workers = cluster_workers() if data_parallel and os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow" \
+        else 1
+    written_to = output
+    if workers > 1 and not is_chief():  # several workers: only worker 0 writes the run folder
+        output = Path(tempfile.mkdtemp(prefix="neep-worker-"))
+        force = True
     if not resume:
         check_output_dir(output, force)
     elif not (output / "checkpoint" / "state.json").exists():
@@ -352,10 +364,21 @@ def fit(paths: tuple[Path, ...], output: Path, model: str | None, hidden_units: 
                            if ctx.get_parameter_source(given.get(k, k)) != click.core.ParameterSource.DEFAULT}
             command = f"neep fit {' '.join(str(p) for p in paths)} -o {output} --resume"
             try:
-                summary = run_fit(data, output, force=force, dt=None, callbacks=callbacks, resume=resume,
-                                  resume_command=command, **options)
+                if workers > 1:  # TensorFlow wants the strategy before any other of its operations
+                    from neep.estimators.workers import multi_worker_strategy
+
+                    with multi_worker_strategy().scope():
+                        summary = run_fit(data, output, force=force, dt=None, callbacks=callbacks, resume=resume,
+                                          resume_command=command, **options)
+                else:
+                    summary = run_fit(data, output, force=force, dt=None, callbacks=callbacks, resume=resume,
+                                      resume_command=command, **options)
             except KeyboardInterrupt:
                 click.echo(f"neep fit: interrupted; partial run in {output}/ (best model so far, history.csv, "
                            f"summary.json status 'interrupted'); continue with: {command}", err=True)
                 sys.exit(130)
+    if output != written_to:  # a worker other than the chief
+        shutil.rmtree(output, ignore_errors=True)
+        click.echo(f"worker done: the chief (worker 0 of {workers}) writes {written_to}/")
+        return
     click.echo(_format_summary(summary, output, time.perf_counter() - start))

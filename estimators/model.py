@@ -250,7 +250,12 @@ class NEEPModel(keras.Model):
             for avg, v in zip(self._ema_vars, self.antisymmetric.trainable_variables):
                 avg.assign(tf.where(first, v, m * avg + (1.0 - m) * v))
             self._ema_count.assign_add(1.0)
-        return self._update_trackers(delta_s)
+        logs = self._update_trackers(delta_s)
+        if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
+            # Keras reduces the logs of several workers with a mean along axis 0, which scalars
+            # lack (TF 2.21, Keras 3.15): hand them over as 1-vectors, reduced back to scalars.
+            logs = {name: tf.reshape(value, (1,)) for name, value in logs.items()}
+        return logs
 
     def test_step(self, *args):
         if keras.backend.backend() == "jax":

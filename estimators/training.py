@@ -122,6 +122,10 @@ def train_one(est, train, ctx: dict, seed: int, label: str | None, linear=None, 
         callbacks.append(ProgressPrinter(monitor, label, epochs * est.eval_every))
     callbacks.extend(est.callbacks or [])
     steps = est._steps_per_execution()
+    if est.data_parallel and not _jax():  # several workers: each draws its own windows
+        from .workers import worker_seed
+
+        data_seed = worker_seed(data_seed)
     dataset = training_feed(train.states, ctx["seq_len"], est.batch_size, seed=data_seed, steps=steps,
                             device=est.device)
     model.fit(dataset, epochs=epochs, steps_per_epoch=est.eval_every // steps if _jax() else est.eval_every,
@@ -136,8 +140,9 @@ def data_parallel_scope(enabled: bool):
     weights replicated on every device, and the feed and the step split each
     batch across them (``feed``, ``jax_step``). TensorFlow:
     ``tf.distribute.MirroredStrategy`` over the GPUs (the CPU's logical
-    devices when there is no GPU); Keras splits each batch across the
-    replicas and the step scales each replica's loss (``model``).
+    devices when there is no GPU), or the strategy already in scope (several
+    workers, ``workers``); Keras splits each batch across the replicas and
+    the step scales each replica's loss (``model``).
     """
     if not enabled:
         return contextlib.nullcontext()
@@ -147,6 +152,8 @@ def data_parallel_scope(enabled: bool):
         return keras.distribution.DataParallel(devices=jax.devices()).scope()
     import tensorflow as tf
 
+    if tf.distribute.has_strategy():  # a strategy already in scope (several workers: see ``workers``)
+        return contextlib.nullcontext()
     devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
     return tf.distribute.MirroredStrategy([d.name for d in devices]).scope()
 
