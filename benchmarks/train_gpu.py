@@ -61,6 +61,19 @@ def _timed(run, units: float, seconds: float, rounds: int) -> list[float]:
 
 
 # -- PyTorch: the paper's loop -----------------------------------------------------------
+def _torch_step(model, optim, inputs, bf16: bool = False) -> None:
+    """One step of the paper's loop: loss (-dS + exp(-dS)).mean(), Adam, ``loss.item()`` (a sync)."""
+    import torch
+
+    with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=bf16):
+        delta_s = model(*inputs).float()
+    loss = (-delta_s + torch.exp(-delta_s)).mean()
+    optim.zero_grad()
+    loss.backward()
+    optim.step()
+    loss.item()
+
+
 def torch_mlp_row(states, batch: int, precision: str):
     import torch
 
@@ -94,13 +107,7 @@ def torch_mlp_row(states, batch: int, precision: str):
         for _ in range(n):
             m = torch.randint(0, m_count, (batch,), device=device)
             t = torch.randint(0, length - 1, (batch,), device=device)
-            with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=precision == "bf16"):
-                delta_s = model(trajs[m, t], trajs[m, t + 1]).float()
-            loss = (-delta_s + torch.exp(-delta_s)).mean()
-            optim.zero_grad()
-            loss.backward()
-            optim.step()
-            loss.item()
+            _torch_step(model, optim, (trajs[m, t], trajs[m, t + 1]), bf16=precision == "bf16")
 
     return run
 
@@ -135,12 +142,7 @@ def torch_gru_row(symbols, batch: int, seq_len: int):
         for _ in range(n):
             m = torch.randint(0, m_count, (batch,), device=device)
             t = torch.randint(0, length - seq_len + 1, (batch,), device=device)
-            delta_s = model(trajs[m[:, None], t[:, None] + offsets]).float()
-            loss = (-delta_s + torch.exp(-delta_s)).mean()
-            optim.zero_grad()
-            loss.backward()
-            optim.step()
-            loss.item()
+            _torch_step(model, optim, (trajs[m[:, None], t[:, None] + offsets],))
 
     return run
 

@@ -32,6 +32,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from ._backend import is_jax
 from .pipeline import _check, iter_window_blocks
 
 __all__ = ["training_feed", "prefetch", "device_fits", "device_draws"]
@@ -130,7 +131,7 @@ def training_feed(states: np.ndarray, seq_len: int, batch_size: int, seed: int =
     _check(states, seq_len, batch_size)
     if isinstance(steps, bool) or int(steps) < 1:
         raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
-    if keras.backend.backend() != "jax":
+    if not is_jax():
         from .pipeline import window_dataset
 
         return window_dataset(states, seq_len, batch_size, seed=seed)

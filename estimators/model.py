@@ -14,6 +14,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from ._backend import is_jax
 from .layers import Antisymmetric, CurrentAnsatz, Standardize
 from .objective import neep_objective
 
@@ -214,7 +215,7 @@ class NEEPModel(keras.Model):
         return {m.name: m.result() for m in self.metrics}
 
     def train_step(self, *args):
-        if keras.backend.backend() == "jax":
+        if is_jax():
             from .jax_step import jax_train_step
 
             return jax_train_step(self, *args)
@@ -258,7 +259,7 @@ class NEEPModel(keras.Model):
         return logs
 
     def test_step(self, *args):
-        if keras.backend.backend() == "jax":
+        if is_jax():
             return super().test_step(*args)  # unused by neep (predict_delta_s evaluates)
         data = args[0]
         x = data[0] if isinstance(data, (tuple, list)) else data
@@ -334,7 +335,7 @@ def _predict_fn(model: keras.Model):
     fn = getattr(model, "_neep_predict_fn", None)
     if fn is not None:
         return fn
-    if keras.backend.backend() == "jax":
+    if is_jax():
         import jax
 
         forward = jax.jit(lambda tv, ntv, x: model.stateless_call(tv, ntv, x, training=False)[0])
@@ -370,7 +371,7 @@ def predict_delta_s(
     if seq_len is None:
         seq_len = getattr(model, "seq_len", 2)
     fn = _predict_fn(model)
-    pad = keras.backend.backend() == "jax"
+    pad = is_jax()
     per = count_evaluation_windows(states, seq_len)
     total = states.shape[0] * per
     out = np.empty(total, dtype=np.float32)

@@ -50,9 +50,10 @@ class StackedTrainer:
 
     def __init__(self, models: Sequence):
         import jax
-        import keras
 
-        if keras.backend.backend() != "jax":
+        from ._backend import is_jax
+
+        if not is_jax():
             raise RuntimeError("StackedTrainer needs the JAX backend (KERAS_BACKEND=jax)")
         self.models = list(models)
         if not self.models:
@@ -93,7 +94,7 @@ class StackedTrainer:
                                    (model.optimizer.variables, optimizer),
                                    (model.metrics_variables, metrics)):
                 for variable, value in zip(groups, values):
-                    variable.assign(np.asarray(value[k]))
+                    variable.assign(value[k])  # stays on the device
         return self.models
 
 

@@ -17,6 +17,7 @@ import math
 import keras
 import numpy as np
 
+from ._backend import is_jax
 from .callbacks import EPMonitor, ProgressPrinter
 from .feed import training_feed
 from .model import NEEPModel, make_optimizer
@@ -41,10 +42,6 @@ def seed_for(seed: int, k: int) -> int:
 
 def _first(states):
     return states[0] if isinstance(states, tuple) else states
-
-
-def _jax() -> bool:
-    return keras.backend.backend() == "jax"
 
 
 def build_seed_model(est, train, ctx: dict, seed: int, label: str | None, linear=None):
@@ -73,10 +70,10 @@ def build_seed_model(est, train, ctx: dict, seed: int, label: str | None, linear
     # over a block of batches (jax_step), not Keras' Python loop (steps_per_execution).
     model.compile(
         optimizer=make_optimizer(est.learning_rate, est.weight_decay, est.decoupled_weight_decay),
-        jit_compile=True if _jax() else est.jit_compile,
+        jit_compile=True if is_jax() else est.jit_compile,
         # TensorFlow under MirroredStrategy: one step per call (Keras' multi-step loop
         # under tf.distribute failed to run in TF 2.21: "You must feed a value for placeholder").
-        steps_per_execution=1 if _jax() or est.data_parallel else est._steps_per_execution(),
+        steps_per_execution=1 if is_jax() or est.data_parallel else est._steps_per_execution(),
     )
     model.build_from_data(sample)
     monitor = EPMonitor(ctx["sub_states"], dt=ctx["dt"], seq_len=seq_len, every=None, exact_ep=ctx["sub_ep"],
@@ -122,13 +119,13 @@ def train_one(est, train, ctx: dict, seed: int, label: str | None, linear=None, 
         callbacks.append(ProgressPrinter(monitor, label, epochs * est.eval_every))
     callbacks.extend(est.callbacks or [])
     steps = est._steps_per_execution()
-    if est.data_parallel and not _jax():  # several workers: each draws its own windows
+    if est.data_parallel and not is_jax():  # several workers: each draws its own windows
         from .workers import worker_seed
 
         data_seed = worker_seed(data_seed)
     dataset = training_feed(train.states, ctx["seq_len"], est.batch_size, seed=data_seed, steps=steps,
                             device=est.device)
-    model.fit(dataset, epochs=epochs, steps_per_epoch=est.eval_every // steps if _jax() else est.eval_every,
+    model.fit(dataset, epochs=epochs, steps_per_epoch=est.eval_every // steps if is_jax() else est.eval_every,
               callbacks=callbacks, verbose=2 if est.verbose >= 2 else 0, shuffle=False)
     return _finish(est, model, monitor)
 
@@ -146,7 +143,7 @@ def data_parallel_scope(enabled: bool):
     """
     if not enabled:
         return contextlib.nullcontext()
-    if _jax():
+    if is_jax():
         import jax
 
         return keras.distribution.DataParallel(devices=jax.devices()).scope()
@@ -160,7 +157,7 @@ def data_parallel_scope(enabled: bool):
 
 def stacking(est, seeds_left: list[int], checkpoint=None) -> bool:
     """Whether to train the seeds left as one stacked model (JAX, two or more, none half-trained)."""
-    if est.stack_seeds is False or len(seeds_left) < 2 or not _jax():
+    if est.stack_seeds is False or len(seeds_left) < 2 or not is_jax():
         return False
     if est.data_parallel or keras.distribution.distribution() is not None:  # data parallel: one seed at a time
         return False
