@@ -226,6 +226,12 @@ def read_options(command):
 @click.option("--batch-size", type=click.IntRange(min=1), default=None,
               help=f"Random (s_t, s_t+1) pairs (or windows) per training step. Default: "
                    f"{FIT_DEFAULTS['batch_size']}; {GRU_DEFAULTS['batch_size']} windows for gru.")
+@click.option("--large-batch", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Train with N windows per step (e.g. 65536 on a GPU: several times its samples/s at "
+                   "4096) and rescale the learning rate (x sqrt(N / default batch), the square-root rule "
+                   "for Adam), the iterations and evaluation interval (the same windows seen, as often) "
+                   "and the moving average (the same horizon in windows) from the model's defaults. "
+                   "--learning-rate, --iterations, --eval-every, --ema given as well are kept as given.")
 @click.option("--learning-rate", type=float, default=None, callback=_positive_float,
               help=f"Adam learning rate. Default: {FIT_DEFAULTS['learning_rate']:g}; "
                    f"{GRU_DEFAULTS['learning_rate']:g} for gru.")
@@ -282,7 +288,8 @@ def read_options(command):
                    "must match them.")
 @read_options
 def fit(paths: tuple[Path, ...], output: Path, model: str | None, hidden_units: int | None, layers: int | None,
-        batch_size: int | None, learning_rate: float | None, weight_decay: float, iterations: int | None, eval_every: int,
+        batch_size: int | None, large_batch: int | None, learning_rate: float | None, weight_decay: float,
+        iterations: int | None, eval_every: int,
         seeds: int, seq_len: int, normalize: bool, dt: float | None, seed: int, precision: str,
         ema_momentum: float, data_parallel: bool, tensorboard: Path | None, data_check: bool, baselines: bool,
         baseline_degree: int,
@@ -316,6 +323,9 @@ def fit(paths: tuple[Path, ...], output: Path, model: str | None, hidden_units: 
     if resume and force:
         raise click.BadParameter("--resume continues a run; --force replaces one: give one of them",
                                  param_hint="--resume")
+    if large_batch is not None and batch_size is not None:
+        raise click.BadParameter("give --batch-size or --large-batch, not both (--large-batch sets the batch "
+                                 "size and rescales the learning rate to it)", param_hint="--large-batch")
     from neep.estimators.workers import cluster_workers, is_chief
 
     workers = cluster_workers() if data_parallel and os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow" \
@@ -357,6 +367,11 @@ def fit(paths: tuple[Path, ...], output: Path, model: str | None, hidden_units: 
                            precision=precision, ema_momentum=ema_momentum or None, data_check=data_check,
                            data_parallel=data_parallel,
                            baseline=baselines, baseline_degree=baseline_degree)
+            if large_batch is not None:  # rescaled from the defaults unless given (estimators.large_batch)
+                ctx = click.get_current_context()
+                for name, param in (("eval_every", "eval_every"), ("ema_momentum", "ema_momentum")):
+                    if ctx.get_parameter_source(param) == click.core.ParameterSource.DEFAULT:
+                        del options[name]
             if resume:  # the interrupted run's options, except those given on this command line
                 ctx = click.get_current_context()
                 given = {"baseline": "baselines"}
@@ -369,10 +384,10 @@ def fit(paths: tuple[Path, ...], output: Path, model: str | None, hidden_units: 
 
                     with multi_worker_strategy().scope():
                         summary = run_fit(data, output, force=force, dt=None, callbacks=callbacks, resume=resume,
-                                          resume_command=command, **options)
+                                          resume_command=command, large_batch=large_batch, **options)
                 else:
                     summary = run_fit(data, output, force=force, dt=None, callbacks=callbacks, resume=resume,
-                                      resume_command=command, **options)
+                                      resume_command=command, large_batch=large_batch, **options)
             except KeyboardInterrupt:
                 click.echo(f"neep fit: interrupted; partial run in {output}/ (best model so far, history.csv, "
                            f"summary.json status 'interrupted'); continue with: {command}", err=True)

@@ -72,8 +72,10 @@ _LAZY = {
     "describe_labels": "labels",
     "training_feed": "feed",
     "StackedTrainer": "stacked",
+    "scale_to_batch": "large_batch",
 }
-_NUMPY_ONLY = {"data", "readers", "labels", "ragged", "uncertainty", "analysis", "baselines", "diagnostics", "pipeline"}
+_NUMPY_ONLY = {"data", "readers", "labels", "ragged", "uncertainty", "analysis", "baselines", "diagnostics", "pipeline",
+               "large_batch"}
 
 __all__ = list(_LAZY)
 

@@ -31,6 +31,7 @@ from .analysis import local_ep_rate
 from .callbacks import window_sums
 from .checkpoint import CHECKPOINT_DIR, RunCheckpoint, check_resume, data_fingerprint
 from .data import Trajectories
+from .large_batch import SCALED, scale_to_batch
 from .estimator import NEEP, as_trajectories
 from .ragged import TrajectorySet, describe
 from .networks import MODEL_KINDS
@@ -137,20 +138,31 @@ def kind_defaults(kind: str) -> dict[str, Any]:
     return defaults
 
 
-def resolve_fit_params(neep_kwargs: dict[str, Any], discrete: bool) -> dict[str, Any]:
+def resolve_fit_params(neep_kwargs: dict[str, Any], discrete: bool, large_batch: int | None = None) -> dict[str, Any]:
     """The ``NEEP`` parameters of a ``neep fit``: ``neep_kwargs`` over the model kind's defaults.
 
     The kind is ``neep_kwargs["model"]``, else the data's default (embedding
     for discrete states, current for float pairs, mlp for float windows).
     A value of None for a parameter with a default (``batch_size``,
     ``learning_rate``, ``iterations``, ``hidden_units``...) means "the
-    default" (``kind_defaults``).
+    default" (``kind_defaults``). ``large_batch``: that many windows per
+    step, and the learning rate, iterations, evaluation cadence and moving
+    average rescaled from the kind's defaults to match
+    (``large_batch.scale_to_batch``); those of them in ``neep_kwargs`` are
+    kept as given, and ``batch_size`` must not be given.
     """
     seq_len = neep_kwargs.get("seq_len") or FIT_DEFAULTS["seq_len"]
     kind = neep_kwargs.get("model") or ("embedding" if discrete else ("current" if seq_len == 2 else "mlp"))
     defaults = kind_defaults(kind)
     given = {k: v for k, v in neep_kwargs.items() if not (v is None and k in _NONE_MEANS_DEFAULT)}
-    return {**defaults, **given, "model": kind}
+    params = {**defaults, **given, "model": kind}
+    if large_batch is not None:
+        if "batch_size" in given:
+            raise ValueError("give batch_size or large_batch, not both (large_batch sets the batch size and "
+                             "rescales the learning rate and iterations to it)")
+        params = scale_to_batch({**params, "batch_size": defaults["batch_size"]}, large_batch,
+                                keep=[k for k in SCALED if k in given])
+    return params
 
 
 def _check_output_dir(output: Path, force: bool) -> None:
@@ -300,7 +312,7 @@ def _with_dt(data: Any, dt: float | None) -> Trajectories:
 
 def fit_to_folder(data: Any, output: str | Path, *, force: bool = False, dt: float | None = None,
                   plots: bool = True, resume: bool = False, resume_command: str | None = None,
-                  **neep_kwargs: Any) -> tuple[NEEP, dict]:
+                  large_batch: int | None = None, **neep_kwargs: Any) -> tuple[NEEP, dict]:
     """Everything ``neep fit`` does: fit a ``NEEP`` on ``data``, write the run folder ``output``.
 
     While it trains, ``output`` holds a partial run (best model so far,
@@ -327,6 +339,11 @@ def fit_to_folder(data: Any, output: str | Path, *, force: bool = False, dt: flo
         same (``ValueError`` naming the first difference).
     resume_command : str, optional
         The command to print in a partial ``summary.json``.
+    large_batch : int, optional
+        Train with this many windows per step (e.g. 65536 on a GPU) and the
+        kind's learning rate, iterations, evaluation cadence and moving
+        average rescaled to match (``resolve_fit_params``); those given in
+        ``neep_kwargs`` are kept.
     **neep_kwargs
         ``NEEP`` hyperparameters; the defaults are ``neep fit``'s
         (``FIT_DEFAULTS``, and ``default_hidden_units(kind)``), not NEEP's
@@ -351,7 +368,7 @@ def fit_to_folder(data: Any, output: str | Path, *, force: bool = False, dt: flo
     if not resume and force:
         shutil.rmtree(output / CHECKPOINT_DIR, ignore_errors=True)  # an old interrupted run is replaced
     callbacks = neep_kwargs.pop("callbacks", None)
-    params = resolve_fit_params(neep_kwargs, trajectories.discrete)
+    params = resolve_fit_params(neep_kwargs, trajectories.discrete, large_batch=large_batch)
     kind = params["model"]
     if params.get("precision") == "bfloat16":
         params["precision"] = "mixed_bfloat16"
@@ -372,6 +389,9 @@ def fit_to_folder(data: Any, output: str | Path, *, force: bool = False, dt: flo
               f"dt {trajectories.dt:g}{'' if trajectories.dt_known else ' (unknown: rates per step)'}); "
               f"{kind} network with {est.hidden_units} hidden units{window}, {est.iterations} iterations x "
               f"{est.seeds} seed(s)"
+              + (f"; batch {est.batch_size}, learning rate {est.learning_rate:.3g}, evaluation every "
+                 f"{est.eval_every}, moving average {f'{est.ema_momentum:.3g}' if est.ema_momentum else 'off'} "
+                 "(large batch: square-root rule)" if large_batch is not None else "")
               + (f"; resuming {output} (seeds done: {len(checkpoint.histories)})" if resume else ""),
               file=sys.stderr, flush=True)
     try:

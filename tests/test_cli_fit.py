@@ -123,6 +123,19 @@ def test_fit_discrete_picks_embedding_and_rates_per_step(ring, tmp_path):
     assert "local_ep_map.png" not in summary["figures"]  # no 2-D map for discrete states
 
 
+def test_fit_large_batch_trains_with_the_rescaled_settings(beads, tmp_path):
+    # --large-batch 512 from the default 4096: learning rate x sqrt(1/8); --iterations given, so kept
+    out = tmp_path / "run"
+    result = _invoke(["fit", str(beads), "-o", str(out), "--large-batch", "512", "--hidden-units", "8",
+                      "--iterations", "20", "--no-data-check"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["batch_size"] == 512 and summary["iterations"] == 20
+    assert summary["learning_rate"] == pytest.approx(1e-3 / np.sqrt(8))
+    assert summary["eval_every"] == 20  # 100 x 8 windows apart, but not past the last of 20 iterations
+    assert "large batch" in result.output
+
+
 def test_tensorboard_logs_when_asked(ring, tmp_path):
     logs = tmp_path / "tb"
     result = _invoke(["fit", str(ring), "-o", str(tmp_path / "run"), "--tensorboard", str(logs), *TINY])
@@ -235,7 +248,7 @@ def test_predict_bad_input(beads, tmp_path):
     assert "--dt" in _assert_one_line_error(_invoke(["predict", str(broken), str(beads), "--dt", "0"]))
 
 
-_RUN_ONLY = ("callbacks", "resume", "resume_command", "force", "dt")
+_RUN_ONLY = ("callbacks", "resume", "resume_command", "force", "dt", "large_batch")
 
 
 def test_fit_gru_gets_the_gru_defaults(ring, tmp_path, monkeypatch):
