@@ -1,6 +1,6 @@
 """The flashing ratchet's partial-information EP: what windows of its hidden view reveal.
 
-:class:`_PartialInformation` is a base class (a mixin, no fields, no state) of
+:class:`PartialInformationMixin` is a base class (a mixin, no fields, no state) of
 :class:`~neep.simulators.ratchet.FlashingRatchet`: it adds
 ``partial_ep_per_step`` and ``partial_ep_per_step_mc``, built on the host's
 exact ``jump_stationary``, ``jump_matrix`` and ``_kernel_tables``. The
@@ -19,7 +19,7 @@ import numpy as np
 
 from ._partial import PartialEP, exact_partial_ep, sample_word_values
 
-__all__ = ["LARGEST_EXACT_WORD", "PARTIAL_MC_SAMPLES"]
+__all__ = ["LARGEST_EXACT_WORD", "PARTIAL_MC_SAMPLES", "PartialInformationMixin"]
 
 #: Largest window that ``partial_ep_per_step`` enumerates exactly (3**13 = 1.6M words, 76 MB).
 LARGEST_EXACT_WORD = 13
@@ -34,7 +34,7 @@ def _partial_arguments(n: Any, samples: Any, seed: Any) -> tuple[int, int, int]:
     return int(n), int(samples), int(seed)
 
 
-class _PartialInformation:
+class PartialInformationMixin:
     """The partial-information EP methods of :class:`~neep.simulators.ratchet.FlashingRatchet`.
 
     A mixin: it needs the host's ``jump_stationary``, ``jump_matrix`` and

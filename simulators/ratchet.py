@@ -46,7 +46,7 @@ import numpy as np
 
 from ._checks import real as _real
 from ._partial import PartialEP
-from ._ratchet_partial import LARGEST_EXACT_WORD, PARTIAL_MC_SAMPLES, _PartialInformation
+from ._ratchet_partial import LARGEST_EXACT_WORD, PARTIAL_MC_SAMPLES, PartialInformationMixin
 
 __all__ = ["FlashingRatchet", "MAX_POTENTIAL_OVER_TEMPERATURE", "LARGEST_EXACT_WORD", "PARTIAL_MC_SAMPLES", "PartialEP"]
 
@@ -85,7 +85,7 @@ def _gth_stationary(rates: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class FlashingRatchet(_PartialInformation):
+class FlashingRatchet(PartialInformationMixin):
     """Discrete flashing ratchet with exact stationary state and entropy production.
 
     Parameters
@@ -113,7 +113,7 @@ class FlashingRatchet(_PartialInformation):
     -----
     The EP visible in windows of the hidden view, :meth:`partial_ep_per_step`
     and :meth:`partial_ep_per_step_mc`, is inherited from
-    ``_ratchet_partial._PartialInformation`` (its own module).
+    ``_ratchet_partial.PartialInformationMixin`` (its own module).
 
     Examples
     --------
