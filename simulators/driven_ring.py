@@ -44,32 +44,25 @@ sidecar's ``ep_per_step_exact`` are the continuous-time value ``sigma dt``.
 from __future__ import annotations
 
 import math
-import numbers
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
 import numpy as np
-import scipy.optimize
 
 from ._checks import positive as _positive, real as _real
-from ._ring_kernels import euler_maruyama
+from ._ring_density import RingDensityMixin
+from ._ring_sampler import RingSamplerMixin
 
 __all__ = ["DrivenRing"]
 
-_MODEL = "driven-ring"
-#: The quadrature and the initial-state sampler ignore the region where
-#: U - min U > _CUT T (relative density below e^-60).
-_CUT = 60.0
 #: Euler-Maruyama stability is required over the region U - min U <= _BULK T,
 #: which holds all but ~e^-25 of the stationary mass.
 _BULK = 25.0
-_TOLERANCE = 1e-12
 
 
 @dataclass(frozen=True)
-class DrivenRing:
+class DrivenRing(RingDensityMixin, RingSamplerMixin):
     """Overdamped particle in a tilted Mexican hat, driven along its level sets; exact EP.
 
     Parameters
@@ -96,6 +89,16 @@ class DrivenRing:
         Time step of the Euler-Maruyama chain and of the record (> 0, below
         the linear stability limit over the bulk of the stationary density,
         :attr:`dt_limit`; 0.0529 at the defaults).
+
+    Notes
+    -----
+    Two field-less base classes, each in its own module, complete the model:
+    ``_ring_density.RingDensityMixin`` (:attr:`radial_range`,
+    :meth:`stationary_mean`, :attr:`min_potential`,
+    :attr:`log_normalization`, :meth:`density`, :meth:`sample_stationary`:
+    the Boltzmann density by quadrature, and exact samples of it) and
+    ``_ring_sampler.RingSamplerMixin`` (:meth:`outputs`, :meth:`fill`,
+    :meth:`metadata`: the sampler protocol of ``simulate_to_file``).
 
     Examples
     --------
@@ -183,102 +186,6 @@ class DrivenRing:
         j10 = -h01 + omega * h00 + slope * g0 * g0
         j11 = -h11 + omega * h01 + slope * g0 * g1
         return np.stack([np.stack([j00, j01], axis=-1), np.stack([j10, j11], axis=-1)], axis=-2) / self.gamma
-
-    # ------------------------------------------------------------ quadrature
-    @cached_property
-    def radial_range(self) -> tuple[float, float]:
-        """Annulus ``r_lo <= |x| <= r_hi`` outside which ``U - min U > 60 T``.
-
-        From the bound ``U >= a (r^2 - r0^2)^2 / 4 - |b| r =: L(r)`` and
-        ``min U <= -|b| r0``: outside, ``U - min U >= L(r) + |b| r0 > 60 T``.
-        """
-        a, r0, b = self.a, self.r0, abs(self.b)
-        cut = _CUT * self.temperature
-
-        def excess(r: float) -> float:
-            return 0.25 * a * (r * r - r0 * r0) ** 2 - b * r + b * r0 - cut
-
-        r_lo = 0.0 if excess(0.0) <= 0 else scipy.optimize.brentq(excess, 0.0, r0, xtol=1e-14)
-        top = max(2.0 * r0, 1.0)
-        while excess(top) <= 0:
-            top *= 2.0
-        r_hi = scipy.optimize.brentq(excess, r0, top, xtol=1e-14)
-        return float(r_lo), float(r_hi)
-
-    def _grid(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Quadrature nodes ``x0, x1`` and weights (area element included) on an n x n polar grid."""
-        r_lo, r_hi = self.radial_range
-        nodes, weights = np.polynomial.legendre.leggauss(n)
-        r = r_lo + 0.5 * (r_hi - r_lo) * (nodes + 1.0)
-        wr = 0.5 * (r_hi - r_lo) * weights * r
-        theta = 2.0 * math.pi * np.arange(n) / n
-        x0 = np.outer(r, np.cos(theta)).ravel()
-        x1 = np.outer(r, np.sin(theta)).ravel()
-        return x0, x1, np.repeat(wr * (2.0 * math.pi / n), n)
-
-    @cached_property
-    def _quadrature(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
-        """Converged nodes, normalised Boltzmann weights, ``min U`` and ``ln Z``."""
-        previous = None
-        n = 64
-        while True:
-            x0, x1, w = self._grid(n)
-            u, _, _, f0, f1 = self._fields(x0, x1)
-            shift = float(u.min())
-            weights = w * np.exp(-(u - shift) / self.temperature)
-            z = float(weights.sum())
-            f2 = float(weights @ (f0 * f0 + f1 * f1)) / z
-            if not (math.isfinite(z) and math.isfinite(f2)):
-                raise ValueError(
-                    f"the exact EP is not finite in float64 for these parameters: a={self.a!r}, "
-                    f"r0={self.r0!r}, b={self.b!r}, w0={self.w0!r}, w1={self.w1!r}"
-                )
-            log_z = math.log(z) - shift / self.temperature
-            if previous is not None:
-                dz, df = abs(log_z - previous[0]), abs(f2 - previous[1]) / max(previous[1], 1e-300)
-                if dz < _TOLERANCE and (df < _TOLERANCE or f2 == previous[1]):
-                    break
-            if n >= 1024:
-                raise ValueError(
-                    f"the quadrature did not converge on a {n} x {n} grid (parameters too extreme: "
-                    f"a={self.a!r}, r0={self.r0!r}, b={self.b!r}, temperature={self.temperature!r})"
-                )
-            previous = (log_z, f2)
-            n *= 2
-        # min U, polished from the best node (the rejection sampler needs a bound <= min U).
-        k = int(np.argmin(u))
-        start = np.array([x0[k], x1[k]])
-        best = scipy.optimize.minimize(
-            lambda y: float(self._potential(y[0], y[1])), start, method="BFGS",
-            jac=lambda y: np.array(self._fields(y[0], y[1])[1:3]), options={"gtol": 1e-13},
-        )  # fmt: skip
-        u_min = min(float(best.fun), shift)
-        return x0, x1, weights / z, u_min, log_z
-
-    def stationary_mean(self, func: Callable[[np.ndarray], Any]) -> np.ndarray | float:
-        """Exact average of ``func(x)`` over the Boltzmann density, by the converged quadrature.
-
-        ``func`` maps float64 points (N, 2) to values (N,) or (N, k); returns
-        a float or a float64 array (k,).
-        """
-        x0, x1, p, _, _ = self._quadrature
-        values = np.asarray(func(np.stack([x0, x1], axis=-1)), dtype=np.float64)
-        result = np.tensordot(p, values, axes=(0, 0))
-        return float(result) if result.ndim == 0 else result
-
-    @property
-    def min_potential(self) -> float:
-        """``min U`` over the plane (float64)."""
-        return self._quadrature[3]
-
-    @property
-    def log_normalization(self) -> float:
-        """``ln Z``, ``Z = integral of exp(-U / T) dx`` over the plane (float64)."""
-        return self._quadrature[4]
-
-    def density(self, x: Any) -> np.ndarray:
-        """The stationary (Boltzmann) density ``exp(-U / T) / Z`` at points (..., 2) -> (...)."""
-        return np.exp(-self.potential(x) / self.temperature - self.log_normalization)
 
     # ---------------------------------------------------------------- exact EP
     @cached_property
@@ -392,38 +299,7 @@ class DrivenRing:
         heat = np.sum(self.force(mid) * np.diff(x, axis=-2), axis=-1)
         return (np.diff(u, axis=-1) + heat) / self.temperature
 
-    # ---------------------------------------------------------------- sampling
-    def sample_stationary(self, m: int, rng: np.random.Generator | int | None = None) -> np.ndarray:
-        """Draw ``m`` states from the Boltzmann density ``exp(-U / T) / Z``, float64 (m, 2).
-
-        Rejection sampling: proposals uniform over the annulus
-        :attr:`radial_range`, accepted with probability
-        ``exp(-(U - min U) / T)``. Exact but for the ignored region outside
-        the annulus (relative density below e^-60). ``rng``: a Generator, or
-        a seed for ``default_rng``.
-        """
-        if isinstance(m, bool) or not isinstance(m, numbers.Integral) or m < 0:
-            raise ValueError(f"m must be an integer >= 0, got {m!r}")
-        m = int(m)
-        rng = np.random.default_rng(rng)
-        r_lo, r_hi = self.radial_range
-        u_min = self.min_potential - 1e-12 * max(1.0, abs(self.min_potential))
-        area = math.pi * (r_hi * r_hi - r_lo * r_lo)
-        acceptance = min(1.0, math.exp(self.log_normalization + u_min / self.temperature) / area)
-        out = np.empty((m, 2))
-        filled = 0
-        while filled < m:
-            batch = max(256, int(1.2 * (m - filled) / acceptance) + 16)
-            r = np.sqrt(r_lo * r_lo + (r_hi * r_hi - r_lo * r_lo) * rng.random(batch))
-            theta = 2.0 * math.pi * rng.random(batch)
-            x0, x1 = r * np.cos(theta), r * np.sin(theta)
-            keep = rng.random(batch) < np.exp(-(self._potential(x0, x1) - u_min) / self.temperature)
-            take = min(int(keep.sum()), m - filled)
-            out[filled : filled + take, 0] = x0[keep][:take]
-            out[filled : filled + take, 1] = x1[keep][:take]
-            filled += take
-        return out
-
+    # -------------------------------------------------------------- simulation
     def simulate(
         self, trajectories: int, steps: int, seed: int = 0, exact_ep: bool = False, workers: int | None = None
     ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
@@ -435,83 +311,3 @@ class DrivenRing:
 
         arrays = simulate_to_arrays(self, trajectories, steps, seed=seed, exact_ep=exact_ep, workers=workers)
         return (arrays["states"], arrays["ep"]) if exact_ep else arrays["states"]
-
-    # ------------------------------------------------------- sampler protocol
-    def outputs(self, trajectories: int, steps: int, exact_ep: bool) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
-        """Arrays a simulation writes: states float32 (M, L, 2) and, if asked, EP float32 (M, L-1)."""
-        shapes = {"states": ((trajectories, steps, 2), np.dtype(np.float32))}
-        if exact_ep:
-            shapes["ep"] = ((trajectories, steps - 1), np.dtype(np.float32))
-        return shapes
-
-    def fill(
-        self, rng: np.random.Generator, out: dict[str, np.ndarray], initial: dict[str, np.ndarray] | None = None
-    ) -> dict[str, np.ndarray]:
-        """Fill one chunk in place (sampler protocol); return the float64 state to continue from.
-
-        ``initial=None``: the first state is drawn from the Boltzmann density
-        with ``rng`` and ``out["ep"]`` is one shorter than ``out["states"]``
-        along time. Otherwise ``initial["states"]`` (m, 2) is the previous
-        state and every entry of ``out`` is a successor step. Thread-safe;
-        the kernel runs without the GIL.
-
-        Raises
-        ------
-        ValueError
-            A trajectory escaped (the Euler-Maruyama chain of this superlinear
-            drift diverged): dt is too large for these parameters.
-        """
-        states = out["states"]
-        m = states.shape[0]
-        if initial is None:
-            x0 = self.sample_stationary(m, rng)
-        else:
-            x0 = np.ascontiguousarray(initial["states"], dtype=np.float64).reshape(m, 2)
-        want_ep = "ep" in out
-        ep = out["ep"] if want_ep else np.empty((0, 0), np.float32)
-        escape = (4.0 * max(self.radial_range[1], 1.0)) ** 2
-        params = np.array(
-            [self.a, self.r0, self.b, self.w0, self.w1, self.temperature, self.gamma, self.dt, escape], np.float64
-        )
-        last = np.empty((m, 2))
-        diverged = euler_maruyama(rng, x0, params, initial is None, want_ep, states, ep, last)
-        if diverged:
-            raise ValueError(
-                f"dt = {self.dt!r} is too large for these parameters: {diverged} trajectories of the "
-                f"Euler-Maruyama chain diverged (|x| > {math.sqrt(escape):.3g}); use a smaller dt"
-            )
-        return {"states": last}
-
-    def metadata(self) -> dict[str, Any]:
-        """The sidecar's model-specific keys (sampler protocol)."""
-        return {
-            "model": _MODEL,
-            "state": "continuous",
-            "n_states": None,
-            "parameters": {
-                "a": self.a,
-                "r0": self.r0,
-                "b": self.b,
-                "w0": self.w0,
-                "w1": self.w1,
-                "temperature": self.temperature,
-                "gamma": self.gamma,
-                "dt": self.dt,
-            },
-            "dt": self.dt,
-            "ep_rate_exact": self.ep_rate,
-            "ep_per_step_exact": self.ep_per_step,
-            "ep_per_step_continuous": self.ep_per_step,
-            "ep_rate_linear": self.linear_ep_rate,
-            "hidden": False,
-            "continuous_time": False,
-            "notes": (
-                "U = a (|x|^2 - r0^2)^2 / 4 + b x_1, drive f = (w0 + w1 exp(-U)) R grad U (R: +90 degrees), "
-                "gamma dx = (-grad U + f) dt + sqrt(2 gamma T) dW, Euler-Maruyama with step dt. "
-                "ep_rate_exact = <|f|^2> / (gamma T) over the Boltzmann density (quadrature); "
-                "ep_per_step_exact = ep_rate_exact * dt, the continuous-time value: the simulated "
-                "chain's mean EP per step differs at relative O(dt). ep_rate_linear: the most EP a "
-                "current with an affine weight W x + c reveals (TUR). First states drawn from the "
-                "exact Boltzmann density."
-            ),
-        }

@@ -67,7 +67,7 @@ def test_mc_is_reproducible_from_the_seed_whatever_the_threads():
 
 
 def test_auto_is_exact_up_to_13_and_mc_beyond(monkeypatch):
-    import neep.simulators.ratchet as module
+    import neep.simulators._ratchet_partial as module  # where partial_ep_per_step looks it up
 
     ratchet = FlashingRatchet(1.5)
     enumerated = []
