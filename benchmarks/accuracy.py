@@ -45,7 +45,7 @@ def simulate(case: str, folder: Path, ratchet_steps: int, trajectories: int, ste
     """Write the case's trajectory file (with sidecar and exact EP) into ``folder``."""
     from neep.simulators.bead_spring import BeadSpring
     from neep.simulators.io import simulate_to_file
-    from neep.simulators.ratchet import FlashingRatchet, RatchetView
+    from neep.simulators import FlashingRatchet, RatchetView
 
     path = folder / f"{case}.npy"
     if case == "bead2":
