@@ -16,8 +16,8 @@ from .callbacks import held_out_subset, window_sums
 from .data import Trajectories
 from .labels import labels_to_json
 from .model import NEEPModel, predict_delta_s
-from .networks import MODEL_KINDS
 from .objective import objective_numpy
+from .params import PRECISIONS as PRECISIONS, check_params, model_kind  # PRECISIONS: still importable from here
 from .pipeline import count_evaluation_windows, gather_windows
 from .references import hides_states, partial_reference
 from .training import data_parallel_scope, seed_for, stacking, train_one, train_stacked
@@ -25,9 +25,6 @@ from .ragged import as_data, describe, flat, map_parts, per_trajectory, rate_per
     ragged_subset, sample_states
 
 __all__ = ["NEEP", "load_model", "as_trajectories"]
-
-PRECISIONS = ("float32", "mixed_bfloat16")
-
 
 def as_trajectories(data, dt: float | None = None, labels=None):
     """Trajectories from anything ``fit`` / ``predict`` take (same as ``ragged.as_data``)."""
@@ -275,57 +272,12 @@ class NEEP:
 
     # -- checks ------------------------------------------------------------------
     def _check_params(self) -> None:
-        def positive_int(name):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-
-        for name in ("batch_size", "iterations", "eval_every", "eval_samples", "seeds", "embedding_dim", "eval_batch_size"):
-            positive_int(name)
-        for name in ("hidden_units", "layers", "steps_per_execution"):
-            if getattr(self, name) is not None:
-                positive_int(name)
-        if isinstance(self.seq_len, bool) or not isinstance(self.seq_len, (int, np.integer)) or self.seq_len < 2:
-            raise ValueError(f"seq_len must be an integer >= 2, got {self.seq_len!r}")
-        if self.model is not None and self.model not in MODEL_KINDS:
-            raise ValueError(f"model must be one of {', '.join(MODEL_KINDS)}, got {self.model!r}")
-        if not (isinstance(self.learning_rate, (int, float)) and self.learning_rate > 0):
-            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
-        if not (isinstance(self.weight_decay, (int, float)) and self.weight_decay >= 0):
-            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
-        fraction = self.test_fraction
-        if isinstance(fraction, bool) or not isinstance(fraction, (int, float, np.floating)) or not 0 < fraction < 1:
-            raise ValueError(f"test_fraction must be in (0, 1), got {fraction!r}")
-        fraction = self.validation_fraction
-        if isinstance(fraction, bool) or not isinstance(fraction, (int, float, np.floating)) or not 0 < fraction < 1:
-            raise ValueError(f"validation_fraction must be in (0, 1), got {fraction!r}")
-        if self.data_parallel not in (True, False):
-            raise ValueError(f"data_parallel must be True or False, got {self.data_parallel!r}")
-        if self.stack_seeds not in (True, False, "auto"):
-            raise ValueError(f"stack_seeds must be True, False or 'auto', got {self.stack_seeds!r}")
-        if self.device not in (True, False, "auto"):
-            raise ValueError(f"device must be True, False or 'auto', got {self.device!r}")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
-        degree = self.baseline_degree
-        if isinstance(degree, bool) or not isinstance(degree, (int, np.integer)) or not 1 <= degree <= 4:
-            raise ValueError(f"baseline_degree must be an integer in 1..4, got {degree!r}")
-        if self.ema_momentum is not None and not 0 < self.ema_momentum < 1:
-            raise ValueError(f"ema_momentum must be in (0, 1), got {self.ema_momentum!r}")
+        """Raise ``ValueError`` on the first invalid parameter (``params.check_params``)."""
+        check_params(self)
 
     def _kind(self, data: Trajectories) -> str:
-        default = "embedding" if data.discrete else ("current" if int(self.seq_len) == 2 else "mlp")
-        kind = self.model or default
-        if kind not in ("gru",) and int(self.seq_len) > 2 and self.verbose:
-            print(f"NEEP: {kind} network over windows of {int(self.seq_len)} states (the window is flattened; "
-                  "gru reads it in order, the paper's RNEEP)", file=sys.stderr, flush=True)
-        if kind == "current" and data.discrete:
-            raise ValueError("model 'current' needs float (continuous) states, got integer data (use 'embedding')")
-        if kind == "embedding" and not data.discrete:
-            raise ValueError("model 'embedding' needs integer (discrete) states, got float data")
-        if kind == "mlp" and data.discrete:
-            raise ValueError("model 'mlp' needs float (continuous) states, got integer data (use 'embedding')")
-        return kind
+        """The network kind for ``data`` (``params.model_kind``)."""
+        return model_kind(self, data)
 
     def _stats(self, train: Trajectories, seed: int):
         if train.discrete or not self.normalize:
