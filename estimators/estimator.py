@@ -12,30 +12,21 @@ import numpy as np
 from .analysis import r_squared
 from .assessment import assess
 from .baselines import fit_linear_current
-from .callbacks import held_out_subset, window_sums
+from .callbacks import window_sums
 from .data import Trajectories
-from .labels import labels_to_json
+from .fit_data import prepare_fit
 from .model import NEEPModel, predict_delta_s
 from .objective import objective_numpy
 from .params import PRECISIONS as PRECISIONS, check_params, model_kind  # PRECISIONS: still importable from here
-from .pipeline import count_evaluation_windows, gather_windows
 from .references import hides_states, partial_reference
 from .training import data_parallel_scope, seed_for, stacking, train_one, train_stacked
-from .ragged import as_data, describe, flat, map_parts, per_trajectory, rate_per_entry, \
-    ragged_subset, sample_states
+from .ragged import as_data, describe, flat, map_parts, per_trajectory, rate_per_entry
 
 __all__ = ["NEEP", "load_model", "as_trajectories"]
 
 def as_trajectories(data, dt: float | None = None, labels=None):
     """Trajectories from anything ``fit`` / ``predict`` take (same as ``ragged.as_data``)."""
     return as_data(data, dt=dt, labels=labels)
-
-
-def _subset(states, exact_ep, max_windows: int, seq_len: int, seed: int):
-    """``held_out_subset`` for an array or a ragged set (tuple of parts)."""
-    if isinstance(states, tuple):
-        return ragged_subset(states, exact_ep, max_windows, seq_len, seed)
-    return held_out_subset(states, exact_ep, max_windows, seq_len, seed)
 
 
 class NEEP:
@@ -279,21 +270,6 @@ class NEEP:
         """The network kind for ``data`` (``params.model_kind``)."""
         return model_kind(self, data)
 
-    def _stats(self, train: Trajectories, seed: int):
-        if train.discrete or not self.normalize:
-            return None, None
-        rng = np.random.default_rng(seed)
-        if isinstance(train.states, tuple):  # a ragged set: drawn over all steps of all parts
-            sample = sample_states(train.states, int(min(200_000, np.sum(train.lengths))), rng)
-        else:
-            count = min(200_000, train.n_trajectories * train.n_steps)
-            m = rng.integers(0, train.n_trajectories, size=count)
-            t = rng.integers(0, train.n_steps, size=count)
-            sample = gather_windows(train.states, m, t, 1)[:, 0].astype(np.float64)
-        std = sample.std(axis=0)
-        std[~(std > 0)] = 1.0
-        return sample.mean(axis=0).tolist(), std.tolist()
-
     def _steps_per_execution(self) -> int:
         if self.steps_per_execution is not None:
             return int(self.steps_per_execution)
@@ -310,36 +286,8 @@ class NEEP:
         """
         start = time.perf_counter()
         self._check_params()
-        data = as_trajectories(data)
-        if test is None:
-            train, test = data.split(1.0 - float(self.test_fraction), min_steps=self.seq_len)
-        else:
-            train, test = data, as_trajectories(test, dt=data.dt if data.dt_known else None)
-            if train.discrete != test.discrete or train.dim != test.dim:
-                raise ValueError("test data must have the same kind of states as the training data")
-        kind = self._kind(train)
-        seq_len = int(self.seq_len)
-        if kind == "current" and seq_len != 2:
-            raise ValueError(f"model 'current' reads pairs (seq_len 2), got seq_len {seq_len}; "
-                             "use 'gru' or 'mlp' for windows")
-        train.check_seq_len(seq_len)
-        test.check_seq_len(seq_len)
-        n_states = max(train.n_states, test.n_states) if train.discrete else None
-        if train.discrete and list(train.labels) != list(test.labels):
-            test = as_trajectories(test, labels=train.labels)
-        mean, std = self._stats(train, self.seed)
-        # Model selection (best held-out J) must not see the data the estimate is measured on:
-        # with few held-out data, selecting and measuring on the same windows biases the rate
-        # upward. The selection uses validation data carved from the training part.
-        train, valid = self._validation_split(train, seq_len)
-        sub_states, sub_ep = _subset(valid.states, valid.exact_ep, self.eval_samples, seq_len, self.seed)
-        train_sub = None
-        if self.track_train:  # as many windows as the held-out subset, for a fair comparison
-            windows = sub_states.shape[0] * count_evaluation_windows(sub_states, seq_len)
-            train_sub, _ = _subset(train.states, None, windows, seq_len, self.seed)
-        ctx = dict(kind=kind, seq_len=seq_len, n_states=n_states, dt=train.dt, mean=mean, std=std,
-                   labels=None if train.labels is None else labels_to_json(train.labels),
-                   sub_states=sub_states, sub_ep=sub_ep, train_sub=train_sub)
+        train, test, ctx = prepare_fit(self, data, test)
+        kind, seq_len, n_states = ctx["kind"], ctx["seq_len"], ctx["n_states"]
         self.train_, self.test_ = train, test
         self.kind_, self.seq_len_, self.n_states_ = kind, seq_len, n_states
         self.labels_ = train.labels
@@ -349,7 +297,7 @@ class NEEP:
         # for any pair model on continuous states.
         self.linear_current_ = None
         if not train.discrete and seq_len == 2 and (kind == "current" or self.baseline):
-            self.linear_current_ = fit_linear_current(train.states, mean=mean, std=std)
+            self.linear_current_ = fit_linear_current(train.states, mean=ctx["mean"], std=ctx["std"])
 
         if self.verbose:
             print(f"NEEP: {kind} network, train {describe(train)}, held-out {describe(test)} states"
@@ -396,14 +344,6 @@ class NEEP:
         assess(self, map_parts(lambda d: d / self.seeds, ensemble), ctx)
         self.seconds_ = time.perf_counter() - start
         return self
-
-    def _validation_split(self, train: Trajectories, seq_len: int) -> tuple[Trajectories, Trajectories]:
-        """``validation_fraction`` of the training data (last trajectories, or last part in time)."""
-        try:
-            return train.split(1.0 - float(self.validation_fraction), min_steps=max(seq_len, 2))
-        except ValueError:
-            raise ValueError(f"{train.name}: too little training data to set {self.validation_fraction:g} of it "
-                             "aside for model selection (validation_fraction)") from None
 
     def _set_exact(self, test: Trajectories) -> None:
         """The exact values of the held-out data, each with one meaning (see the class doc)."""
