@@ -12,13 +12,12 @@ import numpy as np
 from .analysis import r_squared
 from .assessment import assess
 from .baselines import fit_linear_current
-from .callbacks import window_sums
 from .data import Trajectories
+from .exact_values import exact_values
 from .fit_data import prepare_fit
 from .model import NEEPModel, predict_delta_s
 from .objective import objective_numpy
 from .params import PRECISIONS as PRECISIONS, check_params, model_kind  # PRECISIONS: still importable from here
-from .references import hides_states, partial_reference
 from .training import data_parallel_scope, seed_for, stacking, train_one, train_stacked
 from .ragged import as_data, describe, flat, map_parts, per_trajectory, rate_per_entry
 
@@ -292,7 +291,7 @@ class NEEP:
         self.kind_, self.seq_len_, self.n_states_ = kind, seq_len, n_states
         self.labels_ = train.labels
         self.dt_, self.dt_known_ = train.dt, train.dt_known
-        self._set_exact(test)
+        vars(self).update(exact_values(test, seq_len, self.dt_))  # ep_rate_exact_ and co. (see the class doc)
         # The closed-form linear current: the start of the current model, and a yardstick
         # for any pair model on continuous states.
         self.linear_current_ = None
@@ -344,34 +343,6 @@ class NEEP:
         assess(self, map_parts(lambda d: d / self.seeds, ensemble), ctx)
         self.seconds_ = time.perf_counter() - start
         return self
-
-    def _set_exact(self, test: Trajectories) -> None:
-        """The exact values of the held-out data, each with one meaning (see the class doc)."""
-        dt = self.dt_
-        self._exact_windows = None if test.exact_ep is None else map_parts(
-            lambda e: window_sums(e, self.seq_len_), test.exact_ep)
-        # The ensemble value of the simulated process per step (the sidecar's), else unknown.
-        self.ep_per_step_exact_ = test.ep_per_step_exact
-        self.ep_rate_exact_ = None if test.ep_per_step_exact is None else test.ep_per_step_exact / dt
-        # Hidden states: the sidecar's value (and its ep file) are the full process's, an upper
-        # bound; the target is the partial-information limit of windows of seq_len states.
-        metadata = getattr(test, "metadata", None) or {}
-        self.ep_rate_full_information_ = None
-        self.exact_reference_ = "process"
-        if hides_states(metadata):
-            self.ep_rate_full_information_ = self.ep_rate_exact_
-            limit = partial_reference(metadata, self.seq_len_)
-            self.ep_per_step_exact_ = limit
-            self.ep_rate_exact_ = None if limit is None else limit / dt
-            self.exact_reference_ = None if limit is None else f"partial-information limit, windows of {self.seq_len_}"
-            self._exact_windows = None
-        # The same slope estimator applied to the exact EP of the held-out data itself.
-        self.ep_rate_exact_held_out_ = None
-        if self._exact_windows is not None:
-            self.ep_rate_exact_held_out_ = rate_per_entry(self._exact_windows) / (self.seq_len_ - 1) / dt
-            if self.ep_rate_exact_ is None:
-                self.ep_rate_exact_ = float(np.mean(flat(test.exact_ep).astype(np.float64))) / dt
-                self.ep_per_step_exact_ = self.ep_rate_exact_ * dt
 
     def _seed_numbers(self, delta_s: np.ndarray) -> dict:
         per_step = rate_per_entry(delta_s) / (self.seq_len_ - 1)
