@@ -9,17 +9,15 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from .analysis import r_squared
 from .assessment import assess
 from .baselines import fit_linear_current
 from .data import Trajectories
+from .ensemble import measure_seeds, train_seeds
 from .exact_values import exact_values
 from .fit_data import prepare_fit
 from .model import NEEPModel, predict_delta_s
-from .objective import objective_numpy
 from .params import PRECISIONS as PRECISIONS, check_params, model_kind  # PRECISIONS: still importable from here
-from .training import data_parallel_scope, seed_for, stacking, train_one, train_stacked
-from .ragged import as_data, describe, flat, map_parts, per_trajectory, rate_per_entry
+from .ragged import as_data, describe, map_parts, per_trajectory, rate_per_entry
 
 __all__ = ["NEEP", "load_model", "as_trajectories"]
 
@@ -302,54 +300,21 @@ class NEEP:
             print(f"NEEP: {kind} network, train {describe(train)}, held-out {describe(test)} states"
                   + (f"; {train.describe_states()}" if train.discrete else ""), file=sys.stderr, flush=True)
         self.models_, self.history_ = [], []
-        per_seed, ensemble = [], None
         checkpoint = getattr(self, "_checkpoint", None)  # a RunCheckpoint, set by run.fit_to_folder
         start_at = self.linear_current_ if self.linear_start else None
-        labels = [f"seed {k + 1}/{self.seeds}" for k in range(self.seeds)]
-        trained = {}
-        if checkpoint is not None:  # resumed: the seeds that finished before the interruption
-            trained = {k: done for k in range(self.seeds) if (done := checkpoint.finished(k)) is not None}
-        left = [k for k in range(self.seeds) if k not in trained]
-        with data_parallel_scope(self.data_parallel):
-            if stacking(self, left, checkpoint):  # JAX: the seeds left as one stacked model
-                results = train_stacked(self, train, ctx, [seed_for(self.seed, k) for k in left],
-                                        [labels[k] for k in left], start_at, checkpoint, indices=left)
-                for k, (model, monitor) in zip(left, results):
-                    trained[k] = (model, monitor.history)
-                    if checkpoint is not None:
-                        checkpoint.seed_done(k, model, monitor.history)
-            for k in left:
-                if k not in trained:
-                    model, monitor = train_one(self, train, ctx, seed_for(self.seed, k), labels[k], start_at,
-                                               checkpoint=None if checkpoint is None else (checkpoint, k))
-                    trained[k] = (model, monitor.history)
-                    if checkpoint is not None:
-                        checkpoint.seed_done(k, model, monitor.history)
-        for k in range(self.seeds):
-            model, history = trained[k]
-            for rec in history:
-                self.history_.append({"seed": k, **rec})
-            delta_s = map_parts(lambda s: predict_delta_s(model, s, seq_len, self.eval_batch_size), test.states)
-            per_seed.append(self._seed_numbers(delta_s))
-            as64 = map_parts(lambda d: d.astype(np.float64), delta_s)
-            ensemble = as64 if ensemble is None else (
-                tuple(a + b for a, b in zip(ensemble, as64)) if isinstance(as64, tuple) else ensemble + as64)
+        for k, (model, history) in enumerate(train_seeds(self, train, ctx, start_at, checkpoint)):
+            self.history_.extend({"seed": k, **rec} for rec in history)
             self.models_.append(model)
+        per_seed, ensemble_mean = measure_seeds(self.models_, test.states, seq_len, self.dt_, self._exact_windows,
+                                                self.eval_batch_size)
         self.ep_rate_per_seed_ = np.asarray([p["rate"] for p in per_seed])
         self.objective_per_seed_ = np.asarray([p["objective"] for p in per_seed])
         self.r2_per_seed_ = None if self._exact_windows is None else np.asarray([p["r2"] for p in per_seed])
         self.best_seed_ = int(np.argmax(self.objective_per_seed_))
         self.model_ = self.models_[self.best_seed_]
-        assess(self, map_parts(lambda d: d / self.seeds, ensemble), ctx)
+        assess(self, ensemble_mean, ctx)
         self.seconds_ = time.perf_counter() - start
         return self
-
-    def _seed_numbers(self, delta_s: np.ndarray) -> dict:
-        per_step = rate_per_entry(delta_s) / (self.seq_len_ - 1)
-        numbers = {"rate": per_step / self.dt_, "objective": objective_numpy(flat(delta_s)), "r2": None}
-        if self._exact_windows is not None:
-            numbers["r2"] = r_squared(flat(delta_s), flat(self._exact_windows))
-        return numbers
 
     # -- use -------------------------------------------------------------------------
     def _check_fitted(self) -> None:
