@@ -1,4 +1,9 @@
-"""``NEEP``: the scikit-learn-style estimator (fit, predict, save, load) over an ensemble of seeds."""
+"""``NEEP``: the scikit-learn-style estimator (fit, predict, save, load) over an ensemble of seeds.
+
+``fit`` runs the steps of their own modules: ``params`` (checks), ``fit_data`` (splits, statistics,
+subsets), ``exact_values`` (the held-out references), ``ensemble`` (the seeds trained and measured),
+``assessment``; ``model_file`` writes and reads the ``.keras`` file.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,6 @@ import sys
 import time
 from pathlib import Path
 
-import keras
 import numpy as np
 
 from .assessment import assess
@@ -15,11 +19,13 @@ from .data import Trajectories
 from .ensemble import measure_seeds, train_seeds
 from .exact_values import exact_values
 from .fit_data import prepare_fit
-from .model import NEEPModel, predict_delta_s
+from .model import predict_delta_s
+from .model_file import read_model, write_model
 from .params import PRECISIONS as PRECISIONS, check_params, model_kind  # PRECISIONS: still importable from here
 from .ragged import as_data, describe, map_parts, per_trajectory, rate_per_entry
 
 __all__ = ["NEEP", "load_model", "as_trajectories"]
+
 
 def as_trajectories(data, dt: float | None = None, labels=None):
     """Trajectories from anything ``fit`` / ``predict`` take (same as ``ragged.as_data``)."""
@@ -369,24 +375,12 @@ class NEEP:
     def save(self, path: str | Path) -> Path:
         """Save the best seed's model to ``path`` (a ``.keras`` file)."""
         self._check_fitted()
-        path = Path(path)
-        if path.suffix != ".keras":
-            raise ValueError(f"model file must end in .keras, got {str(path)!r}")
-        self.model_.save(path)
-        return path
+        return write_model(self.model_, path)
 
     @classmethod
     def load(cls, path: str | Path) -> "NEEP":
         """A fitted ``NEEP`` (predict / ep_rate) from a ``.keras`` file written by ``save``."""
-        path = Path(path)
-        if not path.exists():
-            raise ValueError(f"model file not found: {str(path)!r}")
-        try:
-            model = keras.saving.load_model(path, compile=False)
-        except Exception as err:  # keras raises many kinds; report one line
-            raise ValueError(f"cannot load model {str(path)!r}: {err}") from None
-        if not isinstance(model, NEEPModel):
-            raise ValueError(f"{str(path)!r} is not a NEEP model")
+        model = read_model(path)
         est = cls(model=model.kind, seq_len=model.seq_len)
         est.model_, est.models_, est.best_seed_ = model, [model], 0
         est.train_ = est.test_ = None  # not kept in the model file
