@@ -21,7 +21,7 @@ from .exact_values import exact_values
 from .fit_data import prepare_fit
 from .model import predict_delta_s
 from .model_file import read_model, write_model
-from .params import PRECISIONS as PRECISIONS, check_params, model_kind  # PRECISIONS: still importable from here
+from .params import PRECISIONS, check_params, model_kind  # noqa: F401 (PRECISIONS: importable from here as before)
 from .ragged import as_data, describe, map_parts, per_trajectory, rate_per_entry
 
 __all__ = ["NEEP", "load_model", "as_trajectories"]

@@ -20,11 +20,16 @@ The functions live in three modules, all importable from here:
 ``pyplot``).
 """
 
-# The private helpers too: run.py and benchmarks/ import _pyplot from here.
-from .plots_base import _axes as _axes, _pyplot as _pyplot, save_figure
-from .plots_ep import _as_2d as _as_2d, plot_cumulative_ep, plot_ep_scatter, plot_local_ep_map
-from .plots_training import _mean_std_by_iteration as _mean_std_by_iteration, history_columns, mark_baselines, \
-    mark_estimate, plot_convergence
+# The private helpers too (noqa: F401), as before: run.py and benchmarks/ import _pyplot from here.
+from .plots_base import _axes, _pyplot, save_figure  # noqa: F401
+from .plots_ep import _as_2d, plot_cumulative_ep, plot_ep_scatter, plot_local_ep_map  # noqa: F401
+from .plots_training import (  # noqa: F401
+    _mean_std_by_iteration,
+    history_columns,
+    mark_baselines,
+    mark_estimate,
+    plot_convergence,
+)
 
 __all__ = [
     "history_columns",
