@@ -1,4 +1,9 @@
-"""``NEEP``: the scikit-learn-style estimator (fit, predict, save, load) over an ensemble of seeds."""
+"""``NEEP``: the scikit-learn-style estimator (fit, predict, save, load) over an ensemble of seeds.
+
+``fit`` runs the steps of their own modules: ``params`` (checks), ``fit_data`` (splits, statistics,
+subsets), ``exact_values`` (the held-out references), ``ensemble`` (the seeds trained and measured),
+``assessment``; ``model_file`` writes and reads the ``.keras`` file.
+"""
 
 from __future__ import annotations
 
@@ -6,39 +11,25 @@ import sys
 import time
 from pathlib import Path
 
-import keras
 import numpy as np
 
-from .analysis import r_squared
 from .assessment import assess
 from .baselines import fit_linear_current
-from .callbacks import held_out_subset, window_sums
 from .data import Trajectories
-from .labels import labels_to_json
-from .model import NEEPModel, predict_delta_s
-from .networks import MODEL_KINDS
-from .objective import objective_numpy
-from .pipeline import count_evaluation_windows, gather_windows
-from .references import hides_states, partial_reference
-from .training import data_parallel_scope, seed_for, stacking, train_one, train_stacked
-from .ragged import as_data, describe, flat, map_parts, per_trajectory, rate_per_entry, \
-    ragged_subset, sample_states
+from .ensemble import measure_seeds, train_seeds
+from .exact_values import exact_values
+from .fit_data import prepare_fit
+from .model import predict_delta_s
+from .model_file import read_model, write_model
+from .params import PRECISIONS, check_params, model_kind  # noqa: F401 (PRECISIONS: importable from here as before)
+from .ragged import as_data, describe, map_parts, per_trajectory, rate_per_entry
 
 __all__ = ["NEEP", "load_model", "as_trajectories"]
-
-PRECISIONS = ("float32", "mixed_bfloat16")
 
 
 def as_trajectories(data, dt: float | None = None, labels=None):
     """Trajectories from anything ``fit`` / ``predict`` take (same as ``ragged.as_data``)."""
     return as_data(data, dt=dt, labels=labels)
-
-
-def _subset(states, exact_ep, max_windows: int, seq_len: int, seed: int):
-    """``held_out_subset`` for an array or a ragged set (tuple of parts)."""
-    if isinstance(states, tuple):
-        return ragged_subset(states, exact_ep, max_windows, seq_len, seed)
-    return held_out_subset(states, exact_ep, max_windows, seq_len, seed)
 
 
 class NEEP:
@@ -275,72 +266,12 @@ class NEEP:
 
     # -- checks ------------------------------------------------------------------
     def _check_params(self) -> None:
-        def positive_int(name):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-
-        for name in ("batch_size", "iterations", "eval_every", "eval_samples", "seeds", "embedding_dim", "eval_batch_size"):
-            positive_int(name)
-        for name in ("hidden_units", "layers", "steps_per_execution"):
-            if getattr(self, name) is not None:
-                positive_int(name)
-        if isinstance(self.seq_len, bool) or not isinstance(self.seq_len, (int, np.integer)) or self.seq_len < 2:
-            raise ValueError(f"seq_len must be an integer >= 2, got {self.seq_len!r}")
-        if self.model is not None and self.model not in MODEL_KINDS:
-            raise ValueError(f"model must be one of {', '.join(MODEL_KINDS)}, got {self.model!r}")
-        if not (isinstance(self.learning_rate, (int, float)) and self.learning_rate > 0):
-            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
-        if not (isinstance(self.weight_decay, (int, float)) and self.weight_decay >= 0):
-            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
-        fraction = self.test_fraction
-        if isinstance(fraction, bool) or not isinstance(fraction, (int, float, np.floating)) or not 0 < fraction < 1:
-            raise ValueError(f"test_fraction must be in (0, 1), got {fraction!r}")
-        fraction = self.validation_fraction
-        if isinstance(fraction, bool) or not isinstance(fraction, (int, float, np.floating)) or not 0 < fraction < 1:
-            raise ValueError(f"validation_fraction must be in (0, 1), got {fraction!r}")
-        if self.data_parallel not in (True, False):
-            raise ValueError(f"data_parallel must be True or False, got {self.data_parallel!r}")
-        if self.stack_seeds not in (True, False, "auto"):
-            raise ValueError(f"stack_seeds must be True, False or 'auto', got {self.stack_seeds!r}")
-        if self.device not in (True, False, "auto"):
-            raise ValueError(f"device must be True, False or 'auto', got {self.device!r}")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
-        degree = self.baseline_degree
-        if isinstance(degree, bool) or not isinstance(degree, (int, np.integer)) or not 1 <= degree <= 4:
-            raise ValueError(f"baseline_degree must be an integer in 1..4, got {degree!r}")
-        if self.ema_momentum is not None and not 0 < self.ema_momentum < 1:
-            raise ValueError(f"ema_momentum must be in (0, 1), got {self.ema_momentum!r}")
+        """Raise ``ValueError`` on the first invalid parameter (``params.check_params``)."""
+        check_params(self)
 
     def _kind(self, data: Trajectories) -> str:
-        default = "embedding" if data.discrete else ("current" if int(self.seq_len) == 2 else "mlp")
-        kind = self.model or default
-        if kind not in ("gru",) and int(self.seq_len) > 2 and self.verbose:
-            print(f"NEEP: {kind} network over windows of {int(self.seq_len)} states (the window is flattened; "
-                  "gru reads it in order, the paper's RNEEP)", file=sys.stderr, flush=True)
-        if kind == "current" and data.discrete:
-            raise ValueError("model 'current' needs float (continuous) states, got integer data (use 'embedding')")
-        if kind == "embedding" and not data.discrete:
-            raise ValueError("model 'embedding' needs integer (discrete) states, got float data")
-        if kind == "mlp" and data.discrete:
-            raise ValueError("model 'mlp' needs float (continuous) states, got integer data (use 'embedding')")
-        return kind
-
-    def _stats(self, train: Trajectories, seed: int):
-        if train.discrete or not self.normalize:
-            return None, None
-        rng = np.random.default_rng(seed)
-        if isinstance(train.states, tuple):  # a ragged set: drawn over all steps of all parts
-            sample = sample_states(train.states, int(min(200_000, np.sum(train.lengths))), rng)
-        else:
-            count = min(200_000, train.n_trajectories * train.n_steps)
-            m = rng.integers(0, train.n_trajectories, size=count)
-            t = rng.integers(0, train.n_steps, size=count)
-            sample = gather_windows(train.states, m, t, 1)[:, 0].astype(np.float64)
-        std = sample.std(axis=0)
-        std[~(std > 0)] = 1.0
-        return sample.mean(axis=0).tolist(), std.tolist()
+        """The network kind for ``data`` (``params.model_kind``)."""
+        return model_kind(self, data)
 
     def _steps_per_execution(self) -> int:
         if self.steps_per_execution is not None:
@@ -358,135 +289,38 @@ class NEEP:
         """
         start = time.perf_counter()
         self._check_params()
-        data = as_trajectories(data)
-        if test is None:
-            train, test = data.split(1.0 - float(self.test_fraction), min_steps=self.seq_len)
-        else:
-            train, test = data, as_trajectories(test, dt=data.dt if data.dt_known else None)
-            if train.discrete != test.discrete or train.dim != test.dim:
-                raise ValueError("test data must have the same kind of states as the training data")
-        kind = self._kind(train)
-        seq_len = int(self.seq_len)
-        if kind == "current" and seq_len != 2:
-            raise ValueError(f"model 'current' reads pairs (seq_len 2), got seq_len {seq_len}; "
-                             "use 'gru' or 'mlp' for windows")
-        train.check_seq_len(seq_len)
-        test.check_seq_len(seq_len)
-        n_states = max(train.n_states, test.n_states) if train.discrete else None
-        if train.discrete and list(train.labels) != list(test.labels):
-            test = as_trajectories(test, labels=train.labels)
-        mean, std = self._stats(train, self.seed)
-        # Model selection (best held-out J) must not see the data the estimate is measured on:
-        # with few held-out data, selecting and measuring on the same windows biases the rate
-        # upward. The selection uses validation data carved from the training part.
-        train, valid = self._validation_split(train, seq_len)
-        sub_states, sub_ep = _subset(valid.states, valid.exact_ep, self.eval_samples, seq_len, self.seed)
-        train_sub = None
-        if self.track_train:  # as many windows as the held-out subset, for a fair comparison
-            windows = sub_states.shape[0] * count_evaluation_windows(sub_states, seq_len)
-            train_sub, _ = _subset(train.states, None, windows, seq_len, self.seed)
-        ctx = dict(kind=kind, seq_len=seq_len, n_states=n_states, dt=train.dt, mean=mean, std=std,
-                   labels=None if train.labels is None else labels_to_json(train.labels),
-                   sub_states=sub_states, sub_ep=sub_ep, train_sub=train_sub)
+        train, test, ctx = prepare_fit(self, data, test)
+        kind, seq_len, n_states = ctx["kind"], ctx["seq_len"], ctx["n_states"]
         self.train_, self.test_ = train, test
         self.kind_, self.seq_len_, self.n_states_ = kind, seq_len, n_states
         self.labels_ = train.labels
         self.dt_, self.dt_known_ = train.dt, train.dt_known
-        self._set_exact(test)
+        vars(self).update(exact_values(test, seq_len, self.dt_))  # ep_rate_exact_ and co. (see the class doc)
         # The closed-form linear current: the start of the current model, and a yardstick
         # for any pair model on continuous states.
         self.linear_current_ = None
         if not train.discrete and seq_len == 2 and (kind == "current" or self.baseline):
-            self.linear_current_ = fit_linear_current(train.states, mean=mean, std=std)
+            self.linear_current_ = fit_linear_current(train.states, mean=ctx["mean"], std=ctx["std"])
 
         if self.verbose:
             print(f"NEEP: {kind} network, train {describe(train)}, held-out {describe(test)} states"
                   + (f"; {train.describe_states()}" if train.discrete else ""), file=sys.stderr, flush=True)
         self.models_, self.history_ = [], []
-        per_seed, ensemble = [], None
         checkpoint = getattr(self, "_checkpoint", None)  # a RunCheckpoint, set by run.fit_to_folder
         start_at = self.linear_current_ if self.linear_start else None
-        labels = [f"seed {k + 1}/{self.seeds}" for k in range(self.seeds)]
-        trained = {}
-        if checkpoint is not None:  # resumed: the seeds that finished before the interruption
-            trained = {k: done for k in range(self.seeds) if (done := checkpoint.finished(k)) is not None}
-        left = [k for k in range(self.seeds) if k not in trained]
-        with data_parallel_scope(self.data_parallel):
-            if stacking(self, left, checkpoint):  # JAX: the seeds left as one stacked model
-                results = train_stacked(self, train, ctx, [seed_for(self.seed, k) for k in left],
-                                        [labels[k] for k in left], start_at, checkpoint, indices=left)
-                for k, (model, monitor) in zip(left, results):
-                    trained[k] = (model, monitor.history)
-                    if checkpoint is not None:
-                        checkpoint.seed_done(k, model, monitor.history)
-            for k in left:
-                if k not in trained:
-                    model, monitor = train_one(self, train, ctx, seed_for(self.seed, k), labels[k], start_at,
-                                               checkpoint=None if checkpoint is None else (checkpoint, k))
-                    trained[k] = (model, monitor.history)
-                    if checkpoint is not None:
-                        checkpoint.seed_done(k, model, monitor.history)
-        for k in range(self.seeds):
-            model, history = trained[k]
-            for rec in history:
-                self.history_.append({"seed": k, **rec})
-            delta_s = map_parts(lambda s: predict_delta_s(model, s, seq_len, self.eval_batch_size), test.states)
-            per_seed.append(self._seed_numbers(delta_s))
-            as64 = map_parts(lambda d: d.astype(np.float64), delta_s)
-            ensemble = as64 if ensemble is None else (
-                tuple(a + b for a, b in zip(ensemble, as64)) if isinstance(as64, tuple) else ensemble + as64)
+        for k, (model, history) in enumerate(train_seeds(self, train, ctx, start_at, checkpoint)):
+            self.history_.extend({"seed": k, **rec} for rec in history)
             self.models_.append(model)
+        per_seed, ensemble_mean = measure_seeds(self.models_, test.states, seq_len, self.dt_, self._exact_windows,
+                                                self.eval_batch_size)
         self.ep_rate_per_seed_ = np.asarray([p["rate"] for p in per_seed])
         self.objective_per_seed_ = np.asarray([p["objective"] for p in per_seed])
         self.r2_per_seed_ = None if self._exact_windows is None else np.asarray([p["r2"] for p in per_seed])
         self.best_seed_ = int(np.argmax(self.objective_per_seed_))
         self.model_ = self.models_[self.best_seed_]
-        assess(self, map_parts(lambda d: d / self.seeds, ensemble), ctx)
+        assess(self, ensemble_mean, ctx)
         self.seconds_ = time.perf_counter() - start
         return self
-
-    def _validation_split(self, train: Trajectories, seq_len: int) -> tuple[Trajectories, Trajectories]:
-        """``validation_fraction`` of the training data (last trajectories, or last part in time)."""
-        try:
-            return train.split(1.0 - float(self.validation_fraction), min_steps=max(seq_len, 2))
-        except ValueError:
-            raise ValueError(f"{train.name}: too little training data to set {self.validation_fraction:g} of it "
-                             "aside for model selection (validation_fraction)") from None
-
-    def _set_exact(self, test: Trajectories) -> None:
-        """The exact values of the held-out data, each with one meaning (see the class doc)."""
-        dt = self.dt_
-        self._exact_windows = None if test.exact_ep is None else map_parts(
-            lambda e: window_sums(e, self.seq_len_), test.exact_ep)
-        # The ensemble value of the simulated process per step (the sidecar's), else unknown.
-        self.ep_per_step_exact_ = test.ep_per_step_exact
-        self.ep_rate_exact_ = None if test.ep_per_step_exact is None else test.ep_per_step_exact / dt
-        # Hidden states: the sidecar's value (and its ep file) are the full process's, an upper
-        # bound; the target is the partial-information limit of windows of seq_len states.
-        metadata = getattr(test, "metadata", None) or {}
-        self.ep_rate_full_information_ = None
-        self.exact_reference_ = "process"
-        if hides_states(metadata):
-            self.ep_rate_full_information_ = self.ep_rate_exact_
-            limit = partial_reference(metadata, self.seq_len_)
-            self.ep_per_step_exact_ = limit
-            self.ep_rate_exact_ = None if limit is None else limit / dt
-            self.exact_reference_ = None if limit is None else f"partial-information limit, windows of {self.seq_len_}"
-            self._exact_windows = None
-        # The same slope estimator applied to the exact EP of the held-out data itself.
-        self.ep_rate_exact_held_out_ = None
-        if self._exact_windows is not None:
-            self.ep_rate_exact_held_out_ = rate_per_entry(self._exact_windows) / (self.seq_len_ - 1) / dt
-            if self.ep_rate_exact_ is None:
-                self.ep_rate_exact_ = float(np.mean(flat(test.exact_ep).astype(np.float64))) / dt
-                self.ep_per_step_exact_ = self.ep_rate_exact_ * dt
-
-    def _seed_numbers(self, delta_s: np.ndarray) -> dict:
-        per_step = rate_per_entry(delta_s) / (self.seq_len_ - 1)
-        numbers = {"rate": per_step / self.dt_, "objective": objective_numpy(flat(delta_s)), "r2": None}
-        if self._exact_windows is not None:
-            numbers["r2"] = r_squared(flat(delta_s), flat(self._exact_windows))
-        return numbers
 
     # -- use -------------------------------------------------------------------------
     def _check_fitted(self) -> None:
@@ -541,24 +375,12 @@ class NEEP:
     def save(self, path: str | Path) -> Path:
         """Save the best seed's model to ``path`` (a ``.keras`` file)."""
         self._check_fitted()
-        path = Path(path)
-        if path.suffix != ".keras":
-            raise ValueError(f"model file must end in .keras, got {str(path)!r}")
-        self.model_.save(path)
-        return path
+        return write_model(self.model_, path)
 
     @classmethod
     def load(cls, path: str | Path) -> "NEEP":
         """A fitted ``NEEP`` (predict / ep_rate) from a ``.keras`` file written by ``save``."""
-        path = Path(path)
-        if not path.exists():
-            raise ValueError(f"model file not found: {str(path)!r}")
-        try:
-            model = keras.saving.load_model(path, compile=False)
-        except Exception as err:  # keras raises many kinds; report one line
-            raise ValueError(f"cannot load model {str(path)!r}: {err}") from None
-        if not isinstance(model, NEEPModel):
-            raise ValueError(f"{str(path)!r} is not a NEEP model")
+        model = read_model(path)
         est = cls(model=model.kind, seq_len=model.seq_len)
         est.model_, est.models_, est.best_seed_ = model, [model], 0
         est.train_ = est.test_ = None  # not kept in the model file
