@@ -23,6 +23,11 @@ pair, both orders through the network):
   mean over the window, both orders), batch 4096 windows: PyTorch's cuDNN GRU
   against neep's Keras GRU on JAX (a scan; Keras has no cuDNN path on JAX).
 
+After the table (``--check-iterations`` > 0): the estimate in float32 and
+bf16, ``NEEP(seeds=5)`` stacked and sequential end to end, and the large-batch
+mode end to end (5-bead pairs, the reference batch 4096 against ``--large-batch``
+65 536 by the square-root rule, same windows seen: fit time and estimate).
+
 Every row is compiled and warmed up, then timed for ``--seconds`` in each of
 ``--rounds`` rounds; the median rate is reported, and ratios are of medians.
 """
@@ -74,7 +79,7 @@ def _torch_step(model, optim, inputs, bf16: bool = False) -> None:
     loss.item()
 
 
-def torch_mlp_row(states, batch: int, precision: str):
+def torch_mlp_row(states, batch: int, precision: str, hidden: int = HIDDEN):
     import torch
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -86,9 +91,9 @@ def torch_mlp_row(states, batch: int, precision: str):
     class PaperMLP(torch.nn.Module):
         def __init__(self):
             super().__init__()
-            sizes = [2 * d] + [HIDDEN] * LAYERS
+            sizes = [2 * d] + [hidden] * LAYERS
             self.hidden = torch.nn.ModuleList(torch.nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
-            self.out = torch.nn.Linear(HIDDEN, 1)
+            self.out = torch.nn.Linear(hidden, 1)
 
         def h(self, x):
             for layer in self.hidden:
@@ -148,7 +153,7 @@ def torch_gru_row(symbols, batch: int, seq_len: int):
 
 
 # -- neep on JAX -------------------------------------------------------------------------
-def _neep_model(kind: str, states, seq_len: int, precision: str, seed: int = 0):
+def _neep_model(kind: str, states, seq_len: int, precision: str, seed: int = 0, hidden: int = HIDDEN):
     from neep.estimators.model import NEEPModel, make_optimizer
     from neep.estimators.networks import build_network
 
@@ -158,7 +163,7 @@ def _neep_model(kind: str, states, seq_len: int, precision: str, seed: int = 0):
     elif kind == "current":  # the default for float pairs: 2 x 128 correction network
         network = build_network("current", hidden_units=128, layers=2, dtype=policy, seed=seed, dim=states.shape[-1])
     else:
-        network = build_network("mlp", hidden_units=HIDDEN, layers=LAYERS, dtype=policy, seed=seed,
+        network = build_network("mlp", hidden_units=hidden, layers=LAYERS, dtype=policy, seed=seed,
                                 dim=states.shape[-1])
     model = NEEPModel(network, seq_len=seq_len, weight_decay=5e-5, n_states=3 if kind == "gru" else None,
                       kind=kind, ema_momentum=0.99 if kind == "current" else None)
@@ -168,14 +173,14 @@ def _neep_model(kind: str, states, seq_len: int, precision: str, seed: int = 0):
     return model
 
 
-def neep_row(kind: str, states, batch: int, precision: str, steps: int, seq_len: int = 2):
+def neep_row(kind: str, states, batch: int, precision: str, steps: int, seq_len: int = 2, hidden: int = HIDDEN):
     import contextlib
 
     import jax
 
     from neep.estimators.feed import training_feed
 
-    model = _neep_model(kind, states, seq_len, precision)
+    model = _neep_model(kind, states, seq_len, precision, hidden=hidden)
     feed = iter(training_feed(states, seq_len, batch, seed=0, steps=steps, device=True))
     # "strict": float32 matmuls in full float32 (XLA's default on GPUs is TF32 for them).
     scope = jax.default_matmul_precision("highest") if precision == "strict" else contextlib.nullcontext()
@@ -187,14 +192,14 @@ def neep_row(kind: str, states, batch: int, precision: str, steps: int, seq_len:
     return run, steps * batch
 
 
-def matmul_row(batch: int, precision: str):
+def matmul_row(batch: int, precision: str, hidden: int = HIDDEN):
     """The MLP's own matmul shape (2 batch x H @ H x H), 10 per call: the device's practical rate (FLOP/s)."""
     import jax
     import jax.numpy as jnp
 
     dtype = jnp.bfloat16 if precision == "bf16" else jnp.float32
-    a = jnp.ones((2 * batch, HIDDEN), dtype)
-    b = jnp.ones((HIDDEN, HIDDEN), dtype) / HIDDEN
+    a = jnp.ones((2 * batch, hidden), dtype)
+    b = jnp.ones((hidden, hidden), dtype) / hidden
     prec = "highest" if precision == "strict" else None
 
     @jax.jit
@@ -209,16 +214,16 @@ def matmul_row(batch: int, precision: str):
             out = ten(out)
         out.block_until_ready()
 
-    return run, 10 * 2 * 2 * batch * HIDDEN * HIDDEN
+    return run, 10 * 2 * 2 * batch * hidden * hidden
 
 
-def stacked_row(states, batch: int, steps: int, seeds: int, kind: str = "mlp"):
+def stacked_row(states, batch: int, steps: int, seeds: int, kind: str = "mlp", hidden: int = HIDDEN):
     import jax
 
     from neep.estimators.feed import training_feed
     from neep.estimators.stacked import StackedTrainer, stacked_feed
 
-    trainer = StackedTrainer([_neep_model(kind, states, 2, "float32", seed=k) for k in range(seeds)])
+    trainer = StackedTrainer([_neep_model(kind, states, 2, "float32", seed=k, hidden=hidden) for k in range(seeds)])
     feed = stacked_feed([training_feed(states, 2, batch, seed=k, steps=steps, device=True) for k in range(seeds)])
 
     def run(n):
@@ -230,7 +235,7 @@ def stacked_row(states, batch: int, steps: int, seeds: int, kind: str = "mlp"):
 
 
 # -- the estimate in both precisions -----------------------------------------------------------
-def precision_check(iterations: int) -> list[dict]:
+def precision_check(iterations: int, hidden: int = HIDDEN) -> list[dict]:
     """NEEP (MLP 3 x 512) on 2-bead data, float32 and mixed bfloat16: held-out rate, error, time."""
     from neep.estimators import NEEP, Trajectories
     from neep.simulators import BeadSpring, simulate_to_arrays
@@ -242,7 +247,7 @@ def precision_check(iterations: int) -> list[dict]:
     rows = []
     for precision in ("float32", "mixed_bfloat16"):
         start = time.perf_counter()
-        est = NEEP(model="mlp", hidden_units=HIDDEN, layers=LAYERS, iterations=iterations, batch_size=4096,
+        est = NEEP(model="mlp", hidden_units=hidden, layers=LAYERS, iterations=iterations, batch_size=4096,
                    precision=precision, seed=0, data_check=False, verbose=0).fit(data)
         iv = est.ep_rate_interval_
         rows.append({"precision": precision, "rate": iv.value, "stderr": iv.stderr, "exact": est.ep_rate_exact_,
@@ -253,7 +258,7 @@ def precision_check(iterations: int) -> list[dict]:
     return rows
 
 
-def seeds_check(iterations: int, quick: bool) -> list[dict]:
+def seeds_check(iterations: int, quick: bool, hidden: int = HIDDEN) -> list[dict]:
     """``NEEP(seeds=K)`` end to end (MLP 3 x 512, 2-bead data): K = 1, and K = 5 stacked and sequential."""
     from neep.estimators import NEEP, Trajectories
     from neep.simulators import BeadSpring, simulate_to_arrays
@@ -265,7 +270,7 @@ def seeds_check(iterations: int, quick: bool) -> list[dict]:
     rows = []
     for seeds, stack in ((1, False), (5, True), (5, False)):
         start = time.perf_counter()
-        est = NEEP(model="mlp", hidden_units=HIDDEN, layers=LAYERS, iterations=iterations, batch_size=4096,
+        est = NEEP(model="mlp", hidden_units=hidden, layers=LAYERS, iterations=iterations, batch_size=4096,
                    seeds=seeds, stack_seeds=stack, seed=0, data_check=False, verbose=0).fit(data)
         seconds = time.perf_counter() - start
         iv = est.ep_rate_interval_
@@ -274,6 +279,41 @@ def seeds_check(iterations: int, quick: bool) -> list[dict]:
         print(f"| {seeds} | {'stacked' if stack else 'one after another'} | {seconds:.1f} s | "
               f"{iv.value:.4f} ± {iv.stderr:.4f} | {', '.join(f'{r:.4f}' for r in est.ep_rate_per_seed_)} |",
               flush=True)
+    return rows
+
+
+def large_batch_check(iterations: int, big: int, quick: bool, hidden: int = HIDDEN) -> list[dict]:
+    """``neep fit``'s MLP on 5-bead data at batch 4096 and at ``big`` by the square-root rule: time and estimate.
+
+    The large-batch rows see the same windows as the reference
+    (``large_batch.scale_to_batch``); what the GPU's throughput at large
+    batches buys end to end, evaluations and assessment included.
+    """
+    from neep.estimators import NEEP, Trajectories
+    from neep.estimators.large_batch import scale_to_batch
+    from neep.estimators.run import kind_defaults
+    from neep.simulators import BeadSpring, simulate_to_arrays
+
+    beads = BeadSpring(n=5, t_cold=1.0, t_hot=10.0)
+    arrays = simulate_to_arrays(beads, 200 if quick else 1000, 2000 if quick else 10_000, seed=2, exact_ep=True)
+    data = Trajectories.from_array(arrays["states"], dt=beads.dt, exact_ep=arrays["ep"],
+                                   ep_per_step_exact=beads.ep_per_step)
+    base = dict(kind_defaults("mlp"), model="mlp", hidden_units=hidden, layers=LAYERS, iterations=iterations)
+    large = scale_to_batch(base, big)
+    rows = []
+    for label, params, precision in (("reference", base, "float32"), ("sqrt rule", large, "float32"),
+                                     ("sqrt rule", large, "mixed_bfloat16")):
+        start = time.perf_counter()
+        est = NEEP(**params, precision=precision, seed=0, data_check=False, baseline=False, verbose=0).fit(data)
+        seconds = time.perf_counter() - start
+        iv = est.ep_rate_interval_
+        rows.append({"row": label, "batch": params["batch_size"], "learning_rate": params["learning_rate"],
+                     "iterations": params["iterations"], "precision": precision, "seconds": seconds,
+                     "rate": iv.value, "stderr": iv.stderr, "exact": est.ep_rate_exact_,
+                     "bound_j": 1.0 + float(est.objective_per_seed_.mean())})
+        print(f"| {label} | {params['batch_size']} | {params['learning_rate']:.2e} | {params['iterations']} | "
+              f"{precision} | {seconds:.1f} s | {iv.value:.4f} ± {iv.stderr:.4f} | {est.ep_rate_exact_:.4f} | "
+              f"{rows[-1]['bound_j']:.5f} |", flush=True)
     return rows
 
 
@@ -290,10 +330,9 @@ def main(argv: list[str]) -> None:
     import jax
     import keras
 
-    global HIDDEN
-    big, gru_batch = 65536, 4096
+    hidden, big, gru_batch = HIDDEN, 65536, 4096
     if args.quick:
-        HIDDEN, big, gru_batch = 64, 2048, 256
+        hidden, big, gru_batch = 64, 2048, 256
     device = jax.devices()[0]
     name = getattr(device, "device_kind", str(device))
     print(f"# {name}; JAX {jax.__version__}, Keras {keras.__version__} ({keras.backend.backend()})", flush=True)
@@ -309,15 +348,15 @@ def main(argv: list[str]) -> None:
 
     specs = []  # (label, batch, maker)
     if have_torch:
-        specs += [(f"PyTorch paper loop, {p}", 4096, lambda p=p: (torch_mlp_row(states, 4096, p), 4096))
+        specs += [(f"PyTorch paper loop, {p}", 4096, lambda p=p: (torch_mlp_row(states, 4096, p, hidden), 4096))
                   for p in ("fp32", "tf32", "bf16")]
-        specs.append(("PyTorch paper loop, bf16", big, lambda: (torch_mlp_row(states, big, "bf16"), big)))
-    specs += [(f"matmul {p} (H x H, jnp.dot)", 4096, lambda p=p: matmul_row(4096, p)) for p in ("strict", "fp32", "bf16")]
-    specs += [("neep JAX, strict fp32", 4096, lambda: neep_row("mlp", states, 4096, "strict", 50)),
-              ("neep JAX, fp32", 4096, lambda: neep_row("mlp", states, 4096, "float32", 50)),
-              ("neep JAX, mixed bf16", 4096, lambda: neep_row("mlp", states, 4096, "bfloat16", 50)),
-              ("neep JAX, mixed bf16", big, lambda: neep_row("mlp", states, big, "bfloat16", 10)),
-              ("neep JAX, fp32, K=5 stacked", 4096, lambda: stacked_row(states, 4096, 20, 5)),
+        specs.append(("PyTorch paper loop, bf16", big, lambda: (torch_mlp_row(states, big, "bf16", hidden), big)))
+    specs += [(f"matmul {p} (H x H, jnp.dot)", 4096, lambda p=p: matmul_row(4096, p, hidden)) for p in ("strict", "fp32", "bf16")]
+    specs += [("neep JAX, strict fp32", 4096, lambda: neep_row("mlp", states, 4096, "strict", 50, hidden=hidden)),
+              ("neep JAX, fp32", 4096, lambda: neep_row("mlp", states, 4096, "float32", 50, hidden=hidden)),
+              ("neep JAX, mixed bf16", 4096, lambda: neep_row("mlp", states, 4096, "bfloat16", 50, hidden=hidden)),
+              ("neep JAX, mixed bf16", big, lambda: neep_row("mlp", states, big, "bfloat16", 10, hidden=hidden)),
+              ("neep JAX, fp32, K=5 stacked", 4096, lambda: stacked_row(states, 4096, 20, 5, hidden=hidden)),
               ("neep JAX current 2x128, one seed", 4096, lambda: neep_row("current", states, 4096, "float32", 50)),
               ("neep JAX current 2x128, K=5 stacked", 4096,
                lambda: stacked_row(states, 4096, 50, 5, kind="current"))]
@@ -372,28 +411,38 @@ def main(argv: list[str]) -> None:
             print(f"- {key}: {a / b:.2f}x")
     checks = []
     if args.check_iterations > 0:
-        print(f"\n# the estimate in both precisions: MLP {HIDDEN}x{LAYERS}, {args.check_iterations} iterations, "
+        print(f"\n# the estimate in both precisions: MLP {hidden}x{LAYERS}, {args.check_iterations} iterations, "
               "batch 4096, 2-bead Tc=1 Th=10, 1000 x 10^4 states (half held out)")
         print("| precision | EP rate ± SE | exact | rel. error | R^2 | fit |")
         print("|---|---|---|---|---|---|")
         try:
-            checks = precision_check(args.check_iterations)
+            checks = precision_check(args.check_iterations, hidden)
         except Exception as error:
             print(f"precision check failed: {type(error).__name__}: {error}")
     seeds_rows = []
     if args.check_iterations > 0:
-        print(f"\n# NEEP(seeds=K) end to end: MLP {HIDDEN}x{LAYERS}, {args.check_iterations} iterations, batch 4096, "
+        print(f"\n# NEEP(seeds=K) end to end: MLP {hidden}x{LAYERS}, {args.check_iterations} iterations, batch 4096, "
               "evaluation every 100 (every seed), assessment included")
         print("| K | training | fit | EP rate ± SE | per seed |")
         print("|---|---|---|---|---|")
         try:
-            seeds_rows = seeds_check(args.check_iterations, args.quick)
+            seeds_rows = seeds_check(args.check_iterations, args.quick, hidden)
         except Exception as error:
             print(f"seeds check failed: {type(error).__name__}: {error}")
+    large_rows = []
+    if args.check_iterations > 0:
+        print(f"\n# large batch end to end: MLP {hidden}x{LAYERS} on 5-bead pairs, {args.check_iterations} "
+              f"iterations at 4096 vs batch {big} by the square-root rule (same windows seen)")
+        print("| row | batch | lr | iterations | precision | fit | EP rate ± SE | exact | 1+J per step |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        try:
+            large_rows = large_batch_check(args.check_iterations, big, args.quick, hidden)
+        except Exception as error:
+            print(f"large-batch check failed: {type(error).__name__}: {error}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"device": name, "rows": results, "ratios": summary, "precision_check": checks,
-                       "seeds_check": seeds_rows}, f, indent=1)
+                       "seeds_check": seeds_rows, "large_batch_check": large_rows}, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -62,9 +62,10 @@ class NEEP:
         The weight decay is PyTorch Adam's coupled L2 term (the paper's),
         unless ``decoupled_weight_decay``.
     iterations : int
-        Optimizer steps per seed.
+        Optimizer steps per seed (rounded up to whole evaluation intervals).
     eval_every : int
-        Held-out evaluation (on ``eval_samples`` windows) every this many steps.
+        Held-out evaluation (on ``eval_samples`` windows) every this many
+        steps; at most ``iterations`` (one evaluation, at the end).
     eval_samples : int
         Size of the fixed held-out subset used during training.
     seeds : int
@@ -273,10 +274,14 @@ class NEEP:
         """The network kind for ``data`` (``params.model_kind``)."""
         return model_kind(self, data)
 
+    def _eval_interval(self) -> int:
+        """Steps between evaluations: ``eval_every``, but never past ``iterations`` (fewer would train more)."""
+        return min(int(self.eval_every), int(self.iterations))
+
     def _steps_per_execution(self) -> int:
         if self.steps_per_execution is not None:
             return int(self.steps_per_execution)
-        return max(d for d in range(1, 26) if self.eval_every % d == 0)
+        return max(d for d in range(1, 26) if self._eval_interval() % d == 0)
 
     # -- fit -----------------------------------------------------------------------
     def fit(self, data, test=None) -> "NEEP":

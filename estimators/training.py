@@ -84,7 +84,7 @@ def build_seed_model(est, train, ctx: dict, seed: int, label: str | None, linear
 
 
 def _epochs(est) -> int:
-    return math.ceil(est.iterations / est.eval_every)
+    return math.ceil(est.iterations / est._eval_interval())
 
 
 def _finish(est, model, monitor):
@@ -116,7 +116,7 @@ def train_one(est, train, ctx: dict, seed: int, label: str | None, linear=None, 
             data_seed = seed_for(seed, 1 + resumed)
     epochs = _epochs(est)
     if est.verbose and label is not None:
-        callbacks.append(ProgressPrinter(monitor, label, epochs * est.eval_every))
+        callbacks.append(ProgressPrinter(monitor, label, epochs * est._eval_interval()))
     callbacks.extend(est.callbacks or [])
     steps = est._steps_per_execution()
     if est.data_parallel and not is_jax():  # several workers: each draws its own windows
@@ -125,7 +125,7 @@ def train_one(est, train, ctx: dict, seed: int, label: str | None, linear=None, 
         data_seed = worker_seed(data_seed)
     dataset = training_feed(train.states, ctx["seq_len"], est.batch_size, seed=data_seed, steps=steps,
                             device=est.device)
-    model.fit(dataset, epochs=epochs, steps_per_epoch=est.eval_every // steps if is_jax() else est.eval_every,
+    model.fit(dataset, epochs=epochs, steps_per_epoch=est._eval_interval() // steps if is_jax() else est._eval_interval(),
               callbacks=callbacks, verbose=2 if est.verbose >= 2 else 0, shuffle=False)
     return _finish(est, model, monitor)
 
@@ -187,7 +187,7 @@ def train_stacked(est, train, ctx: dict, seeds: list[int], labels: list[str | No
         if checkpoint is not None:
             callbacks += checkpoint.callbacks_after(k, monitor)
         if est.verbose and label is not None:
-            callbacks.append(ProgressPrinter(monitor, label, epochs * est.eval_every))
+            callbacks.append(ProgressPrinter(monitor, label, epochs * est._eval_interval()))
         callbacks.extend(est.callbacks or [])
         lists.append(keras.callbacks.CallbackList(callbacks, model=model))
     trainer = StackedTrainer([model for model, _ in built])
@@ -195,7 +195,7 @@ def train_stacked(est, train, ctx: dict, seeds: list[int], labels: list[str | No
                                        device=est.device) for s in seeds])
     for callbacks in lists:
         callbacks.on_train_begin()
-    calls = est.eval_every // steps
+    calls = est._eval_interval() // steps
     for epoch in range(epochs):
         for callbacks in lists:
             callbacks.on_epoch_begin(epoch)

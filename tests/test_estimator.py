@@ -113,6 +113,16 @@ def test_ema_and_decoupled_options_run(rng):
     assert np.isfinite(est.entropy_production_rate_)
 
 
+def test_fewer_iterations_than_an_evaluation_interval_train_exactly_that_many(rng):
+    # iterations are rounded up to whole evaluation intervals: with eval_every above
+    # iterations that used to train eval_every steps (30 asked, 100 run)
+    states, _ = biased_ring(4, 200, rng)
+    est = NEEP(hidden_units=8, embedding_dim=4, batch_size=32, iterations=30, eval_every=100,
+               data_check=False, baseline=False, verbose=0).fit(states)
+    assert int(est.models_[0].optimizer.iterations.numpy()) == 30
+    assert [r["iteration"] for r in est.history_] == [0, 30]
+
+
 def test_monitors_work_with_plain_model_fit(rng):
     states, exact_ep = biased_ring(6, 300, rng)
     model = NEEPModel(embedding_network(3, 4, 8, 1, seed=0), ema_momentum=0.5)
