@@ -261,8 +261,9 @@ def read_options(command):
 @click.option("--data-parallel", is_flag=True,
               help="Train data parallel over all local devices (GPUs), each batch split across them, "
                    "gradients all-reduced: the same arithmetic as one device. TensorFlow: MirroredStrategy; "
-                   "JAX (KERAS_BACKEND=jax): keras.distribution.DataParallel. Several workers (TensorFlow): "
-                   "set TF_CONFIG on each and run the same command on each; worker 0 writes -o.")
+                   "JAX (KERAS_BACKEND=jax): keras.distribution.DataParallel. Several workers: set TF_CONFIG "
+                   "(TensorFlow) or KERAS_DISTRIBUTION_JOB_ADDRESSES, _NUM_PROCESSES, _PROCESS_ID (JAX) "
+                   "on each and run the same command on each; worker 0 writes -o.")
 @click.option("--ema", "ema_momentum", type=float, default=FIT_DEFAULTS["ema_momentum"], show_default=True,
               help="Momentum of the moving average of the weights that is evaluated and kept (a "
                    "steadier estimate than the raw SGD weights); 0 turns it off (the paper's way).")
@@ -326,12 +327,14 @@ def fit(paths: tuple[Path, ...], output: Path, model: str | None, hidden_units: 
     if large_batch is not None and batch_size is not None:
         raise click.BadParameter("give --batch-size or --large-batch, not both (--large-batch sets the batch "
                                  "size and rescales the learning rate to it)", param_hint="--large-batch")
-    from neep.estimators.workers import cluster_workers, is_chief
+    from neep.estimators.workers import check_cluster, is_chief, process_count
 
-    workers = cluster_workers() if data_parallel and os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow" \
-        else 1
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    with user_errors():  # TF_CONFIG (TensorFlow) or Keras' KERAS_DISTRIBUTION_* (JAX): several processes
+        check_cluster(backend, data_parallel)
+        workers = process_count(backend) if data_parallel and backend in ("tensorflow", "jax") else 1
     written_to = output
-    if workers > 1 and not is_chief():  # several workers: only worker 0 writes the run folder
+    if workers > 1 and not is_chief(backend):  # several workers: only worker 0 writes the run folder
         output = Path(tempfile.mkdtemp(prefix="neep-worker-"))
         force = True
     if not resume:
@@ -379,7 +382,11 @@ def fit(paths: tuple[Path, ...], output: Path, model: str | None, hidden_units: 
                            if ctx.get_parameter_source(given.get(k, k)) != click.core.ParameterSource.DEFAULT}
             command = f"neep fit {' '.join(str(p) for p in paths)} -o {output} --resume"
             try:
-                if workers > 1:  # TensorFlow wants the strategy before any other of its operations
+                if workers > 1 and backend == "jax":  # before any JAX computation
+                    from neep.estimators.workers import initialize_processes
+
+                    initialize_processes()
+                if workers > 1 and backend != "jax":  # TensorFlow: the strategy before any other operation
                     from neep.estimators.workers import multi_worker_strategy
 
                     with multi_worker_strategy().scope():

@@ -10,7 +10,10 @@
   optimizer steps per compiled call. No TensorFlow import on this path.
 * JAX under a Keras distribution (``keras.distribution.DataParallel``: data
   parallel over several devices): host blocks, batch axis first (Keras shards
-  axis 0 across the devices; the step swaps it back).
+  axis 0 across the devices; the step swaps it back). Over several processes
+  (``neep.estimators.workers``) each process feeds only its devices' rows of
+  the ``batch_size`` windows, drawn with its own seed; ``device`` is ignored
+  (no draws on the device under a distribution).
 * JAX with ``device=True``: the training array is put on the device once;
   the feed yields only ``(states, counter, shape)``: the seed and call number
   (8 bytes) and a zero-size array whose shape ``(steps, batch, 0)`` tells the
@@ -103,6 +106,17 @@ def device_draws(states: np.ndarray, batch_size: int, seed: int = 0, steps: int 
         call += 1
 
 
+def _process_rows(distribution, batch_size: int) -> int:
+    """This process's rows of a global batch of ``batch_size`` under a Keras distribution (JAX)."""
+    import jax
+
+    from .workers import process_share
+
+    devices = np.ravel(distribution.device_mesh.backend_mesh.devices)
+    local = sum(device.process_index == jax.process_index() for device in devices)
+    return process_share(int(batch_size), local, devices.size)
+
+
 def training_feed(states: np.ndarray, seq_len: int, batch_size: int, seed: int = 0, *,
                   steps: int = 1, device: bool | str = False):
     """Endless training batches of random windows for ``model.fit`` on the current Keras backend.
@@ -136,10 +150,13 @@ def training_feed(states: np.ndarray, seq_len: int, batch_size: int, seed: int =
 
         return window_dataset(states, seq_len, batch_size, seed=seed)
     steps = int(steps)
-    if keras.distribution.distribution() is not None:
+    distribution = keras.distribution.distribution()
+    if distribution is not None:
         # Data parallel (keras.distribution.DataParallel): Keras shards axis 0 of every input
         # across the devices, so the blocks travel batch first, (batch, steps, ...), and the
         # step swaps them back (jax_step). Drawn on the host: the index draws would be sharded.
+        # Several processes: each feeds its devices' rows of the global batch (workers).
+        batch_size = _process_rows(distribution, batch_size)
         return ((np.ascontiguousarray(np.swapaxes(block, 0, 1)),)
                 for block in prefetch(iter_window_blocks(states, seq_len, batch_size, seed, block=steps)))
     ragged = isinstance(states, tuple)  # a ragged set: drawn and gathered on the host

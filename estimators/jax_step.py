@@ -19,7 +19,9 @@ Data parallel. Under ``keras.distribution.DataParallel`` Keras replicates the
 weights and shards axis 0 of the data across the devices; blocks then arrive
 batch first, ``(batch, k, ...)``, and are swapped back here. The loss is the
 mean over the whole (sharded) batch, so XLA all-reduces the gradients: the
-same arithmetic as one device, split.
+same arithmetic as one device, split. Over several processes
+(``neep.estimators.workers``) the same step: Keras assembles the global batch
+from every process's rows, and the all-reduce crosses the processes.
 
 Windows drawn and gathered on the device. ``data`` may also be
 ``(states, counter, shape)`` (``feed.device_draws``): the whole training array

@@ -119,7 +119,7 @@ def train_one(est, train, ctx: dict, seed: int, label: str | None, linear=None, 
         callbacks.append(ProgressPrinter(monitor, label, epochs * est._eval_interval()))
     callbacks.extend(est.callbacks or [])
     steps = est._steps_per_execution()
-    if est.data_parallel and not is_jax():  # several workers: each draws its own windows
+    if est.data_parallel:  # several workers (processes): each draws its own windows
         from .workers import worker_seed
 
         data_seed = worker_seed(data_seed)
@@ -135,7 +135,8 @@ def data_parallel_scope(enabled: bool):
 
     JAX: ``keras.distribution.DataParallel``; models built inside have their
     weights replicated on every device, and the feed and the step split each
-    batch across them (``feed``, ``jax_step``). TensorFlow:
+    batch across them (``feed``, ``jax_step``); after
+    ``workers.initialize_processes()``, the devices of every process. TensorFlow:
     ``tf.distribute.MirroredStrategy`` over the GPUs (the CPU's logical
     devices when there is no GPU), or the strategy already in scope (several
     workers, ``workers``); Keras splits each batch across the replicas and
@@ -146,7 +147,11 @@ def data_parallel_scope(enabled: bool):
     if is_jax():
         import jax
 
-        return keras.distribution.DataParallel(devices=jax.devices()).scope()
+        from .workers import check_processes
+
+        check_processes()  # several processes: joined before (workers.initialize_processes)
+        # Every device of every process; the feed is each process's own (no tf.data to shard).
+        return keras.distribution.DataParallel(devices=jax.devices(), auto_shard_dataset=False).scope()
     import tensorflow as tf
 
     if tf.distribute.has_strategy():  # a strategy already in scope (several workers: see ``workers``)
