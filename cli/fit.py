@@ -227,8 +227,8 @@ def read_options(command):
               help=f"Random (s_t, s_t+1) pairs (or windows) per training step. Default: "
                    f"{FIT_DEFAULTS['batch_size']}; {GRU_DEFAULTS['batch_size']} windows for gru.")
 @click.option("--large-batch", type=click.IntRange(min=1), default=None, metavar="N",
-              help="Train with N windows per step (e.g. 65536 on a GPU: several times its samples/s at "
-                   "4096) and rescale the learning rate (x sqrt(N / default batch), the square-root rule "
+              help="Train with N windows per step (e.g. 65536 on a GPU: 2.2x the samples/s of batch "
+                   "4096 on an H200) and rescale the learning rate (x sqrt(N / default batch), the square-root rule "
                    "for Adam), the iterations and evaluation interval (the same windows seen, as often) "
                    "and the moving average (the same horizon in windows) from the model's defaults. "
                    "--learning-rate, --iterations, --eval-every, --ema given as well are kept as given.")
