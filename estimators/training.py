@@ -20,6 +20,7 @@ import numpy as np
 from ._backend import is_jax
 from .callbacks import EPMonitor, ProgressPrinter
 from .feed import training_feed
+from .interrupts import SafeInterrupt, deferred_interrupts
 from .model import NEEPModel, make_optimizer
 from .networks import build_network, set_linear_current
 from .pipeline import gather_windows
@@ -125,8 +126,13 @@ def train_one(est, train, ctx: dict, seed: int, label: str | None, linear=None, 
         data_seed = worker_seed(data_seed)
     dataset = training_feed(train.states, ctx["seq_len"], est.batch_size, seed=data_seed, steps=steps,
                             device=est.device)
-    model.fit(dataset, epochs=epochs, steps_per_epoch=est._eval_interval() // steps if is_jax() else est._eval_interval(),
-              callbacks=callbacks, verbose=2 if est.verbose >= 2 else 0, shuffle=False)
+    # With a checkpoint, Ctrl-C stops at a batch or epoch end, never halfway through writing it (interrupts).
+    with deferred_interrupts() if checkpoint is not None else contextlib.nullcontext() as pending:
+        if pending is not None:
+            callbacks.append(SafeInterrupt(pending))
+        model.fit(dataset, epochs=epochs,
+                  steps_per_epoch=est._eval_interval() // steps if is_jax() else est._eval_interval(),
+                  callbacks=callbacks, verbose=2 if est.verbose >= 2 else 0, shuffle=False)
     return _finish(est, model, monitor)
 
 
@@ -201,15 +207,21 @@ def train_stacked(est, train, ctx: dict, seeds: list[int], labels: list[str | No
     for callbacks in lists:
         callbacks.on_train_begin()
     calls = est._eval_interval() // steps
-    for epoch in range(epochs):
-        for callbacks in lists:
-            callbacks.on_epoch_begin(epoch)
-        for _ in range(calls):
-            logs = trainer.step(next(feed))
-        trainer.unstack()
-        values = {name: np.asarray(value) for name, value in logs.items()}
-        for j, callbacks in enumerate(lists):
-            callbacks.on_epoch_end(epoch, {name: float(v[j]) for name, v in values.items()})
+    # With a checkpoint, Ctrl-C stops between calls or after every seed's epoch end (interrupts).
+    with deferred_interrupts() if checkpoint is not None else contextlib.nullcontext() as pending:
+        for epoch in range(epochs):
+            for callbacks in lists:
+                callbacks.on_epoch_begin(epoch)
+            for _ in range(calls):
+                logs = trainer.step(next(feed))
+                if pending is not None:
+                    pending.raise_if_requested()
+            trainer.unstack()
+            values = {name: np.asarray(value) for name, value in logs.items()}
+            for j, callbacks in enumerate(lists):
+                callbacks.on_epoch_end(epoch, {name: float(v[j]) for name, v in values.items()})
+            if pending is not None:
+                pending.raise_if_requested()
     for callbacks in lists:
         callbacks.on_train_end()
     return [_finish(est, model, monitor) for model, monitor in built]
