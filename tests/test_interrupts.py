@@ -13,6 +13,15 @@ import pytest
 from neep.estimators.interrupts import SafeInterrupt, deferred_interrupts
 
 
+@pytest.fixture(autouse=True)
+def python_sigint():
+    # Python's own Ctrl-C handler for each test: a pytest started in the background by a
+    # non-interactive shell (`pytest &`, nohup, some CI runners) ignores SIGINT.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def _ctrl_c():
     os.kill(os.getpid(), signal.SIGINT)
 

@@ -390,8 +390,10 @@ def test_ctrl_c_stops_every_worker_and_the_sweep_resumes(tmp_path):
     out = tmp_path / "p"
     command = [sys.executable, "-m", "neep.cli.main", "reproduce", "fig3c", "fig3e", "--scale", "tiny",
                "--jobs", "2", "-o", str(out)]
+    # SIGINT back to its default in the child: a pytest run in the background (`pytest &`, nohup)
+    # ignores it, and the child would inherit that and never be interrupted.
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         for line in proc.stdout:
             if line.split("] ")[-1].startswith("fit "):
@@ -402,7 +404,7 @@ def test_ctrl_c_stops_every_worker_and_the_sweep_resumes(tmp_path):
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode != 0
+    assert proc.returncode != 0, output[-3000:]
     assert time.monotonic() - start < 30
     assert "interrupted: stopping the workers" in output and "Traceback" not in output
     time.sleep(2)
