@@ -2,12 +2,11 @@
 
 Python raises ``KeyboardInterrupt`` wherever the main thread happens to be
 when SIGINT arrives: inside Keras' ``BackupAndRestore`` writing the weights
-(a truncated ``latest.weights.h5``: the resume then fails with "expected 7
-variables, but received 0"), between the weight backup and the monitor's
-state (a backup of one epoch with the monitor of another), or inside a
-finalizer, where Python prints "Exception ignored" and the fit runs on to
-the end (exit 0, the interrupt lost). Both were seen in the SIGINT test
-(tests/test_resume.py) under load.
+(a truncated ``latest.weights.h5``: the resume then failed with "expected 7
+variables, but received 0", once in 7 runs of the SIGINT test,
+tests/test_resume.py), between the weight backup and the monitor's state (a
+backup of one epoch with the monitor of another), or inside a finalizer,
+where Python prints "Exception ignored" and the interrupt is lost.
 
 Within ``deferred_interrupts()`` the first SIGINT is only recorded; the
 ``SafeInterrupt`` callback, last in the callback list, raises
