@@ -372,8 +372,8 @@ def fit(paths: tuple[Path, ...], output: Path, model: str | None, hidden_units: 
                            baseline=baselines, baseline_degree=baseline_degree)
             if large_batch is not None:  # rescaled from the defaults unless given (estimators.large_batch)
                 ctx = click.get_current_context()
-                for name, param in (("eval_every", "eval_every"), ("ema_momentum", "ema_momentum")):
-                    if ctx.get_parameter_source(param) == click.core.ParameterSource.DEFAULT:
+                for name in ("eval_every", "ema_momentum"):  # the command's defaults are not "given"
+                    if ctx.get_parameter_source(name) == click.core.ParameterSource.DEFAULT:
                         del options[name]
             if resume:  # the interrupted run's options, except those given on this command line
                 ctx = click.get_current_context()
