@@ -55,6 +55,7 @@ from dataclasses import dataclass
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
+from paper_torch import paper_mlp  # noqa: E402  (sibling module: benchmarks/ is on sys.path)
 
 
 @dataclass
@@ -181,22 +182,8 @@ def torch_row(states: np.ndarray, hidden: int, layers: int, batch: int, threads:
     torch.manual_seed(0)
     d = states.shape[-1]
 
-    class PaperMLP(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            sizes = [2 * d] + [hidden] * layers
-            self.hidden = torch.nn.ModuleList(torch.nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
-            self.out = torch.nn.Linear(hidden, 1)
 
-        def h(self, x):
-            for layer in self.hidden:
-                x = torch.relu_(layer(x))  # the paper's ReLU(inplace=True)
-            return self.out(x)
-
-        def forward(self, s, s_next):
-            return self.h(torch.cat([s, s_next], -1)) - self.h(torch.cat([s_next, s], -1))
-
-    model = PaperMLP()
+    model = paper_mlp(d, hidden, layers)
     optim = torch.optim.Adam(model.parameters(), lr=1e-4, weight_decay=5e-5)
     trajs = torch.from_numpy(np.ascontiguousarray(states, dtype=np.float32))
     m_count, length = trajs.shape[:2]

@@ -46,6 +46,7 @@ os.environ.setdefault("KERAS_BACKEND", "jax")
 os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
 import numpy as np  # noqa: E402
+from paper_torch import paper_mlp  # noqa: E402  (sibling module: benchmarks/ is on sys.path)
 
 HIDDEN, LAYERS = 512, 3
 
@@ -88,22 +89,8 @@ def torch_mlp_row(states, batch: int, precision: str, hidden: int = HIDDEN):
     torch.backends.cudnn.allow_tf32 = precision == "tf32"
     d = states.shape[-1]
 
-    class PaperMLP(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            sizes = [2 * d] + [hidden] * LAYERS
-            self.hidden = torch.nn.ModuleList(torch.nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
-            self.out = torch.nn.Linear(hidden, 1)
 
-        def h(self, x):
-            for layer in self.hidden:
-                x = torch.relu_(layer(x))
-            return self.out(x)
-
-        def forward(self, s, s_next):
-            return self.h(torch.cat([s, s_next], -1)) - self.h(torch.cat([s_next, s], -1))
-
-    model = PaperMLP().to(device)
+    model = paper_mlp(d, hidden, LAYERS).to(device)
     optim = torch.optim.Adam(model.parameters(), lr=1e-4, weight_decay=5e-5)
     trajs = torch.from_numpy(np.ascontiguousarray(states)).to(device)
     m_count, length = trajs.shape[:2]
@@ -317,6 +304,20 @@ def large_batch_check(iterations: int, big: int, quick: bool, hidden: int = HIDD
     return rows
 
 
+def _end_to_end(name: str, title: str, columns: list[str], run, iterations: int) -> list[dict]:
+    """One end-to-end table after the throughput rows: its heading, then ``run()``'s rows (none on failure)."""
+    if iterations <= 0:
+        return []
+    print(f"\n# {title}")
+    print("| " + " | ".join(columns) + " |")
+    print("|" + "---|" * len(columns))
+    try:
+        return run()
+    except Exception as error:  # one broken check must not lose the table above
+        print(f"{name} failed: {type(error).__name__}: {error}")
+        return []
+
+
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="gpu", help="(for train.py's dispatch)")
@@ -409,36 +410,22 @@ def main(argv: list[str]) -> None:
         if a and b:
             summary[key] = a / b
             print(f"- {key}: {a / b:.2f}x")
-    checks = []
-    if args.check_iterations > 0:
-        print(f"\n# the estimate in both precisions: MLP {hidden}x{LAYERS}, {args.check_iterations} iterations, "
-              "batch 4096, 2-bead Tc=1 Th=10, 1000 x 10^4 states (half held out)")
-        print("| precision | EP rate ± SE | exact | rel. error | R^2 | fit |")
-        print("|---|---|---|---|---|---|")
-        try:
-            checks = precision_check(args.check_iterations, hidden)
-        except Exception as error:
-            print(f"precision check failed: {type(error).__name__}: {error}")
-    seeds_rows = []
-    if args.check_iterations > 0:
-        print(f"\n# NEEP(seeds=K) end to end: MLP {hidden}x{LAYERS}, {args.check_iterations} iterations, batch 4096, "
-              "evaluation every 100 (every seed), assessment included")
-        print("| K | training | fit | EP rate ± SE | per seed |")
-        print("|---|---|---|---|---|")
-        try:
-            seeds_rows = seeds_check(args.check_iterations, args.quick, hidden)
-        except Exception as error:
-            print(f"seeds check failed: {type(error).__name__}: {error}")
-    large_rows = []
-    if args.check_iterations > 0:
-        print(f"\n# large batch end to end: MLP {hidden}x{LAYERS} on 5-bead pairs, {args.check_iterations} "
-              f"iterations at 4096 vs batch {big} by the square-root rule (same windows seen)")
-        print("| row | batch | lr | iterations | precision | fit | EP rate ± SE | exact | 1+J per step |")
-        print("|---|---|---|---|---|---|---|---|---|")
-        try:
-            large_rows = large_batch_check(args.check_iterations, big, args.quick, hidden)
-        except Exception as error:
-            print(f"large-batch check failed: {type(error).__name__}: {error}")
+    iterations = args.check_iterations
+    checks = _end_to_end(
+        "precision check", f"the estimate in both precisions: MLP {hidden}x{LAYERS}, {iterations} iterations, "
+        "batch 4096, 2-bead Tc=1 Th=10, 1000 x 10^4 states (half held out)",
+        ["precision", "EP rate ± SE", "exact", "rel. error", "R^2", "fit"],
+        lambda: precision_check(iterations, hidden), iterations)
+    seeds_rows = _end_to_end(
+        "seeds check", f"NEEP(seeds=K) end to end: MLP {hidden}x{LAYERS}, {iterations} iterations, batch 4096, "
+        "evaluation every 100 (every seed), assessment included",
+        ["K", "training", "fit", "EP rate ± SE", "per seed"],
+        lambda: seeds_check(iterations, args.quick, hidden), iterations)
+    large_rows = _end_to_end(
+        "large-batch check", f"large batch end to end: MLP {hidden}x{LAYERS} on 5-bead pairs, {iterations} "
+        f"iterations at 4096 vs batch {big} by the square-root rule (same windows seen)",
+        ["row", "batch", "lr", "iterations", "precision", "fit", "EP rate ± SE", "exact", "1+J per step"],
+        lambda: large_batch_check(iterations, big, args.quick, hidden), iterations)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"device": name, "rows": results, "ratios": summary, "precision_check": checks,

@@ -160,8 +160,7 @@ def resolve_fit_params(neep_kwargs: dict[str, Any], discrete: bool, large_batch:
         if "batch_size" in given:
             raise ValueError("give batch_size or large_batch, not both (large_batch sets the batch size and "
                              "rescales the learning rate and iterations to it)")
-        params = scale_to_batch({**params, "batch_size": defaults["batch_size"]}, large_batch,
-                                keep=[k for k in SCALED if k in given])
+        params = scale_to_batch(params, large_batch, keep=[k for k in SCALED if k in given])
     return params
 
 

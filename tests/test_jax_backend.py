@@ -164,7 +164,8 @@ def test_stacked_seeds_train_like_sequential_ones(device):
     assert _python(STACKED.format(device=device), "jax").strip().endswith("ok")
 
 
-ESTIMATOR_STACKED = """
+# The data of the stacked and data-parallel comparisons: 2-bead chain, 40 x 1000 steps.
+TWO_BEADS = """
 import json
 import numpy as np
 from neep.simulators import BeadSpring, simulate_to_arrays
@@ -172,6 +173,9 @@ from neep.estimators import NEEP, Trajectories
 model = BeadSpring(n=2, t_cold=1, t_hot=10)
 arrays = simulate_to_arrays(model, 40, 1000, seed=3, exact_ep=True)
 data = Trajectories.from_array(arrays["states"], dt=model.dt, exact_ep=arrays["ep"])
+"""
+
+ESTIMATOR_STACKED = TWO_BEADS + """
 rates = {}
 for stack in (False, True):
     est = NEEP(model="mlp", hidden_units=16, layers=2, iterations=200, eval_every=100, batch_size=512,
@@ -191,16 +195,9 @@ def test_neep_seeds_stacked_give_the_sequential_estimates():
     np.testing.assert_allclose(stacked, sequential, rtol=1e-4)
 
 
-DATA_PARALLEL = """
-import json
-import numpy as np
-from neep.simulators import BeadSpring, simulate_to_arrays
-from neep.estimators import NEEP, Trajectories
+DATA_PARALLEL = TWO_BEADS + """
 import jax
 assert len(jax.devices()) == 4
-model = BeadSpring(n=2, t_cold=1, t_hot=10)
-arrays = simulate_to_arrays(model, 40, 1000, seed=3, exact_ep=True)
-data = Trajectories.from_array(arrays["states"], dt=model.dt, exact_ep=arrays["ep"])
 rates = {}
 for parallel in (False, True):
     est = NEEP(model="mlp", hidden_units=16, layers=2, iterations=200, eval_every=100, batch_size=512,
