@@ -1,0 +1,246 @@
+"""The closed-form current for continuous data: a linear (or polynomial) basis, fitted in float64.
+
+For a pair of states ``(x, x')`` with midpoint ``xbar = (x + x') / 2`` and
+displacement ``dx = x' - x`` (both in standardized coordinates
+``z = (x - mean) / std``), a *linear current* assigns the EP
+
+    dS = F(zbar) . dz,     F(z) = z @ K + b                      (Stratonovich)
+
+that is ``dS = w . phi`` with the basis currents ``phi = (zbar_i dz_j, dz_j)``
+(``d^2 + d`` of them). Two fits of ``w`` on training pairs, float64 throughout:
+
+* ``"tur"``: the short-time thermodynamic uncertainty relation. Any current
+  bounds the EP rate, ``sigma >= 2 <J>^2 / (dt Var J)``; over the span the
+  best bound is ``2 mu^T Sigma^-1 mu / dt`` (``mu``, ``Sigma``: mean and
+  covariance of ``phi``), reached by ``w = 2 Sigma^-1 mu``, which also makes
+  ``<dS> = 2 mu^T Sigma^-1 mu``. One pass over the data.
+* ``"j"`` (default): the NEEP objective ``J(w) = <w.phi - exp(-w.phi)>``
+  maximized over the span (concave in ``w``: Newton's method started at the
+  TUR solution, a few passes). It is what NEEP itself would find if its
+  network were this span; it needs no short-time approximation.
+
+Why this is worth having beside the networks: for overdamped dynamics with
+linear forces (the bead-spring chain) the exact per-step EP of the
+Euler-Maruyama chain is itself ``zbar^T M dz`` (a difference of quadratic
+forms plus a bilinear heat term), so the span holds it exactly and the fit is
+limited only by sampling error; for nonlinear forces it is the best linear
+approximation and a lower bound in expectation. ``neep`` uses it to start the
+current-ansatz network (``model="current"``) and as a yardstick.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+from collections.abc import Iterator
+
+import numpy as np
+
+__all__ = ["LinearCurrent", "fit_linear_current", "current_basis", "basis_size", "iter_pairs"]
+
+_PAIRS_PER_CHUNK = 1 << 18
+METHODS = ("j", "tur")
+
+
+def basis_size(d: int, degree: int = 1) -> int:
+    """Number of basis currents of ``current_basis`` for ``d`` coordinates and force degree ``degree``."""
+    return d * sum(math.comb(d + g - 1, g) for g in range(degree + 1))
+
+
+def current_basis(z0: np.ndarray, z1: np.ndarray, degree: int = 1) -> np.ndarray:
+    """Basis currents of pairs ``(n, d)``: ``zbar_i dz_j`` (i, j), ``dz_j``, then higher monomials.
+
+    Degree 1 (default): shape ``(n, d^2 + d)``, the linear current. Degree
+    ``g > 1`` appends, for each degree 2..g, every monomial
+    ``zbar_i zbar_k ...`` (indices non-decreasing) times every ``dz_j``:
+    a force polynomial of degree ``g`` (``basis_size(d, g)`` columns).
+    """
+    mid = 0.5 * (z0 + z1)
+    dz = z1 - z0
+    n, d = dz.shape
+    parts = [(mid[:, :, None] * dz[:, None, :]).reshape(n, d * d), dz]
+    for g in range(2, int(degree) + 1):
+        for combo in itertools.combinations_with_replacement(range(d), g):
+            mono = np.prod(mid[:, list(combo)], axis=1)
+            parts.append(mono[:, None] * dz)
+    return np.concatenate(parts, axis=1)
+
+
+def _chunks(m_count: int, per: int, chunk: int) -> Iterator[tuple[int, int, int, int]]:
+    """``(m0, m1, t0, t1)``: whole trajectories when short, pieces of one otherwise (~``chunk`` steps)."""
+    rows = max(1, chunk // per)
+    span = max(1, min(per, chunk))
+    for m0 in range(0, m_count, rows):
+        for t0 in range(0, per, span):
+            yield m0, min(m_count, m0 + rows), t0, min(per, t0 + span)
+
+
+def iter_pairs(states: np.ndarray, mean=None, std=None, chunk: int = _PAIRS_PER_CHUNK
+               ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Consecutive pairs ``(z_t, z_t+1)`` of ``states (M, L, d)``, standardized, float64, in chunks.
+
+    Chunk order: trajectories in blocks, each block along time (``_chunks``);
+    memory stays at about ``chunk`` pairs whatever the file size. A tuple of
+    parts (a ragged set) yields the pairs of each part in turn.
+    """
+    if isinstance(states, tuple):
+        for part in states:
+            yield from iter_pairs(part, mean, std, chunk)
+        return
+    m_count, length, d = states.shape
+    mean = np.zeros(d) if mean is None else np.asarray(mean, dtype=np.float64)
+    std = np.ones(d) if std is None else np.asarray(std, dtype=np.float64)
+    for m0, m1, t0, t1 in _chunks(m_count, length - 1, chunk):
+        z = (np.asarray(states[m0:m1, t0 : t1 + 1], dtype=np.float64) - mean) / std
+        yield z[:, :-1].reshape(-1, d), z[:, 1:].reshape(-1, d)
+
+
+@dataclasses.dataclass(frozen=True)
+class LinearCurrent:
+    """A fitted linear current ``dS = (zbar @ kernel + bias) . dz`` in standardized coordinates.
+
+    Attributes
+    ----------
+    kernel : array (d, d)
+    bias : array (d,)
+    mean, std : array (d,)
+        Standardization ``z = (x - mean) / std`` the coefficients refer to.
+    method : str
+        ``"j"`` or ``"tur"``.
+    objective : float
+        Training-set ``J`` of the fit (per step).
+    pairs : int
+        Number of training pairs used.
+    degree : int
+        Degree of the force polynomial (1: linear; ``kernel`` and ``bias``
+        are its linear part either way).
+    higher : array (basis_size(d, degree) - d^2 - d,)
+        Coefficients of the monomials of degree 2.. (empty for degree 1).
+    """
+
+    kernel: np.ndarray
+    bias: np.ndarray
+    mean: np.ndarray
+    std: np.ndarray
+    method: str
+    objective: float
+    pairs: int
+    degree: int = 1
+    higher: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
+
+    @property
+    def coefficients(self) -> np.ndarray:
+        """``w`` of ``dS = w . current_basis(z, z', degree)``."""
+        return np.concatenate([self.kernel.ravel(), self.bias, self.higher])
+
+    def delta_s(self, states: np.ndarray) -> np.ndarray:
+        """EP of every step of ``states (M, L, d)``, float64 ``(M, L-1)``."""
+        states = np.asarray(states) if not isinstance(states, np.ndarray) else states
+        if states.ndim != 3 or states.shape[2] != self.bias.size:
+            raise ValueError(f"states must have shape (M, L, {self.bias.size}), got {states.shape}")
+        w = self.coefficients
+        m_count, per = states.shape[0], states.shape[1] - 1
+        out = np.empty((m_count, per))
+        for (m0, m1, t0, t1), (z0, z1) in zip(_chunks(m_count, per, _PAIRS_PER_CHUNK),
+                                               iter_pairs(states, self.mean, self.std)):
+            out[m0:m1, t0:t1] = (current_basis(z0, z1, self.degree) @ w).reshape(m1 - m0, t1 - t0)
+        return out
+
+
+def _solve(matrix: np.ndarray, vector: np.ndarray) -> np.ndarray:
+    """``matrix^-1 vector`` with a tiny ridge (a constant coordinate makes the basis degenerate)."""
+    p = matrix.shape[0]
+    ridge = 1e-12 * max(float(np.trace(matrix)) / p, 1e-300)
+    return np.linalg.lstsq(matrix + ridge * np.eye(p), vector, rcond=None)[0]
+
+
+def _moments(states, mean, std, degree=1):
+    p = None
+    total, sum_phi, sum_outer = 0, None, None
+    for z0, z1 in iter_pairs(states, mean, std):
+        phi = current_basis(z0, z1, degree)
+        if p is None:
+            p = phi.shape[1]
+            sum_phi, sum_outer = np.zeros(p), np.zeros((p, p))
+        total += phi.shape[0]
+        sum_phi += phi.sum(axis=0)
+        sum_outer += phi.T @ phi
+    mu = sum_phi / total
+    return total, mu, sum_outer / total - np.outer(mu, mu)
+
+
+def _j_pass(states, mean, std, w, degree=1):
+    """Objective J, gradient and Hessian of J at ``w`` over all pairs (exp with a common shift)."""
+    total, value, grad, hess = 0, 0.0, np.zeros_like(w), np.zeros((w.size, w.size))
+    for z0, z1 in iter_pairs(states, mean, std):
+        phi = current_basis(z0, z1, degree)
+        s = phi @ w
+        e = np.exp(np.minimum(-s, 700.0))
+        total += s.size
+        value += float(np.sum(s - e))
+        grad += phi.T @ (1.0 + e)
+        hess -= (phi * e[:, None]).T @ phi
+    return value / total, grad / total, hess / total
+
+
+def fit_linear_current(states: np.ndarray, *, mean=None, std=None, method: str = "j",
+                       max_newton: int = 12, degree: int = 1) -> LinearCurrent:
+    """Fit the linear current of the module doc on all pairs of ``states`` (float64).
+
+    Parameters
+    ----------
+    states : array (M, L, d) or tuple of such arrays
+        Continuous training trajectories (memory-mapped is fine: read in chunks);
+        a tuple of parts for a ragged set.
+    mean, std : array (d,), optional
+        Standardization; default: none (0 and 1).
+    method : {"j", "tur"}
+        Maximize the NEEP objective over the span (Newton, started at the TUR
+        solution) or stop at the TUR closed form.
+    max_newton : int
+        At most this many Newton passes (each one pass over the data).
+    degree : int
+        Degree of the force polynomial ``F(zbar)`` (1: the linear current;
+        2 adds ``zbar_i zbar_k dz_j``; see ``current_basis``).
+
+    Returns
+    -------
+    LinearCurrent
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    if isinstance(degree, bool) or not isinstance(degree, (int, np.integer)) or not 1 <= degree <= 4:
+        raise ValueError(f"degree must be an integer in 1..4, got {degree!r}")
+    states = np.asarray(states) if not hasattr(states, "shape") and not isinstance(states, tuple) else states
+    for probe in (states if isinstance(states, tuple) else (states,)):  # a tuple: parts of a ragged set
+        if probe.ndim != 3 or probe.shape[1] < 2 or not np.issubdtype(probe.dtype, np.floating):
+            raise ValueError(f"the linear current needs float states (M, L, d) with L >= 2, got {probe.shape}")
+    d = (states[0] if isinstance(states, tuple) else states).shape[2]
+    mean = np.zeros(d) if mean is None else np.asarray(mean, dtype=np.float64)
+    std = np.ones(d) if std is None else np.asarray(std, dtype=np.float64)
+    total, mu, sigma = _moments(states, mean, std, degree)
+    w = 2.0 * _solve(sigma, mu)
+    value = None
+    if method == "j":
+        value, grad, hess = _j_pass(states, mean, std, w, degree)
+        for _ in range(max_newton):
+            step = _solve(-hess, grad)
+            gain = float(grad @ step)  # predicted increase of J (Newton decrement^2)
+            if not np.isfinite(gain) or gain < 1e-13 * max(1.0, abs(value)):
+                break
+            scale = 1.0
+            while scale > 1e-3:
+                trial = w + scale * step
+                t_value, t_grad, t_hess = _j_pass(states, mean, std, trial, degree)
+                if np.isfinite(t_value) and t_value >= value:
+                    w, value, grad, hess = trial, t_value, t_grad, t_hess
+                    break
+                scale *= 0.5
+            else:
+                break
+    if value is None:
+        value = _j_pass(states, mean, std, w, degree)[0]
+    return LinearCurrent(kernel=w[: d * d].reshape(d, d), bias=w[d * d : d * d + d].copy(), mean=mean, std=std,
+                         method=method, objective=float(value), pairs=int(total), degree=int(degree),
+                         higher=w[d * d + d :].copy())

@@ -1,0 +1,157 @@
+"""The layer that makes any network ``h`` an entropy-production estimator.
+
+``Antisymmetric(h)`` maps a window of states ``w = (s_t, ..., s_{t+n-1})``,
+given as a tensor of shape ``(batch, n, ...)``, to
+
+    dS(w) = h(w) - h(reversed w)        (Eq. 8; Eq. 1 is the case n = 2)
+
+so the pair form ``dS(s, s') = h(s, s') - h(s', s)`` is the window form with
+``n = 2``. ``h`` is evaluated twice, on the window and on its time reverse, in
+two separate calls on tensors of the same shape; IEEE subtraction is exactly
+antisymmetric (``a - b == -(b - a)``), so ``dS(reversed w) == -dS(w)`` holds to
+the last bit whenever ``h`` is deterministic (always, at inference).
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+__all__ = ["Antisymmetric", "CurrentAnsatz", "Standardize"]
+
+
+class _WrapsNetwork(keras.layers.Layer):
+    """A layer around one network, serialized with it (the base of both EP forms)."""
+
+    def __init__(self, network: keras.layers.Layer, **kwargs):
+        super().__init__(**kwargs)
+        self.network = network
+
+    def get_config(self):
+        config = super().get_config()
+        config["network"] = keras.saving.serialize_keras_object(self.network)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["network"] = keras.saving.deserialize_keras_object(config["network"])
+        return cls(**config)
+
+
+@keras.saving.register_keras_serializable(package="neep")
+class Antisymmetric(_WrapsNetwork):
+    """``dS(w) = h(w) - h(reversed w)`` over axis 1 (time) of a batch of windows.
+
+    Parameters
+    ----------
+    network : keras.layers.Layer
+        The network ``h``: maps ``(batch, n, ...)`` to ``(batch, 1)`` (or
+        ``(batch,)``). Any Keras layer or model, serializable.
+    **kwargs
+        Passed to ``keras.layers.Layer`` (``name``, ``dtype``...).
+
+    Notes
+    -----
+    Output shape ``(batch,)``, in float32 (``h``'s output is cast). Under a
+    mixed-precision policy ``h`` computes in bfloat16; the subtraction happens
+    in float32 after the cast, so antisymmetry stays exact.
+    """
+
+    def build(self, input_shape):
+        if not self.network.built:
+            self.network.build(tuple(input_shape))
+        self.built = True
+
+    def _h(self, x, training=None):
+        out = self.network(x, training=training)
+        out = ops.cast(out, "float32")
+        if len(out.shape) == 2:
+            out = ops.squeeze(out, axis=-1)
+        return out
+
+    def call(self, inputs, training=None):
+        forward = self._h(inputs, training=training)
+        backward = self._h(ops.flip(inputs, axis=1), training=training)
+        return forward - backward
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0],)
+
+
+@keras.saving.register_keras_serializable(package="neep")
+class CurrentAnsatz(_WrapsNetwork):
+    """``dS(s, s') = F((s + s') / 2) . (s' - s)``: the EP of a pair as a generalized current.
+
+    The Stratonovich (midpoint) form of a current with a learned
+    thermodynamic force ``F`` (``network``, mapping ``(batch, d)`` to
+    ``(batch, d)``). For overdamped Markov dynamics the exact EP of a short
+    step has this form (``F`` = force over temperature plus the gradient of
+    ``-ln p``), so the ansatz loses nothing there while it evaluates ``F``
+    once per pair (``Antisymmetric`` evaluates ``h`` twice) and learns from
+    the displacement directly.
+
+    Antisymmetry is exact to the bit: reversing the pair leaves the midpoint
+    bitwise unchanged (IEEE addition commutes), negates ``s' - s`` exactly,
+    and a sum of negated products is the negated sum.
+
+    Input: pairs ``(batch, 2, d)`` of continuous states; longer windows are
+    refused (the ansatz is a pair form; use ``Antisymmetric`` with a GRU or
+    MLP for windows). Output ``(batch,)`` float32.
+    """
+
+    def build(self, input_shape):
+        input_shape = tuple(input_shape)
+        if len(input_shape) != 3 or input_shape[1] != 2:
+            raise ValueError(f"the current ansatz reads pairs (batch, 2, d), got input shape {input_shape}")
+        if not self.network.built:
+            self.network.build((input_shape[0], input_shape[2]))
+        self.built = True
+
+    def call(self, inputs, training=None):
+        first, second = inputs[:, 0], inputs[:, 1]
+        midpoint = (first + second) * 0.5
+        force = ops.cast(self.network(midpoint, training=training), "float32")
+        return ops.sum(force * ops.cast(second - first, "float32"), axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0],)
+
+
+@keras.saving.register_keras_serializable(package="neep")
+class Standardize(keras.layers.Layer):
+    """``(x - mean) / std`` per coordinate (last axis), statistics stored in the config.
+
+    Applied to every state of a window alike, so it commutes with time reversal
+    and keeps ``Antisymmetric`` exact. The statistics travel inside the saved
+    model: predictions on raw data stay right after ``load_model``.
+
+    Parameters
+    ----------
+    mean, std : sequence of float
+        One value per coordinate; ``std`` must be > 0.
+    """
+
+    def __init__(self, mean, std, **kwargs):
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+        self.mean = [float(v) for v in mean]
+        self.std = [float(v) for v in std]
+        if len(self.mean) != len(self.std):
+            raise ValueError(f"mean and std must have the same length, got {len(self.mean)} and {len(self.std)}")
+        bad = [v for v in self.std if not v > 0]
+        if bad:
+            raise ValueError(f"std must be > 0, got {bad[0]!r}")
+
+    def call(self, inputs):
+        mean = ops.convert_to_tensor(self.mean, dtype=self.compute_dtype)
+        std = ops.convert_to_tensor(self.std, dtype=self.compute_dtype)
+        return (ops.cast(inputs, self.compute_dtype) - mean) / std
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(mean=self.mean, std=self.std)
+        return config

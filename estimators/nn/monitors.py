@@ -1,0 +1,360 @@
+"""Keras callbacks that watch a NEEP model on held-out data while it trains.
+
+Both work with a plain ``model.fit`` on a ``NEEPModel`` (or any Keras model
+mapping windows to ``dS``):
+
+* ``EPMonitor``: every ``every`` training steps (or at each epoch end), the
+  held-out objective J, the EP rate (slope of the cumulative EP), the lower
+  bounds and, when the exact per-step EP is given, R^2; keeps the weights
+  with the best held-out objective and restores them at the end (the
+  supplement: trust the held-out estimate, not the training one).
+* ``GroundTruthMonitor``: R^2 and relative rate error against the exact EP.
+
+Evaluate on a fixed subset (``held_out_subset``) during training; the final
+result should use all held-out data. When the model keeps a moving average of
+its weights (``NEEPModel(ema_momentum=...)``), the monitors evaluate it, and
+the best weights kept are the averaged ones.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+
+import keras
+import numpy as np
+
+from ..data.windows import window_sums
+from ..stats.bounds import lower_bound_dv, lower_bound_j, objective_numpy
+from ..stats.rates import ep_rate_from_cumulative, r_squared
+from ..stats.uncertainty import mean_stderr
+from .model import predict_delta_s
+
+__all__ = ["EPMonitor", "GroundTruthMonitor", "ProgressPrinter"]
+
+
+def _relative(estimate: float, exact: float) -> float | None:
+    """Relative error ``(estimate - exact) / exact``; None when the exact value is 0."""
+    return (estimate - exact) / exact if exact != 0 else None
+
+
+class _Periodic(keras.callbacks.Callback):
+    """Shared timing: evaluate every ``every`` optimizer steps, or at each epoch end."""
+
+    def __init__(self, every: int | None, use_average: bool):
+        super().__init__()
+        if every is not None and (isinstance(every, bool) or int(every) < 1):
+            raise ValueError(f"every must be an integer >= 1 or None, got {every!r}")
+        self.every = None if every is None else int(every)
+        self.use_average = use_average
+        self._last: dict | None = None
+        self._new = False
+
+    def on_train_begin(self, logs=None):
+        self.history: list[dict] = []
+        self._next = None
+        self._start = time.perf_counter()
+        self._last = None
+        self._new = False
+
+    def _step(self) -> int:
+        return int(self.model.optimizer.iterations.numpy())
+
+    def _averaged(self):
+        if self.use_average and hasattr(self.model, "average_weights"):
+            return self.model.average_weights()
+        return contextlib.nullcontext(False)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.every is None:
+            return
+        step = self._step()
+        if self._next is None:
+            self._next = (max(step - 1, 0) // self.every + 1) * self.every
+        if step >= self._next:
+            self._run(step, logs)
+            self._next = (step // self.every + 1) * self.every
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.every is None:
+            self._run(self._step(), logs)
+        if logs is not None and self._new and self._last is not None:
+            # Numbers only: loggers such as TensorBoard cannot write None (e.g. r2
+            # without exact EP).
+            logs.update({k: v for k, v in self._last.items()
+                         if k not in ("iteration", "train_loss") and v is not None})
+            self._new = False
+
+    def _run(self, step: int, logs) -> None:
+        record = {"iteration": step}
+        if logs and "loss" in logs:
+            record["train_loss"] = float(logs["loss"])
+        record.update(self.evaluate())
+        record["seconds"] = time.perf_counter() - self._start
+        self.history.append(record)
+        self._last = record
+        self._new = True
+
+    def evaluate(self) -> dict:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class EPMonitor(_Periodic):
+    """Held-out EP rate and objective during training; keeps the best weights by held-out objective.
+
+    Parameters
+    ----------
+    states : array (M, L, d) or (M, L)
+        Held-out trajectories (a fixed subset; see ``held_out_subset``).
+    dt : float
+        Time per step: rates are per unit time (per step when 1).
+    seq_len : int, optional
+        Window length; default the model's ``seq_len`` (2 if it has none).
+    every : int or None
+        Evaluate every ``every`` optimizer steps; None: at each epoch end.
+    exact_ep : array (M, L-1), optional
+        Exact per-step EP of ``states``: adds ``r2``, ``ep_rate_exact`` (the
+        same slope estimator applied to the exact EP of the same windows,
+        per unit time) and ``error`` (relative error of ``ep_rate`` against
+        it: like with like, so a perfect estimator has error 0 whatever the
+        sampling noise of the subset) to each record.
+    restore_best : bool
+        Restore the weights of the best held-out objective at the end.
+    use_average : bool
+        Evaluate the moving average of the weights when the model keeps one.
+    batch_size : int
+        Evaluation batch size.
+    evaluate_start : bool
+        Also evaluate before the first step (iteration 0): the starting
+        weights compete in the selection (the current model starts at the
+        closed-form linear current, which training must beat to replace).
+    keep_start_unless : float or None
+        With ``evaluate_start``: keep the starting weights unless the best
+        evaluation beats their objective by more than this many standard
+        errors (paired over the same windows, block-wise). Near its optimum
+        J is flat while the mean EP is not, so a trained network that is
+        not clearly better than a good start (the current model's
+        closed-form linear current) only adds noise to the rate.
+    train_states : array (M', L', d) or (M', L'), optional
+        A fixed subset of the TRAINING trajectories (``held_out_subset`` of
+        the training data, best of the same size as ``states``): each
+        evaluation also reports the training-set estimate ``train_ep_rate``
+        and objective ``train_objective`` with the same weights (the
+        supplement's Fig. S2: the training-set estimate can drift away while
+        the held-out one converges). Costs one more evaluation pass.
+
+    Attributes
+    ----------
+    history : list of dict
+        One record per evaluation: ``iteration``, ``train_loss``,
+        ``test_objective``, ``best`` (a new best held-out objective),
+        ``ep_rate``, ``ep_per_step``, ``lower_bound_j``, ``lower_bound_dv``
+        (rates: per unit time, like ``ep_rate``), ``r2``, ``error`` and
+        ``ep_rate_exact`` (None without truth), ``train_ep_rate`` and
+        ``train_objective`` (None without ``train_states``), ``seconds``.
+    best_objective, best_iteration, best_weights
+    """
+
+    def __init__(
+        self,
+        states,
+        *,
+        dt: float = 1.0,
+        seq_len: int | None = None,
+        every: int | None = None,
+        exact_ep=None,
+        restore_best: bool = True,
+        use_average: bool = True,
+        batch_size: int = 16384,
+        train_states=None,
+        evaluate_start: bool = False,
+        keep_start_unless: float | None = None,
+    ):
+        super().__init__(every, use_average)
+        self.evaluate_start = bool(evaluate_start)
+        self.keep_start_unless = keep_start_unless
+        if not dt > 0:
+            raise ValueError(f"dt must be > 0, got {dt!r}")
+        self.states = states
+        self.train_states = train_states
+        self.dt = float(dt)
+        self.seq_len = seq_len
+        self.exact_ep = exact_ep
+        self.restore_best = restore_best
+        self.batch_size = batch_size
+        self._exact_windows = None
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        self.best_objective = -np.inf
+        self.best_iteration = None
+        self.best_weights = None
+        self.kept_start = False
+        self._start_record = self._best_values = None
+        seq_len = self._seq_len()
+        if self.exact_ep is not None:
+            self._exact_windows = window_sums(self.exact_ep, seq_len)
+        if self.evaluate_start and self._step() == 0:
+            self._run(0, None)
+
+    def _seq_len(self) -> int:
+        return int(self.seq_len or getattr(self.model, "seq_len", 2))
+
+    def evaluate(self) -> dict:
+        seq_len = self._seq_len()
+        train_delta_s = None
+        with self._averaged():
+            delta_s = predict_delta_s(self.model, self.states, seq_len, self.batch_size)
+            if self.train_states is not None:
+                train_delta_s = predict_delta_s(self.model, self.train_states, seq_len, self.batch_size)
+            objective = objective_numpy(delta_s)
+            best = bool(objective > self.best_objective)
+            if best:
+                self.best_objective = objective
+                self.best_iteration = self._step()
+                self.best_weights = self.model.get_weights()
+                if self.keep_start_unless is not None:
+                    values = delta_s.astype(np.float64) - np.exp(-delta_s.astype(np.float64))
+                    if self._start_record is None and self.best_iteration == 0:
+                        self._start_record = (objective, values, self.best_weights)
+                    self._best_values = values
+        per_window = ep_rate_from_cumulative(delta_s, 1.0)
+        per_step = per_window / (seq_len - 1)
+        record = {
+            "test_objective": objective,
+            "best": best,
+            "ep_rate": per_step / self.dt,
+            "ep_per_step": per_step,
+            "lower_bound_j": lower_bound_j(delta_s) / (seq_len - 1) / self.dt,
+            "lower_bound_dv": lower_bound_dv(delta_s) / (seq_len - 1) / self.dt,
+            "r2": None,
+            "error": None,
+            "ep_rate_exact": None,
+            "train_ep_rate": None,
+            "train_objective": None,
+        }
+        if train_delta_s is not None:
+            record["train_ep_rate"] = ep_rate_from_cumulative(train_delta_s, 1.0) / (seq_len - 1) / self.dt
+            record["train_objective"] = objective_numpy(train_delta_s)
+        if self._exact_windows is not None:
+            exact = self._exact_windows
+            record["r2"] = r_squared(delta_s, exact)
+            # Like with like: the same slope estimator on the same windows, exact EP in place of dS.
+            exact_step = ep_rate_from_cumulative(exact, 1.0) / (seq_len - 1)
+            record["ep_rate_exact"] = exact_step / self.dt
+            record["error"] = _relative(per_step, exact_step)
+        return record
+
+    def on_train_end(self, logs=None):
+        if self.keep_start_unless is not None and self._start_record is not None and self.best_iteration != 0:
+            objective, values, weights = self._start_record
+            gain_stderr = mean_stderr(self._best_values - values)
+            if not self.best_objective - objective > self.keep_start_unless * gain_stderr:
+                self.best_objective, self.best_iteration, self.best_weights = objective, 0, weights
+                self.kept_start = True
+        self._start_record = self._best_values = None
+        if self.restore_best and self.best_weights is not None:
+            self.model.set_weights(self.best_weights)
+
+    #: What ``get_state`` returns: the history, the best so far and the start's paired values.
+    STATE_KEYS = ("history", "best_objective", "best_iteration", "best_weights", "start_record", "best_values")
+
+    def get_state(self) -> dict:
+        """The monitor's state after an evaluation (picklable), to resume training later (``set_state``)."""
+        state = {key: getattr(self, key) for key in self.STATE_KEYS[:4]}
+        state["start_record"], state["best_values"] = self._start_record, self._best_values
+        return state
+
+    def set_state(self, state: dict) -> None:
+        """Continue from ``get_state``'s ``state``: history, selection and the clock of the last record."""
+        for key in self.STATE_KEYS[:4]:
+            setattr(self, key, state[key])
+        self._start_record, self._best_values = state["start_record"], state["best_values"]
+        if self.history:
+            self._start = time.perf_counter() - self.history[-1]["seconds"]
+
+
+class GroundTruthMonitor(_Periodic):
+    """R^2 and relative EP-rate error against the exact per-step EP, during training.
+
+    Parameters
+    ----------
+    states : array (M, L, d) or (M, L)
+        Trajectories with known EP (a fixed subset).
+    exact_ep : array (M, L-1)
+        Their exact per-step EP.
+    seq_len, every, use_average, batch_size
+        As for ``EPMonitor``.
+
+    Attributes
+    ----------
+    history : list of dict
+        ``iteration``, ``r2``, ``error`` (relative error of the EP rate, the
+        slope of the cumulative EP, against the same slope of the exact
+        cumulative EP of the same windows), ``seconds``.
+    """
+
+    def __init__(self, states, exact_ep, *, seq_len=None, every=None, use_average=True, batch_size=16384):
+        super().__init__(every, use_average)
+        self.states = states
+        self.exact_ep = exact_ep
+        self.seq_len = seq_len
+        self.batch_size = batch_size
+
+    def evaluate(self) -> dict:
+        seq_len = int(self.seq_len or getattr(self.model, "seq_len", 2))
+        exact = window_sums(self.exact_ep, seq_len)
+        with self._averaged():
+            delta_s = predict_delta_s(self.model, self.states, seq_len, self.batch_size)
+        estimate = ep_rate_from_cumulative(delta_s, 1.0)
+        exact_slope = ep_rate_from_cumulative(exact, 1.0)
+        return {
+            "r2": r_squared(delta_s, exact),
+            "error": _relative(estimate, exact_slope),
+        }
+
+
+class ProgressPrinter(keras.callbacks.Callback):
+    """One line per ``EPMonitor`` evaluation on stderr; ``*`` marks a new best objective.
+
+    ``data`` names what the monitor evaluates (``NEEP`` monitors validation
+    data set aside from the training part, not the held-out data it reports
+    on). The exact value printed beside the estimate is the exact EP of the
+    same windows through the same slope estimator ("exact on these
+    windows"); the final report compares with the held-out data as a whole.
+    """
+
+    def __init__(self, monitor: EPMonitor, label: str, iterations: int, stream=None, data: str = "validation"):
+        super().__init__()
+        self.monitor, self.label, self.iterations = monitor, label, iterations
+        self.stream, self.data = stream, data
+
+    def _line(self, rec: dict) -> str:
+        line = f"{self.label} iter {rec['iteration']:>7d}/{self.iterations}  {self.data} EP rate {rec['ep_rate']:.5g}"
+        if rec.get("ep_rate_exact") is not None:
+            line += f" (exact on these windows {rec['ep_rate_exact']:.5g})"
+        line += f"  J {rec['test_objective']:.5g}{' *' if rec.get('best') else '  '}"
+        if rec.get("r2") is not None:
+            line += f"  R2 {rec['r2']:.4f}"
+        return line + f"  {rec['seconds']:.1f} s"
+
+    def _print(self, text: str) -> None:
+        print(text, file=self.stream or sys.stderr, flush=True)
+
+    def on_train_begin(self, logs=None):
+        self._shown = 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        for rec in self.monitor.history[self._shown :]:
+            self._print(self._line(rec))
+        self._shown = len(self.monitor.history)
+
+    def on_train_end(self, logs=None):
+        monitor = self.monitor
+        if monitor.restore_best and getattr(monitor, "kept_start", False):
+            self._print(f"{self.label} kept iteration 0, the starting weights: training did not beat their "
+                        f"{self.data} J {monitor.best_objective:.5g} by {monitor.keep_start_unless:g} standard errors")
+        elif monitor.restore_best and monitor.best_iteration is not None:
+            self._print(f"{self.label} kept iteration {monitor.best_iteration} (best {self.data} J "
+                        f"{monitor.best_objective:.5g}, marked *)")

@@ -1,0 +1,213 @@
+"""Diagnostics that say when an EP estimate should not be trusted as it stands.
+
+NEEP's failure mode is an estimate that is too LOW: the objective is a
+variational lower bound, and an undertrained or data-starved network misses
+EP. Its sampling interval cannot show that bias, so every fit runs these
+checks and reports each with a plain sentence:
+
+* ``data``: refits on 1/4 and 1/2 of the training data, evaluated on the
+  same held-out data; when the estimate still grows from 1/2 to all of the
+  data by more than its reported error, the true rate is likely higher (and
+  when it falls, the fits overfit).
+* ``baseline``: the network lands below a classical estimator of the same
+  quantity (``baselines``: the closed-form current, the plug-in KL), fitted
+  on the same training data and measured on the same held-out data, beyond
+  their paired error: it has underfit (``check_baselines``).
+* ``convergence``: the monitored estimate still trends up over the second
+  half of training, by more than the reported error.
+* ``bound``: the lower bound ``1 + J`` lies above the estimate beyond their
+  paired error. ``1 + J`` is a lower bound of the true rate whatever the
+  network, while the estimate ``<dS>`` is not: the rate is then at least
+  the bound, and the estimate is too low.
+* ``overfitting``: the training-set estimate exceeds the held-out one
+  beyond their errors (the supplement's Fig. S2).
+* ``blocks``: too few independent held-out blocks for a reliable interval.
+
+Paired comparisons use bootstrap replicates drawn with the same seed over
+the same held-out blocks (``stats.uncertainty.bootstrap_replicates``): their
+difference's spread excludes the sampling noise both estimates share.
+``THRESHOLD`` standard errors (one-sided) make a flag.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+__all__ = [
+    "Diagnostic",
+    "THRESHOLD",
+    "check_blocks",
+    "check_convergence",
+    "check_overfitting",
+    "check_data_growth",
+    "check_baseline",
+    "check_baselines",
+    "check_bound",
+]
+
+THRESHOLD = 2.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Diagnostic:
+    """One check: its name, whether it fired, a sentence for the user, the numbers behind it."""
+
+    name: str
+    flagged: bool
+    message: str
+    details: dict = dataclasses.field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "flagged": self.flagged, "message": self.message, **self.details}
+
+
+def _paired_stderr(a: np.ndarray, b: np.ndarray) -> float:
+    diff = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    diff = diff[np.isfinite(diff)]
+    return float(np.std(diff, ddof=1)) if diff.size > 1 else float("nan")
+
+
+def _sigmas(gap: float, stderr: float) -> float:
+    if stderr > 0 and np.isfinite(stderr):
+        return gap / stderr
+    return float("inf") if gap > 0 else 0.0
+
+
+def check_blocks(n_blocks: int, by_trajectory: bool, minimum: int = 20) -> Diagnostic:
+    """Too few held-out blocks (trajectories or time blocks) make the bootstrap interval rough."""
+    what = "trajectories" if by_trajectory else "time blocks"
+    flagged = n_blocks < minimum
+    message = (f"only {n_blocks} held-out {what}: the interval is rough; more data would firm it up"
+               if flagged else f"{n_blocks} held-out {what} in the bootstrap")
+    return Diagnostic("blocks", flagged, message, {"n_blocks": n_blocks, "by_trajectory": by_trajectory})
+
+
+def check_convergence(history: list[dict], stderr: float) -> Diagnostic:
+    """The monitored rate still trending up over the second half of training.
+
+    ``history``: one seed's evaluation records (``iteration``, ``ep_rate``);
+    ``stderr``: the reported error of the rate. A least-squares line through
+    the evaluations of the second half of training; flagged when its slope
+    is positive beyond ``THRESHOLD`` of its own standard errors AND the rise
+    it implies over that half exceeds ``stderr`` (a trend that matters at the
+    precision claimed).
+    """
+    rows = [r for r in history if r.get("ep_rate") is not None and r["iteration"] > 0]
+    if len(rows) < 6:
+        return Diagnostic("convergence", False, "too few evaluations to judge convergence", {})
+    last = max(r["iteration"] for r in rows)
+    tail = [r for r in rows if r["iteration"] >= last / 2]
+    x = np.array([r["iteration"] for r in tail], dtype=np.float64)
+    y = np.array([r["ep_rate"] for r in tail], dtype=np.float64)
+    if len(tail) < 4 or np.ptp(x) == 0:
+        return Diagnostic("convergence", False, "too few evaluations to judge convergence", {})
+    slope, intercept = np.polyfit(x, y, 1)
+    residual = y - (slope * x + intercept)
+    slope_stderr = float(np.sqrt(np.sum(residual**2) / (len(x) - 2) / np.sum((x - x.mean()) ** 2)))
+    t = _sigmas(float(slope), slope_stderr)
+    rise = float(slope * np.ptp(x))
+    flagged = t > THRESHOLD and rise > stderr
+    message = (f"not converged: the monitored estimate still rose by {rise:.4g} over the second half of training "
+               f"(trend {t:.1f} standard errors); more iterations would likely raise it" if flagged
+               else "no upward trend in the second half of training")
+    return Diagnostic("convergence", flagged, message, {"rise_second_half": rise, "trend_sigmas": t})
+
+
+def check_overfitting(train_rate: float, train_stderr: float, test_rate: float, test_stderr: float) -> Diagnostic:
+    """The training-set estimate above the held-out one beyond both errors (independent data)."""
+    gap = float(train_rate - test_rate)
+    stderr = float(np.hypot(train_stderr, test_stderr))
+    sigmas = _sigmas(gap, stderr)
+    flagged = sigmas > THRESHOLD
+    message = (f"overfitting: the training-set estimate {train_rate:.4g} exceeds the held-out {test_rate:.4g} by "
+               f"{sigmas:.1f} standard errors; trust the held-out value, and prefer more data or fewer "
+               f"iterations" if flagged else "no sign of overfitting (training-set and held-out estimates agree)")
+    return Diagnostic("overfitting", flagged, message,
+                      {"train_rate": float(train_rate), "gap": gap, "gap_sigmas": sigmas})
+
+
+def check_data_growth(fractions: list[float], rates: list[float], stderr: float) -> Diagnostic:
+    """Estimates from growing shares of the training data, on the same held-out data.
+
+    ``fractions`` ascending and ending with 1.0; ``rates`` in the same
+    order; ``stderr``: the standard error the final estimate is reported
+    with. Flags when the last step (e.g. 1/2 -> all) still changes the
+    estimate by more than ``THRESHOLD`` of those standard errors: rising (the
+    true rate is likely higher) or falling (the smaller fits overfit, or the
+    fits are noisier than the error claims). The scale is the
+    reported error, not the paired sampling error of the difference: two fits
+    on different training data also differ by training noise, which the
+    held-out bootstrap cannot see, and the question is whether the estimate
+    moves by more than the error it claims.
+    """
+    if len(fractions) < 2:
+        raise ValueError("check_data_growth needs at least two data fractions")
+    rise = float(rates[-1] - rates[-2])
+    sigmas = _sigmas(abs(rise), float(stderr))
+    flagged = sigmas > THRESHOLD
+    steps = ", ".join(f"{f:g}: {r:.4g}" for f, r in zip(fractions, rates))
+    if not flagged:
+        message = f"stable with data ({steps} of the training data)"
+    elif rise > 0:
+        message = f"still rising with data ({steps} of the training data): the true rate is likely higher"
+    else:
+        message = (f"falling with data ({steps} of the training data): fits on more data give less, by more "
+                   f"than the error; overfitting or training noise; trust the number less")
+    return Diagnostic("data", flagged, message,
+                      {"fractions": list(fractions), "rates": [float(r) for r in rates],
+                       "last_rise": rise, "last_change_sigmas": sigmas})
+
+
+def check_baseline(rate: float, rate_replicates: np.ndarray, baseline: float, baseline_replicates: np.ndarray,
+                   name: str = "linear current") -> Diagnostic:
+    """The network below a classical estimator on the same held-out data, beyond their paired error."""
+    shortfall = float(baseline - rate)
+    sigmas = _sigmas(shortfall, _paired_stderr(baseline_replicates, rate_replicates))
+    flagged = sigmas > THRESHOLD
+    message = (f"below the {name} baseline ({baseline:.4g}) by {sigmas:.1f} standard errors: the network has "
+               f"underfit; the true rate is likely higher" if flagged
+               else f"at or above the {name} baseline ({baseline:.4g})")
+    return Diagnostic("baseline", flagged, message,
+                      {"baseline": name, "baseline_rate": float(baseline), "shortfall_sigmas": sigmas})
+
+
+def check_baselines(rate: float, rate_replicates: np.ndarray, n_blocks: int, baselines: list) -> Diagnostic:
+    """The network below any of ``baselines`` (``baselines.estimates.Baseline``) beyond their error; the worst is named.
+
+    Paired (the spread of the replicates' difference) when a baseline has the
+    network's block layout ``n_blocks`` (same seed, same draws), else the two
+    spreads added in quadrature.
+    """
+    if not baselines:
+        return Diagnostic("baseline", False, "no classical baseline of the same quantity to compare with", {})
+    rows = {}
+    for base in baselines:
+        if base.n_blocks == n_blocks:
+            stderr = _paired_stderr(base.replicates, rate_replicates)
+        else:
+            stderr = float(np.hypot(np.std(base.replicates, ddof=1), np.std(rate_replicates, ddof=1)))
+        rows[base.name] = (_sigmas(float(base.value - rate), stderr), base)
+    name = max(rows, key=lambda n: rows[n][0])
+    sigmas, worst = rows[name]
+    flagged = sigmas > THRESHOLD
+    label = name.replace("_", " ")
+    message = (f"below the {label} baseline ({worst.value:.4g}, a classical {worst.kind}) by {sigmas:.1f} standard "
+               f"errors: the network has underfit; the true rate is likely higher" if flagged
+               else f"at or above the classical baseline{'s' if len(rows) > 1 else ''} "
+                    f"({', '.join(n.replace('_', ' ') for n in rows)})")
+    return Diagnostic("baseline", flagged, message,
+                      {"baseline": name, "baseline_rate": float(worst.value), "shortfall_sigmas": sigmas,
+                       "compared": {n: r[0] for n, r in rows.items()}})
+
+
+def check_bound(rate: float, rate_replicates: np.ndarray, bound: float, bound_replicates: np.ndarray) -> Diagnostic:
+    """The variational lower bound ``1 + J`` above the estimate beyond their paired error."""
+    excess = float(bound - rate)
+    sigmas = _sigmas(excess, _paired_stderr(bound_replicates, rate_replicates))
+    flagged = sigmas > THRESHOLD
+    message = (f"the lower bound 1+J ({bound:.4g}) lies above the estimate by {sigmas:.1f} standard errors: the "
+               f"true rate is at least the bound; the estimate is too low (undertrained)" if flagged
+               else "the estimate is at or above its lower bound 1+J")
+    return Diagnostic("bound", flagged, message, {"lower_bound_j": float(bound), "excess_sigmas": sigmas})
