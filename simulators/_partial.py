@@ -140,7 +140,7 @@ def sample_word_values(tables: dict[str, np.ndarray], pi: np.ndarray, p_jump: np
     Parameters
     ----------
     tables : dict
-        ``FlashingRatchet._kernel_tables`` (``targets``, ``cumulative``, ``start_cumulative``).
+        ``FlashingRatchet.kernel_tables`` (``targets``, ``cumulative``, ``start_cumulative``).
     pi, p_jump : ndarray
         Stationary distribution (6,) and jump matrix (6, 6) of the jump chain.
     n, samples, seed : int

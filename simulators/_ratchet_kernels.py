@@ -27,7 +27,47 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["jump_chain", "gillespie_chain"]
+__all__ = ["N_STATES", "N_SITES", "kernel_tables", "jump_chain", "gillespie_chain"]
+
+#: States of the ratchet: positions 0, 1, 2 with the potential on, then the same with it off.
+N_STATES = 6
+#: Positions (what the hidden view records: state mod 3).
+N_SITES = 3
+
+
+def kernel_tables(log_rates: np.ndarray, jump_matrix: np.ndarray, step_ep: np.ndarray,
+                  jump_stationary: np.ndarray, escape_rates: np.ndarray) -> dict[str, np.ndarray]:
+    """The lookup tables of the module doc, from the ratchet's exact matrices (float64).
+
+    Parameters
+    ----------
+    log_rates : (K, K)
+        Log transition rates (-inf where no jump is possible).
+    jump_matrix : (K, K)
+        Jump probabilities of the embedded chain.
+    step_ep : (K, K)
+        Stochastic EP of each jump.
+    jump_stationary, escape_rates : (K,)
+        Stationary distribution of the jump chain, and total rate out of each state.
+    """
+    possible = np.isfinite(log_rates)
+    width = int(possible.sum(axis=1).max())
+    n = log_rates.shape[0]
+    targets = np.zeros((n, width), dtype=np.int64)
+    cumulative = np.ones((n, width))
+    step = np.zeros((n, width))
+    for a in range(n):
+        (to,) = np.nonzero(possible[a])
+        targets[a, : to.size] = to
+        targets[a, to.size :] = to[-1]
+        cum = np.cumsum(jump_matrix[a, to])
+        cumulative[a, : to.size] = cum / cum[-1]  # last entry exactly 1.0
+        step[a, : to.size] = step_ep[a, to]
+        step[a, to.size :] = step_ep[a, to[-1]]
+    start = np.cumsum(jump_stationary)
+    start /= start[-1]
+    return {"targets": targets, "cumulative": cumulative, "step_ep": step, "start_cumulative": start,
+            "mean_dwell": 1.0 / escape_rates}
 
 
 @numba.njit(cache=True, nogil=True, inline="always")

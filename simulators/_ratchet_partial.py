@@ -3,7 +3,7 @@
 :class:`PartialInformationMixin` is a base class (a mixin, no fields, no state) of
 :class:`~neep.simulators.ratchet.FlashingRatchet`: it adds
 ``partial_ep_per_step`` and ``partial_ep_per_step_mc``, built on the host's
-exact ``jump_stationary``, ``jump_matrix`` and ``_kernel_tables``. The
+exact ``jump_stationary``, ``jump_matrix`` and ``kernel_tables``. The
 physics stays in ``ratchet``; the enumeration and the Monte Carlo kernels
 are in ``_partial``. ``LARGEST_EXACT_WORD`` and ``PARTIAL_MC_SAMPLES`` are
 importable from ``neep.simulators.ratchet`` as before.
@@ -38,7 +38,7 @@ class PartialInformationMixin:
     """The partial-information EP methods of :class:`~neep.simulators.ratchet.FlashingRatchet`.
 
     A mixin: it needs the host's ``jump_stationary``, ``jump_matrix`` and
-    ``_kernel_tables`` and holds nothing of its own.
+    ``kernel_tables`` and holds nothing of its own.
     """
 
     def partial_ep_per_step(
@@ -134,7 +134,7 @@ class PartialInformationMixin:
             On ``n < 2``, ``samples < 2`` or a negative ``seed``.
         """
         n, samples, seed = _partial_arguments(n, samples, seed)
-        values = sample_word_values(self._kernel_tables, self.jump_stationary, self.jump_matrix, n, samples, seed)
+        values = sample_word_values(self.kernel_tables, self.jump_stationary, self.jump_matrix, n, samples, seed)
         value = float(np.mean(values) / (n - 1))
         stderr = float(np.std(values, ddof=1) / math.sqrt(samples) / (n - 1))
         return PartialEP(value=value, stderr=stderr, n=n, samples=samples, method="mc", seed=seed)

@@ -45,6 +45,7 @@ from functools import cached_property
 import numpy as np
 
 from ._checks import real as _real
+from ._ratchet_kernels import N_SITES, N_STATES, kernel_tables
 from ._partial import PartialEP
 from ._ratchet_partial import LARGEST_EXACT_WORD, PARTIAL_MC_SAMPLES, PartialInformationMixin
 
@@ -55,8 +56,6 @@ __all__ = ["FlashingRatchet", "MAX_POTENTIAL_OVER_TEMPERATURE", "LARGEST_EXACT_W
 #: comfortable range (and the chain would never leave the potential minimum).
 MAX_POTENTIAL_OVER_TEMPERATURE = 200.0
 
-_N_STATES = 6
-_N_SITES = 3
 
 
 def _gth_stationary(rates: np.ndarray) -> np.ndarray:
@@ -162,14 +161,14 @@ class FlashingRatchet(PartialInformationMixin):
     @cached_property
     def _log_rates(self) -> np.ndarray:
         """``ln k_ab`` (6x6), ``-inf`` where no jump is possible, built from the rules."""
-        log_k = np.full((_N_STATES, _N_STATES), -np.inf)
+        log_k = np.full((N_STATES, N_STATES), -np.inf)
         energy = self.potentials
-        for i in range(_N_SITES):
-            for j in range(_N_SITES):
+        for i in range(N_SITES):
+            for j in range(N_SITES):
                 if i != j:
                     log_k[i, j] = -(energy[j] - energy[i]) / (2.0 * self.temperature)
-                    log_k[i + _N_SITES, j + _N_SITES] = 0.0
-            log_k[i, i + _N_SITES] = log_k[i + _N_SITES, i] = math.log(self.switching_rate)
+                    log_k[i + N_SITES, j + N_SITES] = 0.0
+            log_k[i, i + N_SITES] = log_k[i + N_SITES, i] = math.log(self.switching_rate)
         log_k.flags.writeable = False
         return log_k
 
@@ -276,7 +275,7 @@ class FlashingRatchet(PartialInformationMixin):
         if s.ndim not in (1, 2) or not np.issubdtype(s.dtype, np.integer):
             raise ValueError(f"states must be an integer array of shape (M, L) or (L,), got {s.dtype} {s.shape}")
         s2 = s.reshape(1, -1) if s.ndim == 1 else s
-        bad = (s2 < 0) | (s2 >= _N_STATES)
+        bad = (s2 < 0) | (s2 >= N_STATES)
         if bad.any():
             m, t = np.argwhere(bad)[0]
             raise ValueError(f"states[{m}, {t}] must be in 0..5, got {s2[m, t]}")
@@ -328,28 +327,7 @@ class FlashingRatchet(PartialInformationMixin):
         return (out["states"], out["times"]) if continuous_time else out["states"]
 
     @cached_property
-    def _kernel_tables(self) -> dict[str, np.ndarray]:
-        """Compact lookup tables for the Numba kernels (see ``_ratchet_kernels``)."""
-        possible = np.isfinite(self._log_rates)
-        width = int(possible.sum(axis=1).max())
-        p_jump = self.jump_matrix
-        targets = np.zeros((_N_STATES, width), dtype=np.int64)
-        cumulative = np.ones((_N_STATES, width))
-        step_ep = np.zeros((_N_STATES, width))
-        for a in range(_N_STATES):
-            (to,) = np.nonzero(possible[a])
-            targets[a, : to.size] = to
-            targets[a, to.size :] = to[-1]
-            cum = np.cumsum(p_jump[a, to])
-            cumulative[a, : to.size] = cum / cum[-1]  # last entry exactly 1.0
-            step_ep[a, : to.size] = self._step_ep[a, to]
-            step_ep[a, to.size :] = self._step_ep[a, to[-1]]
-        start = np.cumsum(self.jump_stationary)
-        start /= start[-1]
-        return {
-            "targets": targets,
-            "cumulative": cumulative,
-            "step_ep": step_ep,
-            "start_cumulative": start,
-            "mean_dwell": 1.0 / self.escape_rates,
-        }
+    def kernel_tables(self) -> dict[str, np.ndarray]:
+        """Compact lookup tables for the Numba kernels (``_ratchet_kernels.kernel_tables``)."""
+        return kernel_tables(self._log_rates, self.jump_matrix, self._step_ep, self.jump_stationary,
+                             self.escape_rates)

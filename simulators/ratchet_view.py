@@ -8,11 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import numbers
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .ratchet import FlashingRatchet, _N_SITES, _N_STATES
+from ._ratchet_kernels import N_SITES, N_STATES
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .ratchet import FlashingRatchet
+
+# What a view reads of its ratchet.
+_READS = ("kernel_tables", "parameters", "mean_jump_time", "ep_rate", "ep_per_jump")
 
 __all__ = ["RatchetView"]
 
@@ -43,13 +49,14 @@ class RatchetView:
     continuous_time: bool = False
 
     def __post_init__(self) -> None:
-        if not isinstance(self.ratchet, FlashingRatchet):
+        # Duck-typed (this module imports the ratchet for type hints only): what the view reads of it.
+        if not all(hasattr(self.ratchet, name) for name in _READS):
             raise ValueError(f"ratchet must be a FlashingRatchet, got {type(self.ratchet).__name__}")
 
     @property
     def n_states(self) -> int:
         """Number of distinct recorded values: 3 when hidden, else 6."""
-        return _N_SITES if self.hidden else _N_STATES
+        return N_SITES if self.hidden else N_STATES
 
     def outputs(self, trajectories: int, steps: int, exact_ep: bool) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
         """Arrays a file of ``trajectories`` x ``steps`` holds: name -> (shape, dtype).
@@ -116,7 +123,7 @@ class RatchetView:
                     "initial['full_states'] (the dict the previous fill returned)"
                 )
             start = np.asarray(initial[key]).astype(np.int64).reshape(-1)
-            if start.shape != (m,) or (start < 0).any() or (start >= _N_STATES).any():
+            if start.shape != (m,) or (start < 0).any() or (start >= N_STATES).any():
                 raise ValueError(f"initial[{key!r}] must hold {m} states in 0..5, got {initial[key]!r}")
         else:
             start = np.zeros(m, dtype=np.int64)
@@ -128,7 +135,7 @@ class RatchetView:
                 raise ValueError(f"out['ep'] must be float32 of shape {expected}, got {ep.dtype} {ep.shape}")
         else:
             ep = np.empty((m, 0), dtype=np.float32)
-        tables = self.ratchet._kernel_tables
+        tables = self.ratchet.kernel_tables
         modulus = self.n_states
         if self.continuous_time:
             times = out.get("times")

@@ -51,7 +51,7 @@ def test_equilibrium_gives_zero_for_every_word():
     # V = 0 is reversible, so P(w) = P(reversed w) for every observed word: every
     # per-word value is 0 (exactly 0.0 in float64 here, allow for rounding).
     ratchet = FlashingRatchet(0.0)
-    values = sample_word_values(ratchet._kernel_tables, ratchet.jump_stationary, ratchet.jump_matrix, 40, 20_000, 0)
+    values = sample_word_values(ratchet.kernel_tables, ratchet.jump_stationary, ratchet.jump_matrix, 40, 20_000, 0)
     assert np.max(np.abs(values)) <= 1e-12
     value, stderr = ratchet.partial_ep_per_step_mc(64, samples=5_000)
     assert abs(value) <= 1e-12 and stderr <= 1e-12
@@ -59,7 +59,7 @@ def test_equilibrium_gives_zero_for_every_word():
 
 def test_mc_is_reproducible_from_the_seed_whatever_the_threads():
     ratchet = FlashingRatchet(2.0)
-    args = (ratchet._kernel_tables, ratchet.jump_stationary, ratchet.jump_matrix, 20, 40_000, 5)
+    args = (ratchet.kernel_tables, ratchet.jump_stationary, ratchet.jump_matrix, 20, 40_000, 5)
     one = sample_word_values(*args, workers=1)  # 40_000 words: three blocks, the last one partial
     np.testing.assert_array_equal(one, sample_word_values(*args, workers=2))
     assert ratchet.partial_ep_per_step_mc(20, 40_000, 5) == ratchet.partial_ep_per_step_mc(20, 40_000, 5)
