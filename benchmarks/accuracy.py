@@ -7,7 +7,7 @@ Run by hand (not a test), from the repository root:
 
 Cases (simulated with ``neep.simulators`` into a temporary folder, read back
 with ``load_trajectories`` like a user's file, fitted with ``neep fit``'s own
-defaults ``neep.cli.fit.FIT_DEFAULTS`` unless a column says otherwise):
+defaults ``neep.estimators.runs.defaults.FIT_DEFAULTS`` unless a column says otherwise):
 
 - ``bead2``: 2 beads, Tc = 1, Th = 10, dt = 0.01, M = 1000 x L = 10^4 (the
   paper's size); exact 2.025 per unit time; paper R^2 = 0.9972 per step.
@@ -61,7 +61,7 @@ def simulate(case: str, folder: Path, ratchet_steps: int, trajectories: int, ste
 
 
 def fit_case(path: Path, seeds: int, overrides: dict) -> tuple[object, float, object]:
-    from neep.cli.fit import FIT_DEFAULTS, default_hidden_units
+    from neep.estimators.runs.defaults import FIT_DEFAULTS, default_hidden_units
     from neep.estimators import NEEP, load_trajectories
 
     data = load_trajectories(path)
@@ -77,7 +77,7 @@ def fit_case(path: Path, seeds: int, overrides: dict) -> tuple[object, float, ob
 
 def steadiness(path: Path, iterations: int, eval_every: int, last: int) -> list[tuple]:
     """Spread of the held-out estimate over the last evaluations: plain SGD weights vs moving average."""
-    from neep.cli.fit import FIT_DEFAULTS
+    from neep.estimators.runs.defaults import FIT_DEFAULTS
     from neep.estimators import NEEP, load_trajectories
 
     data = load_trajectories(path)
@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> None:
     import warnings
 
     warnings.simplefilter("ignore")
-    from neep.cli.fit import FIT_DEFAULTS
+    from neep.estimators.runs.defaults import FIT_DEFAULTS
 
     print(f"# neep fit defaults: {FIT_DEFAULTS}")
     overrides = {} if args.iterations is None else {"iterations": args.iterations}

@@ -136,9 +136,9 @@ def table(rows: list[dict]) -> str:
 
 def plot_grid(rows: list[dict], path: Path) -> Path:
     """estimate / exact with 95 % intervals: against Tc/Th for the beads, by system for the rest."""
-    from neep.estimators.plots import _pyplot, save_figure
+    from neep.estimators.plots import pyplot, save_figure
 
-    fig, axes = _pyplot().subplots(1, 3, figsize=(13, 4), layout="constrained",
+    fig, axes = pyplot().subplots(1, 3, figsize=(13, 4), layout="constrained",
                                    gridspec_kw={"width_ratios": [2, 2, 1.4]})
     estimators = sorted({r["estimator"] for r in rows}, key=["current", "mlp", "current-bare", "embedding"].index)
     markers = {"current": "o", "mlp": "s", "current-bare": "^", "embedding": "D"}

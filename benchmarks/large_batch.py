@@ -14,7 +14,7 @@ reference (iterations divided by kappa = batch / reference batch) and
 differ only in the learning rate:
 
 * ``reference``: batch 4096 at ``neep fit``'s learning rate;
-* ``sqrt``: ``estimators.large_batch.scale_to_batch`` (lr times sqrt(kappa),
+* ``sqrt``: ``estimators.runs.large_batch.scale_to_batch`` (lr times sqrt(kappa),
   the square-root rule for Adam; evaluation cadence and moving-average
   horizon in windows kept);
 * ``same lr``: the reference's learning rate at the large batch;
@@ -85,8 +85,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     from neep.estimators import load_trajectories
-    from neep.estimators.large_batch import scale_to_batch
-    from neep.estimators.run import kind_defaults
+    from neep.estimators.runs.large_batch import scale_to_batch
+    from neep.estimators.runs.defaults import kind_defaults
 
     with tempfile.TemporaryDirectory() as tmp:
         path = args.data or _data(Path(tmp))

@@ -66,7 +66,7 @@ def ratchet_data(steps: int = 1_000_000):
 def build(batch: int, hidden: int, embedding: int, unroll: bool, xla: bool, seq_len: int):
     import keras
 
-    from neep.estimators.model import NEEPModel, make_optimizer
+    from neep.estimators.nn.model import NEEPModel, make_optimizer
 
     network = keras.Sequential([
         keras.layers.Embedding(3, embedding),
@@ -81,7 +81,7 @@ def build(batch: int, hidden: int, embedding: int, unroll: bool, xla: bool, seq_
 
 
 def time_row(name: str, states: np.ndarray, seq_len: int, seconds: float) -> dict:
-    from neep.estimators.feed import training_feed
+    from neep.estimators.training.feed import training_feed
 
     batch, hidden, embedding, unroll, xla = ROWS[name]
     model = build(batch, hidden, embedding, unroll, xla, seq_len)
@@ -106,7 +106,7 @@ def main() -> None:
     parser.add_argument("--seq-len", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=8.0, help="timed seconds per row (about)")
     args = parser.parse_args()
-    from neep.estimators._quiet import quiet_import
+    from neep.estimators.nn.backend import quiet_import
 
     quiet_import()
     import keras

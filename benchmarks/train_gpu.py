@@ -141,8 +141,8 @@ def torch_gru_row(symbols, batch: int, seq_len: int):
 
 # -- neep on JAX -------------------------------------------------------------------------
 def _neep_model(kind: str, states, seq_len: int, precision: str, seed: int = 0, hidden: int = HIDDEN):
-    from neep.estimators.model import NEEPModel, make_optimizer
-    from neep.estimators.networks import build_network
+    from neep.estimators.nn.model import NEEPModel, make_optimizer
+    from neep.estimators.nn.networks import build_network
 
     policy = "mixed_bfloat16" if precision == "bfloat16" else None
     if kind == "gru":
@@ -165,7 +165,7 @@ def neep_row(kind: str, states, batch: int, precision: str, steps: int, seq_len:
 
     import jax
 
-    from neep.estimators.feed import training_feed
+    from neep.estimators.training.feed import training_feed
 
     model = _neep_model(kind, states, seq_len, precision, hidden=hidden)
     feed = iter(training_feed(states, seq_len, batch, seed=0, steps=steps, device=True))
@@ -207,8 +207,8 @@ def matmul_row(batch: int, precision: str, hidden: int = HIDDEN):
 def stacked_row(states, batch: int, steps: int, seeds: int, kind: str = "mlp", hidden: int = HIDDEN):
     import jax
 
-    from neep.estimators.feed import training_feed
-    from neep.estimators.stacked import StackedTrainer, stacked_feed
+    from neep.estimators.training.feed import training_feed
+    from neep.estimators.training.stacked import StackedTrainer, stacked_feed
 
     trainer = StackedTrainer([_neep_model(kind, states, 2, "float32", seed=k, hidden=hidden) for k in range(seeds)])
     feed = stacked_feed([training_feed(states, 2, batch, seed=k, steps=steps, device=True) for k in range(seeds)])
@@ -277,8 +277,8 @@ def large_batch_check(iterations: int, big: int, quick: bool, hidden: int = HIDD
     batches buys end to end, evaluations and assessment included.
     """
     from neep.estimators import NEEP, Trajectories
-    from neep.estimators.large_batch import scale_to_batch
-    from neep.estimators.run import kind_defaults
+    from neep.estimators.runs.large_batch import scale_to_batch
+    from neep.estimators.runs.defaults import kind_defaults
     from neep.simulators import BeadSpring, simulate_to_arrays
 
     beads = BeadSpring(n=5, t_cold=1.0, t_hot=10.0)

@@ -19,50 +19,28 @@ from typing import Any
 
 import click
 
+from neep.estimators.runs import defaults as _defaults
+
 from ._common import check_output_dir, user_errors
 
-__all__ = ["fit", "run_fit", "FIT_DEFAULTS", "default_hidden_units", "import_tensorflow_quietly", "load_input",
+__all__ = ["fit", "run_fit", "FIT_DEFAULTS", "GRU_DEFAULTS", "import_tensorflow_quietly", "load_input",
            "check_model_for_data", "read_options"]
 
-# The defaults of `neep fit`; they live in neep.estimators.run (FIT_DEFAULTS) and are
-# repeated here, literally, so that `neep --help` needs no TensorFlow import. A test
-# checks the two agree.
-FIT_DEFAULTS: dict[str, Any] = {
-    "batch_size": 4096,
-    "learning_rate": 1e-3,
-    "weight_decay": 5e-5,
-    "iterations": None,  # per model kind: default_iterations(kind)
-    "eval_every": 100,
-    "seeds": 1,
-    "seq_len": 2,
-    "ema_momentum": 0.99,
-}
-
-
-# What `neep fit` uses for gru where it differs from FIT_DEFAULTS (neep.estimators.run's
-# kind_defaults("gru"); a test checks they agree). For the help text.
-GRU_DEFAULTS: dict[str, Any] = {"batch_size": 256, "learning_rate": 3e-3, "embedding_dim": 8, "jit_compile": True,
-                                "hidden_units": 32, "iterations": 2000}
+# The defaults of `neep fit`, for the help text: neep.estimators.runs.defaults loads without Keras.
+FIT_DEFAULTS = _defaults.FIT_DEFAULTS
+GRU_DEFAULTS = _defaults.kind_defaults("gru")
 
 
 def import_tensorflow_quietly() -> None:
-    """Import Keras / TensorFlow with TensorFlow's C++ log lines hidden (``neep.estimators._quiet``)."""
-    from neep.estimators._quiet import quiet_import
+    """Import Keras / TensorFlow with TensorFlow's C++ log lines hidden (``neep.estimators.nn.backend.quiet_import``)."""
+    from neep.estimators.nn.backend import quiet_import
 
     quiet_import()
 
 
-def default_hidden_units(kind: str) -> int:
-    """Same as ``neep.estimators.run.default_hidden_units`` (kept here for old imports)."""
-    import_tensorflow_quietly()
-    from neep.estimators.run import default_hidden_units as default
-
-    return default(kind)
-
-
 def run_fit(path: str | Path, output: str | Path, *, force: bool = False, dt: float | None = None,
             plots: bool = True, **neep_kwargs: Any) -> dict:
-    """Thin alias of ``neep.estimators.fit_to_folder`` returning the summary only (old API).
+    """The command's call into the library: ``neep.estimators.fit_to_folder``, returning the summary.
 
     ``precision`` may be ``"bfloat16"``; ``ema_momentum`` 0 or None: no moving average.
     """
@@ -92,7 +70,7 @@ def load_input(paths: tuple | list, dt: float | None = None, **read_options: Any
     Raises ``click.ClickException`` (one line) for a missing file, an unknown
     format, bad values, uneven times or trajectories of different kinds.
     """
-    from neep.estimators.ragged import load_set
+    from neep.estimators.data.sets import load_set
 
     if not paths:
         raise click.UsageError("give at least one trajectory file (PATH ...)")
@@ -133,7 +111,7 @@ def _format_summary(summary: dict, output: Path, seconds: float) -> str:
     spread = f"{seeds} seeds" if seeds > 1 else "1 seed"
     lines = []
     if summary.get("labels") is not None:
-        from neep.estimators.labels import describe_labels
+        from neep.estimators.data.labels import describe_labels
 
         lines.append(f"states       {describe_labels(summary['labels'])} (code k of the network is the k-th)")
     if summary.get("jump_data"):
@@ -141,7 +119,7 @@ def _format_summary(summary: dict, output: Path, seconds: float) -> str:
                      "rate per unit time assumes a stationary Markov jump process")
     lines += [f"EP rate      {summary['ep_rate']:.5g} ± {summary['ep_rate_stderr']:.2g} {unit} "
              f"(95 % interval {low:.5g} .. {high:.5g}: held-out sampling, training-data error, {spread})"]
-    exact = summary["ep_rate_exact"]
+    exact = summary["ep_rate_target"]
     full = summary.get("ep_rate_full_information")
     if full is not None and exact is None:
         lines.append(f"exact        unknown for these data: the states are partly hidden; the full process's "
@@ -149,14 +127,14 @@ def _format_summary(summary: dict, output: Path, seconds: float) -> str:
     elif full is not None:
         lines.append(f"limit        {exact:.5g} {unit} (the {summary['exact_reference']}: the most these "
                      f"observations can reveal; the full process, hidden states included: {full:.5g})")
-        inside = "inside" if summary["interval_covers_exact"] else "OUTSIDE"
+        inside = "inside" if summary["interval_covers_target"] else "OUTSIDE"
         lines.append(f"rel. error   {summary['relative_error']:+.2%} vs the limit (it is {inside} the interval)")
     elif exact is not None:
         line = f"exact        {exact:.5g} {unit} (the process)"
         if summary["ep_rate_exact_held_out"] is not None:
             line += f"; {summary['ep_rate_exact_held_out']:.5g} on the held-out data itself"
         lines.append(line)
-        inside = "inside" if summary["interval_covers_exact"] else "OUTSIDE"
+        inside = "inside" if summary["interval_covers_target"] else "OUTSIDE"
         lines.append(f"rel. error   {summary['relative_error']:+.2%} (exact is {inside} the interval)")
     else:
         lines.append("exact        unknown (no exact EP beside the data)")
@@ -327,7 +305,7 @@ def fit(paths: tuple[Path, ...], output: Path, model: str | None, hidden_units: 
     if large_batch is not None and batch_size is not None:
         raise click.BadParameter("give --batch-size or --large-batch, not both (--large-batch sets the batch "
                                  "size and rescales the learning rate to it)", param_hint="--large-batch")
-    from neep.estimators.workers import check_cluster, is_chief, process_count
+    from neep.estimators.training.workers import check_cluster, is_chief, process_count
 
     backend = os.environ.get("KERAS_BACKEND", "tensorflow")
     with user_errors():  # TF_CONFIG (TensorFlow) or Keras' KERAS_DISTRIBUTION_* (JAX): several processes
@@ -383,11 +361,11 @@ def fit(paths: tuple[Path, ...], output: Path, model: str | None, hidden_units: 
             command = f"neep fit {' '.join(str(p) for p in paths)} -o {output} --resume"
             try:
                 if workers > 1 and backend == "jax":  # before any JAX computation
-                    from neep.estimators.workers import initialize_processes
+                    from neep.estimators.training.workers import initialize_processes
 
                     initialize_processes()
                 if workers > 1 and backend != "jax":  # TensorFlow: the strategy before any other operation
-                    from neep.estimators.workers import multi_worker_strategy
+                    from neep.estimators.training.workers import multi_worker_strategy
 
                     with multi_worker_strategy().scope():
                         summary = run_fit(data, output, force=force, dt=None, callbacks=callbacks, resume=resume,

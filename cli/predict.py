@@ -26,7 +26,7 @@ def _positive_float(ctx: click.Context, param: click.Parameter, value: float | N
 
 def run_predict(model_path: str | Path, path, output: str | Path | None = None,
                 dt: float | None = None, batch_size: int = 16384, force: bool = True) -> dict:
-    """Thin alias of ``neep.estimators.predict_file`` (old API; see there)."""
+    """The command's call into the library: ``neep.estimators.predict_file`` (see there), TensorFlow quiet."""
     from .fit import import_tensorflow_quietly
 
     import_tensorflow_quietly()
@@ -84,7 +84,7 @@ def predict(model: Path, paths: tuple[Path, ...], output: Path | None, dt: float
     unit = result["rate_unit"]
     per_step = "" if unit == "per step" else f"; {result['ep_per_step']:.5g} per step"
     if result.get("n_states") is not None:
-        from neep.estimators.labels import describe_labels
+        from neep.estimators.data.labels import describe_labels
 
         click.echo(f"states       {describe_labels(result['labels'])} (the model's)")
     if result["seq_len"] > 2:

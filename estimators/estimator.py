@@ -1,8 +1,12 @@
 """``NEEP``: the scikit-learn-style estimator (fit, predict, save, load) over an ensemble of seeds.
 
-``fit`` runs the steps of their own modules: ``params`` (checks), ``fit_data`` (splits, statistics,
-subsets), ``exact_values`` (the held-out references), ``ensemble`` (the seeds trained and measured),
-``assessment``; ``model_file`` writes and reads the ``.keras`` file.
+``fit`` runs the steps of their own modules, handing frozen objects from one
+to the next: ``training.config.FitConfig`` (the parameters, checked),
+``training.prepare.PreparedFit`` (splits, statistics, subsets),
+``stats.exact.ExactValues`` (the held-out references),
+``training.ensemble`` (the seeds trained, then measured: ``SeedMeasures``)
+and ``assessment.Assessment``, which ``NEEP`` copies field by field.
+``nn.model_file`` writes and reads the ``.keras`` file.
 """
 
 from __future__ import annotations
@@ -14,21 +18,21 @@ from pathlib import Path
 import numpy as np
 
 from .assessment import assess
-from .baselines import fit_linear_current
-from .data import Trajectories
-from .ensemble import measure_seeds, train_seeds
-from .exact_values import exact_values
-from .fit_data import prepare_fit
-from .model import predict_delta_s
-from .model_file import read_model, write_model
-from .params import PRECISIONS, check_params, model_kind  # noqa: F401 (PRECISIONS: importable from here as before)
-from .ragged import as_data, describe, map_parts, per_trajectory, rate_per_entry
+from .baselines.currents import fit_linear_current
+from .data.sets import as_data, describe, map_parts, per_trajectory
+from .nn.model import predict_delta_s
+from .nn.model_file import read_model, write_model
+from .stats.exact import exact_values
+from .stats.rates import rate_per_entry
+from .training.config import FitConfig
+from .training.ensemble import measure_seeds, train_seeds
+from .training.prepare import prepare_fit
 
 __all__ = ["NEEP", "load_model", "as_trajectories"]
 
 
 def as_trajectories(data, dt: float | None = None, labels=None):
-    """Trajectories from anything ``fit`` / ``predict`` take (same as ``ragged.as_data``)."""
+    """Trajectories from anything ``fit`` / ``predict`` take (same as ``data.sets.as_data``)."""
     return as_data(data, dt=dt, labels=labels)
 
 
@@ -265,65 +269,65 @@ class NEEP:
         self.stack_seeds = stack_seeds
         self.data_parallel = data_parallel
 
-    # -- checks ------------------------------------------------------------------
-    def _check_params(self) -> None:
-        """Raise ``ValueError`` on the first invalid parameter (``params.check_params``)."""
-        check_params(self)
+    # -- parameters ------------------------------------------------------------------
+    def get_params(self) -> dict:
+        """The constructor parameters, as given (scikit-learn style)."""
+        return {name: getattr(self, name) for name in FitConfig.parameter_names()}
 
-    def _kind(self, data: Trajectories) -> str:
-        """The network kind for ``data`` (``params.model_kind``)."""
-        return model_kind(self, data)
-
-    def _eval_interval(self) -> int:
-        """Steps between evaluations: ``eval_every``, but never past ``iterations`` (fewer would train more)."""
-        return min(int(self.eval_every), int(self.iterations))
-
-    def _steps_per_execution(self) -> int:
-        if self.steps_per_execution is not None:
-            return int(self.steps_per_execution)
-        return max(d for d in range(1, 26) if self._eval_interval() % d == 0)
+    def config(self) -> FitConfig:
+        """The parameters as a validated ``FitConfig`` (``ValueError`` names the first invalid one)."""
+        return FitConfig(**self.get_params())
 
     # -- fit -----------------------------------------------------------------------
-    def fit(self, data, test=None) -> "NEEP":
+    def fit(self, data, test=None, *, checkpoint=None) -> "NEEP":
         """Train on ``data`` (Trajectories, array or path); evaluate on ``test`` or a held-out split.
 
         Without ``test``, ``data.split(1 - test_fraction)``: by trajectory
         when M > 1, by time when M = 1 (``train_`` and ``test_`` keep the
         parts). Then the assessment: interval, baseline, diagnostics (see the
-        class doc). Returns self.
+        class doc). ``checkpoint``: a ``runs.checkpoint.RunCheckpoint`` that
+        keeps the partial run (``fit_to_folder`` passes one). Returns self.
         """
         start = time.perf_counter()
-        self._check_params()
-        train, test, ctx = prepare_fit(self, data, test)
-        kind, seq_len, n_states = ctx["kind"], ctx["seq_len"], ctx["n_states"]
+        config = self.config()
+        prepared = prepare_fit(config, as_data(data), test)
+        train, test, kind, seq_len = prepared.train, prepared.test, prepared.kind, prepared.seq_len
         self.train_, self.test_ = train, test
-        self.kind_, self.seq_len_, self.n_states_ = kind, seq_len, n_states
+        self.kind_, self.seq_len_, self.n_states_ = kind, seq_len, prepared.n_states
         self.labels_ = train.labels
         self.dt_, self.dt_known_ = train.dt, train.dt_known
-        vars(self).update(exact_values(test, seq_len, self.dt_))  # ep_rate_exact_ and co. (see the class doc)
+        exact = exact_values(test, seq_len, self.dt_)
+        self.ep_per_step_exact_, self.ep_rate_exact_ = exact.ep_per_step, exact.ep_rate
+        self.ep_rate_full_information_, self.exact_reference_ = exact.full_information, exact.reference
+        self.ep_rate_exact_held_out_ = exact.held_out
         # The closed-form linear current: the start of the current model, and a yardstick
         # for any pair model on continuous states.
         self.linear_current_ = None
         if not train.discrete and seq_len == 2 and (kind == "current" or self.baseline):
-            self.linear_current_ = fit_linear_current(train.states, mean=ctx["mean"], std=ctx["std"])
+            self.linear_current_ = fit_linear_current(train.states, mean=prepared.mean, std=prepared.std)
 
         if self.verbose:
             print(f"NEEP: {kind} network, train {describe(train)}, held-out {describe(test)} states"
                   + (f"; {train.describe_states()}" if train.discrete else ""), file=sys.stderr, flush=True)
         self.models_, self.history_ = [], []
-        checkpoint = getattr(self, "_checkpoint", None)  # a RunCheckpoint, set by run.fit_to_folder
         start_at = self.linear_current_ if self.linear_start else None
-        for k, (model, history) in enumerate(train_seeds(self, train, ctx, start_at, checkpoint)):
+        for k, (model, history) in enumerate(train_seeds(config, prepared, start_at, checkpoint)):
             self.history_.extend({"seed": k, **rec} for rec in history)
             self.models_.append(model)
-        per_seed, ensemble_mean = measure_seeds(self.models_, test.states, seq_len, self.dt_, self._exact_windows,
-                                                self.eval_batch_size)
-        self.ep_rate_per_seed_ = np.asarray([p["rate"] for p in per_seed])
-        self.objective_per_seed_ = np.asarray([p["objective"] for p in per_seed])
-        self.r2_per_seed_ = None if self._exact_windows is None else np.asarray([p["r2"] for p in per_seed])
-        self.best_seed_ = int(np.argmax(self.objective_per_seed_))
+        measures = measure_seeds(self.models_, test.states, seq_len, self.dt_, exact.windows, self.eval_batch_size)
+        self.ep_rate_per_seed_, self.objective_per_seed_ = measures.rates, measures.objectives
+        self.r2_per_seed_ = measures.r2
+        self.best_seed_ = measures.best
         self.model_ = self.models_[self.best_seed_]
-        assess(self, ensemble_mean, ctx)
+        found = assess(config, prepared, exact, measures, self.models_, self.history_, self.linear_current_)
+        self.ep_rate_interval_ = found.ep_rate_interval
+        self.entropy_production_rate_ = found.entropy_production_rate
+        self.entropy_production_rate_std_ = found.entropy_production_rate_std
+        self.ep_per_step_ = found.ep_per_step
+        self.bounds_ = found.bounds
+        self.lower_bound_j_, self.lower_bound_dv_ = found.lower_bound_j, found.lower_bound_dv
+        self.r2_ = found.r2
+        self.baselines_, self.diagnostics_, self.flags_ = found.baselines, found.diagnostics, found.flags
         self.seconds_ = time.perf_counter() - start
         return self
 

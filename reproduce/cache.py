@@ -3,8 +3,8 @@
 Every simulation and every fit is stored under ``<output>/cache/`` with a
 name made of its kind and a hash of its parameters (canonical JSON, SHA-256).
 A result is written under a temporary name and renamed when complete
-(``os.replace`` is atomic on one file system), so a Ctrl-C never leaves a
-half-written entry that a later run would trust. Simulations go through
+(``neep.estimators.runs.atomic``), so a Ctrl-C never leaves a half-written
+entry that a later run would trust. Simulations go through
 :func:`neep.simulators.simulate_to_file`, which is atomic itself.
 """
 
@@ -13,11 +13,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from neep.estimators.runs.atomic import atomic_write
 
 __all__ = ["Cache", "parameter_key"]
 
@@ -38,17 +39,6 @@ def parameter_key(kind: str, params: dict[str, Any]) -> str:
     """``kind-<16 hex digits>``: the SHA-256 of the parameters as canonical JSON."""
     text = json.dumps(_canonical(params), sort_keys=True, separators=(",", ":"))
     return f"{kind}-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
-
-
-def _atomic_write(path: Path, write) -> None:
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    try:
-        write(temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 class Cache:
@@ -86,9 +76,9 @@ class Cache:
     def store(self, key: str, document: dict, arrays: dict[str, np.ndarray] | None = None) -> None:
         """Write ``arrays`` (``.npz``) then ``document`` (``.json``), each atomically."""
         if arrays:
-            _atomic_write(self.path(key, ".npz"), lambda tmp: _save_npz(tmp, arrays))
+            atomic_write(self.path(key, ".npz"), lambda tmp: _save_npz(tmp, arrays))
         text = json.dumps(document, indent=1, default=_json_default)
-        _atomic_write(self.path(key, ".json"), lambda tmp: Path(tmp).write_text(text))
+        atomic_write(self.path(key, ".json"), lambda tmp: Path(tmp).write_text(text))
 
 
 def _save_npz(temporary: str, arrays: dict[str, np.ndarray]) -> None:

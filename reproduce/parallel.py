@@ -149,7 +149,7 @@ def _init_worker(threads: int) -> None:
     signal.signal(signal.SIGTERM, _on_terminate)
     for name in THREAD_VARIABLES:
         os.environ.setdefault(name, str(threads))
-    from neep.estimators._quiet import quiet_import
+    from neep.estimators.nn.backend import quiet_import
 
     quiet_import()
     # Last in, first out: at the worker's exit, before TensorFlow's own handlers and the interpreter's
@@ -200,7 +200,7 @@ def _count(number: int, noun: str) -> str:
 
 
 def run_jobs(jobs: list[Job], cache: Cache, workers: int, tell: Callable[[str], None]) -> dict[str, Any]:
-    """Run the jobs not yet in ``cache`` in ``workers`` processes; one progress line per finished job.
+    """Run the jobs not yet in ``cache`` in ``training.workers`` processes; one progress line per finished job.
 
     Returns ``{"jobs", "threads", "fits", "simulations", "cached", "seconds"}`` (what ran).
     Raises :class:`WorkerError` when a job failed (after the jobs in progress have finished),

@@ -13,9 +13,10 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from neep.estimators.runs.atomic import atomic_text
 
 __all__ = ["make_row", "write_results", "read_results", "markdown_table"]
 
@@ -77,24 +78,6 @@ def make_row(
         "seconds": seconds,
         "note": note,
     }
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w") as stream:
-            stream.write(text)
-        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def read_results(folder: str | os.PathLike) -> dict[str, Any]:
@@ -206,6 +189,6 @@ def write_results(folder: str | os.PathLike, results: dict[str, Any]) -> tuple[P
     """Write ``results.json`` and ``results.md`` into ``folder`` (atomically); return their paths."""
     folder = Path(folder)
     json_path, md_path = folder / "results.json", folder / "results.md"
-    _atomic_text(json_path, json.dumps(results, indent=1, allow_nan=True))
-    _atomic_text(md_path, markdown_table(results))
+    atomic_text(json_path, json.dumps(results, indent=1, allow_nan=True))
+    atomic_text(md_path, markdown_table(results))
     return json_path, md_path

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from neep.estimators import block_statistics, bootstrap_replicates, fit_linear_current
-from neep.estimators.analysis import ep_rate_from_cumulative, r_squared
-from neep.estimators.baselines import current_basis, iter_pairs
+from neep.estimators.stats.rates import ep_rate_from_cumulative, r_squared
+from neep.estimators.baselines.estimates import current_basis, iter_pairs
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ dt -> 0 (the TUR), its O(dt) shift is allowed for separately and named.
 import numpy as np
 import pytest
 
-from neep.estimators.baselines import (
+from neep.estimators.baselines.estimates import (
     current_baseline,
     evaluate_baselines,
     fit_plugin_kl,
@@ -170,7 +170,7 @@ def test_bad_input_is_refused(ou):
 
 
 def test_the_underfit_check_names_the_baseline_the_network_falls_below():
-    from neep.estimators.diagnostics import check_baselines
+    from neep.estimators.stats.diagnostics import check_baselines
 
     x = simulate_ring(200, 1000, 0.3, 0.2, 5, seed=10)
     base = plugin_kl_baseline(x[:100], x[100:])

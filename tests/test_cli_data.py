@@ -202,7 +202,7 @@ def test_bad_input_fails_fast_without_tensorflow(tmp_path):
 
 def test_importing_the_estimators_prints_nothing():
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    done = subprocess.run([sys.executable, "-c", "from neep.estimators import NEEP; import neep.estimators.model"],
+    done = subprocess.run([sys.executable, "-c", "from neep.estimators import NEEP; import neep.estimators.nn.model"],
                           capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode == 0 and done.stderr == "", done.stderr
 

@@ -15,7 +15,7 @@ from neep.cli.main import cli
 
 TINY = ["--hidden-units", "8", "--iterations", "20", "--eval-every", "10", "--batch-size", "256", "--no-data-check"]
 SUMMARY_KEYS = {
-    "ep_rate", "ep_rate_std", "ep_rate_per_seed", "ep_rate_exact", "lower_bound_j", "lower_bound_dv",
+    "ep_rate", "ep_rate_std", "ep_rate_per_seed", "ep_rate_target", "ep_rate_exact", "lower_bound_j", "lower_bound_dv",
     "r2", "dt", "model", "iterations", "seconds",
 }
 
@@ -67,8 +67,10 @@ def test_fit_writes_the_run_folder(beads, tmp_path):
     assert SUMMARY_KEYS <= set(summary)
     assert summary["model"] == "current" and summary["dt"] == 0.01 and summary["iterations"] == 20
     chain = json.loads(beads.with_suffix(".json").read_text())["ep_per_step_exact"] / 0.01
-    assert summary["ep_rate_exact"] == pytest.approx(chain)  # the Euler chain's exact rate (2.0403)
-    assert summary["ep_rate_exact_process"] == pytest.approx(2.025)  # the continuous process
+    assert summary["ep_rate_target"] == pytest.approx(chain)  # the Euler chain's exact rate (2.0403)
+    # the continuous process's, under the sidecar's name for it: one key, one meaning in both files
+    sidecar = json.loads(beads.with_suffix(".json").read_text())
+    assert summary["ep_rate_exact"] == pytest.approx(2.025) == sidecar["ep_rate_exact"]
     assert len(summary["ep_rate_per_seed"]) == 2
     assert summary["ep_rate"] == pytest.approx(np.mean(summary["ep_rate_per_seed"]))
     assert summary["ep_rate_std"] == pytest.approx(np.std(summary["ep_rate_per_seed"], ddof=1))
@@ -118,7 +120,7 @@ def test_fit_discrete_picks_embedding_and_rates_per_step(ring, tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["model"] == "embedding"
     assert summary["rate_unit"] == "per step" and summary["dt"] == 1.0 and not summary["dt_known"]
-    assert summary["ep_per_step_exact"] is not None and summary["r2"] is not None
+    assert summary["ep_per_step_target"] is not None and summary["r2"] is not None
     assert "per step" in result.output
     assert "local_ep_map.png" not in summary["figures"]  # no 2-D map for discrete states
 
@@ -254,7 +256,7 @@ _RUN_ONLY = ("callbacks", "resume", "resume_command", "force", "dt", "large_batc
 def test_fit_gru_gets_the_gru_defaults(ring, tmp_path, monkeypatch):
     # what the command hands to the library resolves to kind_defaults("gru"), unless given
     import neep.cli.fit as fit_module
-    from neep.estimators.run import kind_defaults, resolve_fit_params
+    from neep.estimators.runs.defaults import kind_defaults, resolve_fit_params
 
     seen = {}
 

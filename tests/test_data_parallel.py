@@ -23,7 +23,7 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 import numpy as np
 import pytest
 from neep.estimators import NEEPModel, build_network, make_optimizer
-from neep.estimators.training import data_parallel_scope
+from neep.estimators.training.loop import data_parallel_scope
 x = np.random.default_rng(0).normal(size=(512, 2, 2)).astype(np.float32)
 x[:, 1] = x[:, 0] + 0.3 * x[:, 1] + 0.2
 weights = {}
@@ -79,11 +79,11 @@ WORKER = """
 import sys
 import numpy as np
 import pytest
-from neep.estimators.workers import multi_worker_strategy, worker_seed
+from neep.estimators.training.workers import multi_worker_strategy, worker_seed
 strategy = multi_worker_strategy()  # before any other TensorFlow operation
 import tensorflow as tf
 from neep.estimators import NEEPModel, build_network, make_optimizer
-from neep.estimators.workers import task_index
+from neep.estimators.training.workers import task_index
 x = np.random.default_rng(0).normal(size=(512, 2, 2)).astype(np.float32)
 x[:, 1] = x[:, 0] + 0.3 * x[:, 1] + 0.2
 with strategy.scope():

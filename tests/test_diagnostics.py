@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from neep.estimators import NEEP, Trajectories
-from neep.estimators.diagnostics import (
+from neep.estimators.stats.diagnostics import (
     check_baseline,
     check_blocks,
     check_bound,

@@ -10,7 +10,7 @@ import signal
 import numpy as np
 import pytest
 
-from neep.estimators.interrupts import SafeInterrupt, deferred_interrupts
+from neep.estimators.training.interrupts import SafeInterrupt, deferred_interrupts
 
 
 @pytest.fixture(autouse=True)

@@ -110,8 +110,8 @@ def test_a_model_saved_under_one_backend_loads_under_the_other(tmp_path, first, 
 def test_device_draws_are_windows_of_the_data_reproducible_from_the_seed():
     code = """
 import numpy as np, keras
-from neep.estimators.feed import training_feed
-from neep.estimators.jax_step import draw_on_device
+from neep.estimators.training.feed import training_feed
+from neep.estimators.nn.jax_step import draw_on_device
 states = np.arange(7 * 40 * 3, dtype=np.float32).reshape(7, 40, 3)
 (dev, counter, shape), = next(iter(training_feed(states, 3, 16, seed=4, steps=5, device=True)))
 windows = np.asarray(draw_on_device(dev, counter, shape, 3))
@@ -131,8 +131,8 @@ print("ok")
 STACKED = """
 import numpy as np, keras
 from neep.estimators import NEEPModel, build_network, make_optimizer, predict_delta_s
-from neep.estimators.feed import training_feed
-from neep.estimators.stacked import StackedTrainer, stacked_feed
+from neep.estimators.training.feed import training_feed
+from neep.estimators.training.stacked import StackedTrainer, stacked_feed
 x = (np.random.default_rng(0).normal(size=(20, 300, 2)).cumsum(1) * 0.1).astype(np.float32)
 def make(seed):
     model = NEEPModel(build_network("mlp", hidden_units=32, layers=2, seed=seed, dim=2),

@@ -1,6 +1,6 @@
 """Data parallel across several JAX processes (Keras' distribution API), against one device.
 
-The cluster settings (``neep.estimators.workers``) are checked in-process;
+The cluster settings (``neep.estimators.training.workers``) are checked in-process;
 the processes themselves are subprocesses on localhost, each with two
 logical CPU devices (XLA's host-platform device count), so a batch is split
 both within and across processes. (One process over four devices is in
@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from neep.estimators import workers
+from neep.estimators.training import workers
 
 ROOT = Path(__file__).resolve().parent.parent
 KERAS = workers.KERAS_VARIABLES
@@ -130,13 +130,13 @@ x[:, 1] = x[:, 0] + 0.3 * x[:, 1] + 0.2
 
 PROCESS = """
 import json, sys
-from neep.estimators.workers import initialize_processes, worker_seed
+from neep.estimators.training.workers import initialize_processes, worker_seed
 assert initialize_processes() == 2  # first thing: before any JAX computation
 import jax
 import numpy as np
 from neep.estimators import NEEPModel, build_network, make_optimizer
-from neep.estimators.feed import training_feed
-from neep.estimators.training import data_parallel_scope
+from neep.estimators.training.feed import training_feed
+from neep.estimators.training.loop import data_parallel_scope
 """ + DATA + """
 with data_parallel_scope(True):
     model = NEEPModel(build_network("mlp", hidden_units=16, layers=2, seed=1, dim=2), weight_decay=0.05,

@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from neep.cli.main import cli
-from neep.estimators.large_batch import MAX_EMA_STEP, scale_to_batch
-from neep.estimators.run import kind_defaults, resolve_fit_params
+from neep.estimators.runs.large_batch import MAX_EMA_STEP, scale_to_batch
+from neep.estimators.runs.defaults import kind_defaults, resolve_fit_params
 
 BASE = {"batch_size": 4096, "learning_rate": 1e-3, "iterations": 2000, "eval_every": 100, "ema_momentum": 0.99,
         "hidden_units": 128}

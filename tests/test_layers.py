@@ -87,7 +87,7 @@ def test_network_sizes_are_validated():
 
 def _nonzero_current(dim, dtype=None, seed=4):
     """A current network whose zero-initialized correction has been given weights."""
-    from neep.estimators.networks import current_network, set_linear_current
+    from neep.estimators.nn.networks import current_network, set_linear_current
 
     network = current_network(dim, 16, 2, dtype=dtype, seed=seed)
     network.build((None, dim))

@@ -9,7 +9,7 @@ from neep.estimators import (
     pair_dataset,
     window_dataset,
 )
-from neep.estimators.pipeline import count_evaluation_windows, gather_windows
+from neep.estimators.data.windows import count_evaluation_windows, gather_windows
 
 
 def _labelled(m_count, length, discrete=False):

@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from neep.estimators.plots import (  # noqa: E402
+from neep.estimators.plots import (
     history_columns,
     plot_convergence,
     plot_cumulative_ep,
@@ -139,7 +139,7 @@ def test_save_figure_writes_png_and_closes(tmp_path, rng):
 
 def test_local_ep_map_blanks_rarely_visited_bins(rng):
     """A bin's value is EP per unit time and area; bins with fewer than min_count midpoints are NaN."""
-    from neep.estimators.analysis import local_ep_rate
+    from neep.estimators.stats.rates import local_ep_rate
 
     states = rng.normal(size=(4, 2000, 2))
     delta_s = np.ones((4, 1999))

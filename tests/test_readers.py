@@ -4,12 +4,13 @@ import h5py
 import numpy as np
 import pytest
 
-from neep.estimators.data import load_trajectories
-from neep.estimators.labels import describe_labels, encode
-from neep.estimators.pipeline import iter_window_blocks
-from neep.estimators.ragged import TrajectorySet, load_set, ragged_subset, rate_per_entry
-from neep.estimators.readers import detect_format, read_arrays
-from neep.estimators.uncertainty import block_statistics
+from neep.estimators.data.trajectories import load_trajectories
+from neep.estimators.data.labels import describe_labels, encode
+from neep.estimators.data.windows import iter_window_blocks
+from neep.estimators.data.sets import TrajectorySet, load_set, ragged_subset
+from neep.estimators.stats.rates import rate_per_entry
+from neep.estimators.data.readers import detect_format, read_arrays
+from neep.estimators.stats.uncertainty import block_statistics
 
 
 def _one_line(match, func, *args, **kwargs):
@@ -210,7 +211,7 @@ def test_jump_data_rate_per_unit_time_is_ep_per_jump_over_mean_waiting_time(tmp_
     waiting time; the exact EP of the embedded jump chain per jump / dt must be the continuous-time
     chain's exact rate, within the sampling error (time blocks).
     """
-    from neep.estimators.uncertainty import mean_stderr
+    from neep.estimators.stats.uncertainty import mean_stderr
     from neep.simulators import FlashingRatchet
 
     ratchet = FlashingRatchet(potential=2.0)

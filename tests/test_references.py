@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from neep.estimators import NEEP, load_trajectories
-from neep.estimators.baselines import plugin_kl_baseline
-from neep.estimators.references import partial_reference
+from neep.estimators.baselines.estimates import plugin_kl_baseline
+from neep.estimators.stats.references import partial_reference
 from neep.simulators import FlashingRatchet, RatchetView, simulate_to_file
 
 

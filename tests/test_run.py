@@ -1,4 +1,4 @@
-"""neep.estimators.run: the run folder and file prediction from Python, no CLI involved."""
+"""neep.estimators.runs: the run folder and file prediction from Python, no CLI involved."""
 
 import json
 
@@ -16,11 +16,11 @@ def ring(rng, m_count=6, length=200):
     return states.astype(np.int8), (steps * np.log(0.7 / 0.3)).astype(np.float32)
 
 
-def test_cli_defaults_repeat_the_library_ones():
-    # cli/fit.py repeats them literally so that `neep --help` needs no TensorFlow
+def test_cli_defaults_are_the_library_ones():
+    # cli/fit.py imports them (runs.defaults loads without Keras): one copy, never two that drift
     from neep.cli.fit import FIT_DEFAULTS as CLI_DEFAULTS
 
-    assert CLI_DEFAULTS == FIT_DEFAULTS
+    assert CLI_DEFAULTS is FIT_DEFAULTS
 
 
 def test_fit_to_folder_then_predict_file(tmp_path, rng):
@@ -58,13 +58,15 @@ def test_fit_to_folder_refuses_before_fitting(tmp_path, rng):
 def test_gru_defaults_are_the_measured_cpu_ones_and_the_cli_says_so():
     # RNEEP sized to finish on a CPU (benchmarks/rneep_cpu.py, RESULTS-estimators.md "RNEEP on a CPU")
     from neep.cli.fit import GRU_DEFAULTS
-    from neep.estimators.run import kind_defaults
+    from neep.estimators.runs.defaults import kind_defaults
 
     gru = kind_defaults("gru")
-    assert {k: gru[k] for k in GRU_DEFAULTS} == GRU_DEFAULTS
-    assert gru == {**FIT_DEFAULTS, **GRU_DEFAULTS}
-    assert GRU_DEFAULTS == {"batch_size": 256, "learning_rate": 3e-3, "embedding_dim": 8, "jit_compile": True,
-                            "hidden_units": 32, "iterations": 2000}
+    assert GRU_DEFAULTS == gru
+    measured = {"batch_size": 256, "learning_rate": 3e-3, "embedding_dim": 8, "jit_compile": True,
+                "hidden_units": 32, "iterations": 2000}
+    assert {k: gru[k] for k in measured} == measured
+    assert {k: v for k, v in gru.items() if k not in measured} == {k: v for k, v in FIT_DEFAULTS.items()
+                                                                  if k not in measured}
     for kind in ("current", "mlp", "embedding"):  # the others keep FIT_DEFAULTS and NEEP's embedding/XLA
         other = kind_defaults(kind)
         assert other["batch_size"] == 4096 and other["learning_rate"] == 1e-3
@@ -72,7 +74,7 @@ def test_gru_defaults_are_the_measured_cpu_ones_and_the_cli_says_so():
 
 
 def test_resolve_fit_params_none_means_the_kind_default():
-    from neep.estimators.run import resolve_fit_params
+    from neep.estimators.runs.defaults import resolve_fit_params
 
     params = resolve_fit_params(dict(model="gru", seq_len=32, batch_size=None, learning_rate=None,
                                      iterations=None, hidden_units=None, ema_momentum=None), discrete=True)

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from neep.estimators import block_statistics, bootstrap_replicates, interval, lower_bound_dv, lower_bound_j
-from neep.estimators.analysis import ep_rate_from_cumulative
-from neep.estimators.uncertainty import slope_weights
+from neep.estimators.stats.rates import ep_rate_from_cumulative
+from neep.estimators.stats.uncertainty import slope_weights
 
 
 def _slope_stderr(sd: float, m_count: int, k_total: int) -> float:

@@ -12,7 +12,7 @@ Several optimizer steps per compiled call. Keras' own ``steps_per_execution``
 on JAX loops in Python over a jitted single step (one dispatch and one
 host-device round trip per batch); here a batch may instead carry a leading
 block axis, ``(k, batch, n[, d])``, and the step runs ``jax.lax.scan`` over
-it: k optimizer steps per call, one dispatch. The feed (``neep.estimators.feed``)
+it: k optimizer steps per call, one dispatch. The feed (``neep.estimators.training.feed``)
 yields such blocks.
 
 Data parallel. Under ``keras.distribution.DataParallel`` Keras replicates the
@@ -20,7 +20,7 @@ weights and shards axis 0 of the data across the devices; blocks then arrive
 batch first, ``(batch, k, ...)``, and are swapped back here. The loss is the
 mean over the whole (sharded) batch, so XLA all-reduces the gradients: the
 same arithmetic as one device, split. Over several processes
-(``neep.estimators.workers``) the same step: Keras assembles the global batch
+(``neep.estimators.training.workers``) the same step: Keras assembles the global batch
 from every process's rows, and the all-reduce crosses the processes.
 
 Windows drawn and gathered on the device. ``data`` may also be

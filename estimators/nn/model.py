@@ -47,7 +47,7 @@ class NEEPModel(keras.Model):
 
     ``train_step`` maximizes ``J = mean(dS - exp(-dS))`` (Eq. 2) by minimizing
     ``-J``: under ``tf.GradientTape`` on the TensorFlow backend, statelessly
-    under ``jax.jit`` on the JAX backend (``neep.estimators.jax_step``, which
+    under ``jax.jit`` on the JAX backend (``neep.estimators.nn.jax_step``, which
     also takes blocks of several batches per call). ``test_step`` reports the
     same objective and the mean EP per step on held-out windows.
 
@@ -359,7 +359,7 @@ def predict_delta_s(
     """EP of every evaluation window of ``states`` (``(M, L[, d])``), shape ``(M, K)`` float32.
 
     Windows tile each trajectory with stride ``seq_len - 1`` (see
-    ``neep.estimators.pipeline``): for pairs, ``K = L - 1`` and entry
+    ``neep.estimators.data.windows``): for pairs, ``K = L - 1`` and entry
     ``[m, t]`` is the EP of step ``t -> t+1``; for windows of n states, entry
     ``[m, k]`` is the EP of the window starting at step ``k (n - 1)``. One
     compiled function runs the model batch by batch; memory stays bounded.

@@ -170,8 +170,8 @@ def fit_summary(est, data=None) -> dict:
             "whose weights each seed kept (best objective J on validation data set aside from the training part; "
             "the held-out data the rate is measured on take no part in that choice). baselines: classical estimators "
             "fitted on the training data and measured on the same held-out data (value, stderr, kind: 'estimate' "
-            "or 'lower bound'; checked: compared with the network by the 'baseline' diagnostic). flags: diagnostics that fired; when any is "
-            "present, read the estimate with it."
+            "or 'lower bound'; checked: compared with the network by the 'baseline' diagnostic). flags: "
+            "diagnostics that fired; when any is present, read the estimate with it."
         ),
     }
     return json_ready(summary)

@@ -100,7 +100,8 @@ class FitConfig:
         for name, allowed in _CHOICES.items():
             value = getattr(self, name)
             if value not in allowed:
-                words = " or ".join(", ".join(repr(c) if isinstance(c, str) else str(c) for c in allowed).rsplit(", ", 1))
+                listed = ", ".join(repr(c) if isinstance(c, str) else str(c) for c in allowed)
+                words = " or ".join(listed.rsplit(", ", 1))
                 raise ValueError(f"{name} must be {words}, got {value!r}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")

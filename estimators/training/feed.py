@@ -2,7 +2,7 @@
 
 ``training_feed`` is what ``NEEP`` hands to ``model.fit``:
 
-* TensorFlow: ``training.tfdata.window_dataset`` (tf.data, as before);
+* TensorFlow: ``training.tfdata.window_dataset`` (tf.data);
 * JAX: a Python generator over the same NumPy core
   (``data.windows.iter_window_blocks``), gathered by a background thread two
   blocks ahead, yielding blocks of ``steps`` batches, ``(steps, batch, n[, d])``,
