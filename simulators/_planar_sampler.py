@@ -1,11 +1,15 @@
-"""The driven ring's sampler protocol: chunk filling around the Numba kernel, and the sidecar.
+"""The planar driven systems' sampler protocol: chunk filling around the Numba kernel, and the sidecar.
 
-:class:`RingSamplerMixin` is a base class (a mixin, no fields, no state) of
-:class:`~neep.simulators.driven_ring.DrivenRing`: ``outputs``, ``fill`` and
+:class:`PlanarSamplerMixin` is a base class (a mixin, no fields, no state) of
+:class:`~neep.simulators.driven_ring.DrivenRing` and
+:class:`~neep.simulators.swirl.Swirl`: ``outputs``, ``fill`` and
 ``metadata``, what :func:`~neep.simulators.io.simulate_to_file` and
 :func:`~neep.simulators.io.simulate_to_arrays` call. The Euler-Maruyama
-kernel is in ``_ring_kernels``; the first states come from the host's
-``sample_stationary``.
+kernels are in ``_planar_kernels``; the first states come from the host's
+``sample_stationary``. The host supplies ``_kernel`` (its compiled entry
+point, a static method), ``_kernel_params()``, ``model_name``,
+``parameters``, ``_notes`` and, optionally, more sidecar keys
+(``_extra_metadata``).
 """
 
 from __future__ import annotations
@@ -15,18 +19,14 @@ from typing import Any
 
 import numpy as np
 
-from ._ring_kernels import euler_maruyama
-
-__all__ = ["RingSamplerMixin"]
-
-_MODEL = "driven-ring"
+__all__ = ["PlanarSamplerMixin"]
 
 
-class RingSamplerMixin:
-    """The sampler protocol of :class:`DrivenRing` (see :class:`neep.simulators.io.Sampler`).
+class PlanarSamplerMixin:
+    """The sampler protocol of a planar model (see :class:`neep.simulators.io.Sampler`).
 
     A mixin: it needs the host's parameters, ``radial_range``,
-    ``sample_stationary`` and exact EP values, and holds nothing of its own.
+    ``sample_stationary``, kernel and exact EP values, and holds nothing of its own.
     """
 
     def outputs(self, trajectories: int, steps: int, exact_ep: bool) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
@@ -62,11 +62,11 @@ class RingSamplerMixin:
         want_ep = "ep" in out
         ep = out["ep"] if want_ep else np.empty((0, 0), np.float32)
         escape = (4.0 * max(self.radial_range[1], 1.0)) ** 2
-        params = np.array(
-            [self.a, self.r0, self.b, self.w0, self.w1, self.temperature, self.gamma, self.dt, escape], np.float64
-        )
         last = np.empty((m, 2))
-        diverged = euler_maruyama(rng, x0, params, initial is None, want_ep, states, ep, last)
+        diverged = self._kernel(
+            rng, x0, self._kernel_params(), self.temperature, self.gamma, self.dt, escape,
+            initial is None, want_ep, states, ep, last,
+        )  # fmt: skip
         if diverged:
             raise ValueError(
                 f"dt = {self.dt!r} is too large for these parameters: {diverged} trajectories of the "
@@ -74,36 +74,23 @@ class RingSamplerMixin:
             )
         return {"states": last}
 
+    def _extra_metadata(self) -> dict[str, Any]:
+        return {}
+
     def metadata(self) -> dict[str, Any]:
         """The sidecar's model-specific keys (sampler protocol)."""
         return {
-            "model": _MODEL,
+            "model": self.model_name,
             "state": "continuous",
             "n_states": None,
-            "parameters": {
-                "a": self.a,
-                "r0": self.r0,
-                "b": self.b,
-                "w0": self.w0,
-                "w1": self.w1,
-                "temperature": self.temperature,
-                "gamma": self.gamma,
-                "dt": self.dt,
-            },
+            "parameters": self.parameters,
             "dt": self.dt,
             "ep_rate_exact": self.ep_rate,
             "ep_per_step_exact": self.ep_per_step,
             "ep_per_step_continuous": self.ep_per_step,
             "ep_rate_linear": self.linear_ep_rate,
+            **self._extra_metadata(),
             "hidden": False,
             "continuous_time": False,
-            "notes": (
-                "U = a (|x|^2 - r0^2)^2 / 4 + b x_1, drive f = (w0 + w1 exp(-U)) R grad U (R: +90 degrees), "
-                "gamma dx = (-grad U + f) dt + sqrt(2 gamma T) dW, Euler-Maruyama with step dt. "
-                "ep_rate_exact = <|f|^2> / (gamma T) over the Boltzmann density (quadrature); "
-                "ep_per_step_exact = ep_rate_exact * dt, the continuous-time value: the simulated "
-                "chain's mean EP per step differs at relative O(dt). ep_rate_linear: the most EP a "
-                "current with an affine weight W x + c reveals (TUR). First states drawn from the "
-                "exact Boltzmann density."
-            ),
+            "notes": self._notes,
         }
