@@ -116,6 +116,9 @@ class FPUChain:
     substeps : int
         Euler-Maruyama steps per recorded step (>= 1): the fine step is
         ``h = dt / substeps``, which must be below :attr:`step_limit`.
+    ep_precision : float
+        Target relative standard error of the reference EP run
+        (:attr:`ep_reference`, > 0); it changes nothing else.
 
     Examples
     --------
@@ -133,6 +136,7 @@ class FPUChain:
     gamma: float = 1.0
     dt: float = 0.01
     substeps: int = 10
+    ep_precision: float = 0.003
 
     def __post_init__(self) -> None:
         for name in ("n", "substeps"):
@@ -142,7 +146,7 @@ class FPUChain:
             if value < 1:
                 raise ValueError(f"{name} must be >= 1, got {value!r}")
             object.__setattr__(self, name, int(value))
-        for name in ("t_cold", "t_hot", "k", "gamma", "dt"):
+        for name in ("t_cold", "t_hot", "k", "gamma", "dt", "ep_precision"):
             object.__setattr__(self, name, _positive(name, getattr(self, name)))
         object.__setattr__(self, "beta", _real("beta", self.beta))
         if self.beta < 0:
@@ -285,8 +289,8 @@ class FPUChain:
 
     @cached_property
     def ep_reference(self) -> EPEstimate:
-        """The fixed-seed reference run behind the sidecar: ``ep_estimate()`` with its defaults."""
-        return self.ep_estimate()
+        """The fixed-seed reference run behind the sidecar: ``ep_estimate(precision=ep_precision)``, seed 0."""
+        return self.ep_estimate(precision=self.ep_precision)
 
     @property
     def ep_rate(self) -> float:
@@ -378,6 +382,7 @@ class FPUChain:
                 "duration": reference.duration,
                 "burn_in": reference.burn_in,
                 "seed": reference.seed,
+                "precision": self.ep_precision,
                 "fine_step": self.fine_step,
             },
             "hidden": False,
