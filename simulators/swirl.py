@@ -18,7 +18,7 @@ stays stationary, the current is ``j = p f / gamma``, and the EP rate is
 the last by parts. The drive swirls around every well and every hill of the
 egg-crate, in opposite senses, with the wavelength ``2 pi / q``: a
 polynomial force of low degree sees only the trap's rotation ``w k R x``.
-At the defaults (wells of depth ``2 a = 2 T`` spaced 2.1 apart, inside a trap
+At the defaults (cosines of amplitude ``a = T`` and period 2.5, inside a trap
 of width ``sqrt(T / k) = 1``) the best affine current reveals
 :attr:`Swirl.linear_ep_rate`, the best cubic one ``polynomial_ep_rate(3)``;
 both are in the sidecar (``ep_rate_linear``, ``ep_rate_cubic``).
@@ -31,8 +31,12 @@ product of two 1-D densities, which the tests use for an independent check.
 Discretisation. The data are the Euler-Maruyama chain with step ``dt``; its
 stationary law and mean EP per step differ from Boltzmann and from
 ``sigma dt`` at relative ``O(dt)``; ``ep_per_step`` and the sidecar's
-``ep_per_step_exact`` are the continuous-time value ``sigma dt`` (the
-measured shift at the defaults is in the class docstring).
+``ep_per_step_exact`` are the continuous-time value ``sigma dt``. Measured at
+the defaults (trajectory means, one standard error): the mean exact stochastic
+EP per step over ``sigma dt`` is 1 + 0.64 % +- 0.37 % at dt = 0.01 and
+1 + 0.58 % +- 0.37 % at dt = 0.005 (2000 trajectories of 50 time units);
+``<cos q x_1>`` of the chain is 1.5 % +- 0.5 % off the Boltzmann value at
+dt = 0.005 (the wells' curvature ``k + a q^2 = 7.25`` sets the scale).
 """
 
 from __future__ import annotations
