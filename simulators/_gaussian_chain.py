@@ -34,6 +34,7 @@ import numpy as np
 import scipy.linalg
 
 from ._checks import readonly as _readonly
+from ._continuous import chunk_start
 from ._linear_kernels import gaussian_steps
 
 __all__ = ["GaussianChain"]
@@ -200,12 +201,7 @@ class GaussianChain:
         """
         states = out["states"]
         m = states.shape[0]
-        if initial is None:
-            z0 = self.sample_stationary(m, rng)
-        else:
-            z0 = np.ascontiguousarray(initial["states"], dtype=np.float64).reshape(m, self.n)
-        want_ep = "ep" in out
-        ep = out["ep"] if want_ep else np.empty((0, 0), np.float32)
+        z0, want_ep, ep = chunk_start(out, initial, lambda count: self.sample_stationary(count, rng))
         last = np.empty((m, self.n))
         gaussian_steps(
             rng, z0, np.ascontiguousarray(self.transition), np.ascontiguousarray(self.noise_factor),

@@ -52,6 +52,7 @@ import scipy.linalg
 
 from ._checks import positive as _positive, readonly as _readonly
 from ._bead_kernels import euler_maruyama
+from ._continuous import chunk_start, continuous_outputs, simulate_in_memory
 from ._gaussian_chain import GaussianChain
 
 __all__ = ["BeadSpring"]
@@ -298,18 +299,12 @@ class BeadSpring:
 
         Identical, for the same arguments, to what :func:`simulate_to_file` writes.
         """
-        from .io import simulate_to_arrays
-
-        arrays = simulate_to_arrays(self, trajectories, steps, seed=seed, exact_ep=exact_ep, workers=workers)
-        return (arrays["states"], arrays["ep"]) if exact_ep else arrays["states"]
+        return simulate_in_memory(self, trajectories, steps, seed, exact_ep, workers)
 
     # ------------------------------------------------------- sampler protocol
     def outputs(self, trajectories: int, steps: int, exact_ep: bool) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
         """Arrays a simulation writes: states float32 (M, L, n) and, if asked, EP float32 (M, L-1)."""
-        shapes = {"states": ((trajectories, steps, self.n), np.dtype(np.float32))}
-        if exact_ep:
-            shapes["ep"] = ((trajectories, steps - 1), np.dtype(np.float32))
-        return shapes
+        return continuous_outputs(trajectories, steps, self.n, exact_ep)
 
     def fill(
         self, rng: np.random.Generator, out: dict[str, np.ndarray], initial: dict[str, np.ndarray] | None = None
@@ -326,12 +321,7 @@ class BeadSpring:
             return self.exact_chain.fill(rng, out, initial)
         states = out["states"]
         m = states.shape[0]
-        if initial is None:
-            x0 = self.sample_stationary(m, rng)
-        else:
-            x0 = np.ascontiguousarray(initial["states"], dtype=np.float64).reshape(m, self.n)
-        want_ep = "ep" in out
-        ep = out["ep"] if want_ep else np.empty((0, 0), np.float32)
+        x0, want_ep, ep = chunk_start(out, initial, lambda count: self.sample_stationary(count, rng))
         a = self.drift_matrix
         lower = np.concatenate(([0.0], np.diag(a, -1)))
         upper = np.concatenate((np.diag(a, 1), [0.0]))

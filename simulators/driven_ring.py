@@ -51,6 +51,7 @@ from typing import Any
 import numpy as np
 
 from ._checks import positive as _positive, real as _real
+from ._continuous import simulate_in_memory
 from ._ring_density import RingDensityMixin
 from ._ring_sampler import RingSamplerMixin
 
@@ -307,7 +308,4 @@ class DrivenRing(RingDensityMixin, RingSamplerMixin):
 
         Identical, for the same arguments, to what :func:`simulate_to_file` writes.
         """
-        from .io import simulate_to_arrays
-
-        arrays = simulate_to_arrays(self, trajectories, steps, seed=seed, exact_ep=exact_ep, workers=workers)
-        return (arrays["states"], arrays["ep"]) if exact_ep else arrays["states"]
+        return simulate_in_memory(self, trajectories, steps, seed, exact_ep, workers)

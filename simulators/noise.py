@@ -53,7 +53,8 @@ class LocalizationNoise:
         meta = sampler.metadata()
         if meta.get("state") != "continuous":
             raise ValueError(
-                f"noise applies to continuous states only; {meta.get('model', 'this model')} data are discrete"
+                f"noise must be 0 for discrete states ({meta.get('model', 'this model')}): "
+                "localization noise applies to continuous states only"
             )
         self.sampler = sampler
         self.std = std

@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from ._checks import positive as _positive, readonly as _readonly, real as _real
+from ._continuous import continuous_outputs, simulate_in_memory
 from ._gaussian_chain import GaussianChain
 
 __all__ = ["RotatingTrap", "CoupledOscillators"]
@@ -49,16 +50,17 @@ __all__ = ["RotatingTrap", "CoupledOscillators"]
 class _Underdamped:
     """Exact values and the sampler protocol of ``m dv = (-K x - gamma v) dt + noise``.
 
-    Subclasses provide ``stiffness`` (n, n), ``masses``, ``frictions``,
-    ``temperatures`` (n,), ``dt``, ``_model`` and ``_parameters()``.
+    Subclasses (two degrees of freedom, one mass and one friction for both)
+    provide ``mass``, ``gamma``, ``dt``, ``stiffness`` (2, 2), ``temperatures``
+    (2,), ``_model`` and ``_parameters()``.
     """
 
+    mass: float
+    gamma: float
     dt: float
     _model: str
 
     stiffness: np.ndarray
-    masses: np.ndarray
-    frictions: np.ndarray
     temperatures: np.ndarray
 
     def _parameters(self) -> dict[str, Any]:  # pragma: no cover - abstract
@@ -68,7 +70,17 @@ class _Underdamped:
     @property
     def n(self) -> int:
         """Degrees of freedom (the state has ``2 n`` columns)."""
-        return len(self.masses)
+        return 2
+
+    @cached_property
+    def masses(self) -> np.ndarray:
+        """Mass of each degree of freedom, shape (n,)."""
+        return _readonly(np.full(self.n, self.mass))
+
+    @cached_property
+    def frictions(self) -> np.ndarray:
+        """Friction of each degree of freedom, shape (n,)."""
+        return _readonly(np.full(self.n, self.gamma))
 
     @cached_property
     def drift_matrix(self) -> np.ndarray:
@@ -151,17 +163,11 @@ class _Underdamped:
         self, trajectories: int, steps: int, seed: int = 0, exact_ep: bool = False, workers: int | None = None
     ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         """Simulate in memory: float32 (M, L, 2n), plus float32 (M, L-1) EP when ``exact_ep``."""
-        from .io import simulate_to_arrays
-
-        arrays = simulate_to_arrays(self, trajectories, steps, seed=seed, exact_ep=exact_ep, workers=workers)
-        return (arrays["states"], arrays["ep"]) if exact_ep else arrays["states"]
+        return simulate_in_memory(self, trajectories, steps, seed, exact_ep, workers)
 
     def outputs(self, trajectories: int, steps: int, exact_ep: bool) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
         """Arrays a simulation writes: states float32 (M, L, 2n) and, if asked, EP float32 (M, L-1)."""
-        shapes = {"states": ((trajectories, steps, 2 * self.n), np.dtype(np.float32))}
-        if exact_ep:
-            shapes["ep"] = ((trajectories, steps - 1), np.dtype(np.float32))
-        return shapes
+        return continuous_outputs(trajectories, steps, 2 * self.n, exact_ep)
 
     def fill(
         self, rng: np.random.Generator, out: dict[str, np.ndarray], initial: dict[str, np.ndarray] | None = None
@@ -251,14 +257,6 @@ class RotatingTrap(_Underdamped):
         return _readonly(self.k * np.eye(2) - self.torque * rotation)
 
     @cached_property
-    def masses(self) -> np.ndarray:
-        return _readonly(np.full(2, self.mass))
-
-    @cached_property
-    def frictions(self) -> np.ndarray:
-        return _readonly(np.full(2, self.gamma))
-
-    @cached_property
     def temperatures(self) -> np.ndarray:
         return _readonly(np.full(2, self.temperature))
 
@@ -310,14 +308,6 @@ class CoupledOscillators(_Underdamped):
         """``K = [[k + kc, -kc], [-kc, k + kc]]``."""
         k, kc = self.k, self.coupling
         return _readonly(np.array([[k + kc, -kc], [-kc, k + kc]]))
-
-    @cached_property
-    def masses(self) -> np.ndarray:
-        return _readonly(np.full(2, self.mass))
-
-    @cached_property
-    def frictions(self) -> np.ndarray:
-        return _readonly(np.full(2, self.gamma))
 
     @cached_property
     def temperatures(self) -> np.ndarray:
