@@ -35,8 +35,9 @@ recorded step, ``ep_per_step``, is the KL between forward and reversed
 steps (closed form), a lower bound on ``ep_rate * dt`` that approaches it as
 ``dt -> 0`` with a relative deficit of about ``-2 dt`` here: for N = 2
 (Tc = 1, Th = 10, k = gamma = 1) 0.163604 against 0.2025 at dt = 0.1
-(-19.2 %), 0.0198464 against 0.02025 at dt = 0.01 (-2.0 %). The EP file then holds each step's log-ratio
-``ln p(x, x') / p(x', x)`` (:meth:`BeadSpring.step_ep`), whose mean that is.
+(-19.2 %), 0.0198464 against 0.02025 at dt = 0.01 (-2.0 %). The EP file
+then holds each step's log-ratio ``ln p(x, x') / p(x', x)``
+(:meth:`BeadSpring.step_ep`), whose mean that KL is.
 """
 
 from __future__ import annotations
