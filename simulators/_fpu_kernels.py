@@ -17,7 +17,6 @@ at the midpoint ``x_mid = (x + x') / 2``).
 
 from __future__ import annotations
 
-import math
 
 import numba
 import numpy as np

@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from ._continuous import simulate_in_memory
+
 __all__ = ["PlanarFieldsMixin"]
 
 #: Euler-Maruyama stability is required over the region U - min U <= _BULK T,
@@ -193,7 +195,4 @@ class PlanarFieldsMixin:
 
         Identical, for the same arguments, to what :func:`simulate_to_file` writes.
         """
-        from .io import simulate_to_arrays
-
-        arrays = simulate_to_arrays(self, trajectories, steps, seed=seed, exact_ep=exact_ep, workers=workers)
-        return (arrays["states"], arrays["ep"]) if exact_ep else arrays["states"]
+        return simulate_in_memory(self, trajectories, steps, seed, exact_ep, workers)

@@ -21,7 +21,6 @@ from __future__ import annotations
 import math
 
 import numba
-import numpy as np
 
 __all__ = ["ring_euler_maruyama", "swirl_euler_maruyama"]
 

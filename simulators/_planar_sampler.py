@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from ._continuous import chunk_start, continuous_outputs
+
 __all__ = ["PlanarSamplerMixin"]
 
 
@@ -31,10 +33,7 @@ class PlanarSamplerMixin:
 
     def outputs(self, trajectories: int, steps: int, exact_ep: bool) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
         """Arrays a simulation writes: states float32 (M, L, 2) and, if asked, EP float32 (M, L-1)."""
-        shapes = {"states": ((trajectories, steps, 2), np.dtype(np.float32))}
-        if exact_ep:
-            shapes["ep"] = ((trajectories, steps - 1), np.dtype(np.float32))
-        return shapes
+        return continuous_outputs(trajectories, steps, 2, exact_ep)
 
     def fill(
         self, rng: np.random.Generator, out: dict[str, np.ndarray], initial: dict[str, np.ndarray] | None = None
@@ -55,12 +54,7 @@ class PlanarSamplerMixin:
         """
         states = out["states"]
         m = states.shape[0]
-        if initial is None:
-            x0 = self.sample_stationary(m, rng)
-        else:
-            x0 = np.ascontiguousarray(initial["states"], dtype=np.float64).reshape(m, 2)
-        want_ep = "ep" in out
-        ep = out["ep"] if want_ep else np.empty((0, 0), np.float32)
+        x0, want_ep, ep = chunk_start(out, initial, lambda count: self.sample_stationary(count, rng))
         escape = (4.0 * max(self.radial_range[1], 1.0)) ** 2
         last = np.empty((m, 2))
         diverged = self._kernel(

@@ -55,6 +55,7 @@ from typing import Any
 import numpy as np
 
 from ._checks import positive as _positive, readonly as _readonly, real as _real
+from ._continuous import chunk_start, continuous_outputs, simulate_in_memory
 from ._fpu_kernels import fpu_heat, fpu_steps
 from .bead_spring import BeadSpring
 
@@ -310,17 +311,11 @@ class FPUChain:
 
         Identical, for the same arguments, to what :func:`simulate_to_file` writes.
         """
-        from .io import simulate_to_arrays
-
-        arrays = simulate_to_arrays(self, trajectories, steps, seed=seed, exact_ep=exact_ep, workers=workers)
-        return (arrays["states"], arrays["ep"]) if exact_ep else arrays["states"]
+        return simulate_in_memory(self, trajectories, steps, seed, exact_ep, workers)
 
     def outputs(self, trajectories: int, steps: int, exact_ep: bool) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
         """Arrays a simulation writes: states float32 (M, L, n) and, if asked, EP float32 (M, L-1)."""
-        shapes = {"states": ((trajectories, steps, self.n), np.dtype(np.float32))}
-        if exact_ep:
-            shapes["ep"] = ((trajectories, steps - 1), np.dtype(np.float32))
-        return shapes
+        return continuous_outputs(trajectories, steps, self.n, exact_ep)
 
     def fill(
         self, rng: np.random.Generator, out: dict[str, np.ndarray], initial: dict[str, np.ndarray] | None = None
@@ -340,13 +335,8 @@ class FPUChain:
             A trajectory diverged (the fine step is too large).
         """
         states = out["states"]
-        m = states.shape[0]
-        if initial is None:
-            x = self._start(m, rng)
-        else:
-            x = np.array(initial["states"], dtype=np.float64).reshape(m, self.n)
-        want_ep = "ep" in out
-        ep = out["ep"] if want_ep else np.empty((0, 0), np.float32)
+        x, want_ep, ep = chunk_start(out, initial, lambda count: self._start(count, rng))
+        x = np.array(x)  # the kernel advances it in place: never the caller's array
         burn_in = self.burn_in_steps if initial is None else 0
         diverged = fpu_steps(rng, x, self._params(), np.array(self.temperatures), self.substeps, burn_in,
                              initial is None, want_ep, states, ep)  # fmt: skip
