@@ -17,7 +17,15 @@ import click
 
 from ._common import check_output_file, user_errors
 
-__all__ = ["simulate", "bead", "ratchet", "ring"]
+__all__ = ["simulate", "bead", "ratchet", "ring", "fpu", "swirl", "underdamped"]
+
+# Where the shared --noise option leaves its value for ``_write`` (click's per-invocation ctx.meta).
+_NOISE_KEY = "neep.simulate.noise"
+
+
+def _remember_noise(ctx: click.Context, _param: click.Parameter, value: float) -> float:
+    ctx.meta[_NOISE_KEY] = value
+    return value
 
 
 def _common_options(trajectories: int, steps: int) -> Callable:
@@ -40,6 +48,11 @@ def _common_options(trajectories: int, steps: int) -> Callable:
             click.option(
                 "--exact-ep", is_flag=True,
                 help="Also write the exact EP of every step as PATH.ep.npy (float32, (M, L-1)).",
+            ),
+            click.option(
+                "--noise", type=float, default=0.0, show_default=True, expose_value=False, callback=_remember_noise,
+                help="Std of Gaussian localization noise added to every recorded coordinate (continuous states "
+                "only); the exact EP stays the noiseless process's.",
             ),
             click.option("--force", is_flag=True, help="Overwrite existing output files."),
             click.option(
@@ -92,8 +105,18 @@ def _size(nbytes: int) -> str:
 
 def _write(sampler: Any, output: Path, trajectories: int, steps: int, seed: int, exact_ep: bool,
            force: bool, workers: int | None) -> Any:  # fmt: skip
-    """Run ``simulate_to_file`` under a progress bar on stderr; return its result."""
-    from neep.simulators import simulate_to_file
+    """Run ``simulate_to_file`` under a progress bar on stderr; return its result.
+
+    The shared ``--noise`` option (not a parameter of the commands) is read
+    here from the click context: nonzero, the sampler is wrapped in
+    ``LocalizationNoise``.
+    """
+    from neep.simulators import LocalizationNoise, simulate_to_file
+
+    noise = click.get_current_context().meta.get(_NOISE_KEY, 0.0)
+    if noise != 0.0:
+        with _option_errors({"noise": "--noise"}):
+            sampler = LocalizationNoise(sampler, noise)
 
     total = trajectories * steps
     with ExitStack() as stack:
@@ -124,6 +147,8 @@ def _summary(result: Any, per_step_label: str, extra: str = "") -> None:
         + (f" (dt = {dt:.6g})" if dt is not None else "")
         + extra
     )
+    if "localization_noise" in meta:
+        click.echo(f"localization noise: std {meta['localization_noise']:.6g} on every recorded coordinate")
     click.echo(f"{result.seconds:.2f} s (seed {meta['seed']})")
 
 
@@ -147,23 +172,29 @@ def simulate() -> None:
 @click.option("--gamma", type=float, default=1.0, show_default=True, help="Friction coefficient gamma (> 0).")
 @click.option(
     "--dt", type=float, default=0.01, show_default=True,
-    help="Time step of the Euler-Maruyama chain and of the record (> 0, below ~gamma/(2k) for stability).",
+    help="Time step of the record (> 0); with euler-maruyama also of the chain, below ~gamma/(2k) for stability.",
+)  # fmt: skip
+@click.option(
+    "--scheme", type=click.Choice(["euler-maruyama", "exact"]), default="euler-maruyama", show_default=True,
+    help="euler-maruyama: the paper's chain. exact: the continuous process recorded every dt (any dt); "
+    "the per-step exact EP is then the recorded chain's forward/reverse KL, below rate x dt.",
 )  # fmt: skip
 @_common_options(trajectories=1000, steps=10_000)
-def bead(n: int, t_cold: float, t_hot: float, k: float, gamma: float, dt: float, trajectories: int, steps: int,
-         seed: int, exact_ep: bool, force: bool, workers: int | None, output: str) -> None:  # fmt: skip
+def bead(n: int, t_cold: float, t_hot: float, k: float, gamma: float, dt: float, scheme: str, trajectories: int,
+         steps: int, seed: int, exact_ep: bool, force: bool, workers: int | None, output: str) -> None:  # fmt: skip
     """N beads coupled by springs between a cold and a hot bath (float32 (M, L, N)).
 
     Temperatures rise linearly from Tc (bead 1) to Th (bead N). The first
     state of every trajectory is drawn from the simulated chain's stationary
     Gaussian, so every step is in steady state. The sidecar's per-step exact
-    EP is the Euler-Maruyama chain's (slightly above EP rate x dt, by O(dt)).
+    EP is the Euler-Maruyama chain's (slightly above EP rate x dt, by O(dt)),
+    or with --scheme exact the exactly recorded process's (below it).
     """
     names = {name: "--" + name.replace("_", "-") for name in ("n", "t_cold", "t_hot", "k", "gamma", "dt")}
     with _option_errors(names):
         from neep.simulators import BeadSpring
 
-        model = BeadSpring(n=n, t_cold=t_cold, t_hot=t_hot, k=k, gamma=gamma, dt=dt)
+        model = BeadSpring(n=n, t_cold=t_cold, t_hot=t_hot, k=k, gamma=gamma, dt=dt, scheme=scheme)
     path = _output(output, force)
     result = _write(model, path, trajectories, steps, seed, exact_ep, force, workers)
     _summary(result, "step", f"; {result.metadata['ep_rate_exact'] * dt:.6g} = rate x dt")
@@ -243,3 +274,162 @@ def ring(a: float, r0: float, b: float, w0: float, w1: float, temperature: float
     result = _write(model, path, trajectories, steps, seed, exact_ep, force, workers)
     meta = result.metadata
     _summary(result, "step", f" = rate x dt; a linear force model can reveal {meta['ep_rate_linear']:.6g} per unit time")
+
+
+@simulate.command()
+@click.option("--n", "n", type=int, default=6, show_default=True, help="Number of beads N (>= 1).")
+@click.option("--t-cold", type=float, default=1.0, show_default=True, help="Temperature of the first bath Tc (> 0).")
+@click.option("--t-hot", type=float, default=10.0, show_default=True, help="Temperature of the last bath Th (> 0).")
+@click.option("--k", "k", type=float, default=1.0, show_default=True, help="Harmonic spring constant k (> 0).")
+@click.option("--beta", type=float, default=1.0, show_default=True, help="Quartic spring constant beta (>= 0; 0: linear chain).")
+@click.option("--gamma", type=float, default=1.0, show_default=True, help="Friction coefficient gamma (> 0).")
+@click.option("--dt", type=float, default=0.01, show_default=True, help="Recorded time step (> 0).")
+@click.option(
+    "--substeps", type=int, default=10, show_default=True,
+    help="Euler-Maruyama steps per recorded step (>= 1); dt/substeps must be below the stability limit.",
+)  # fmt: skip
+@click.option(
+    "--ep-precision", type=float, default=0.003, show_default=True,
+    help="Target relative standard error of the reference EP run (> 0); smaller costs more time.",
+)  # fmt: skip
+@_common_options(trajectories=1000, steps=10_000)
+def fpu(n: int, t_cold: float, t_hot: float, k: float, beta: float, gamma: float, dt: float, substeps: int,
+        ep_precision: float, trajectories: int, steps: int, seed: int, exact_ep: bool, force: bool,
+        workers: int | None, output: str) -> None:  # fmt: skip
+    """N beads on anharmonic (FPU-beta) springs between a cold and a hot bath (float32 (M, L, N)).
+
+    \b
+    Springs k r^2/2 + beta r^4/4 between neighbours and to both walls, bath
+    temperatures linear from Tc to Th. No closed form: before simulating, a
+    fixed-seed reference run measures the EP rate (mean heat over T, exact
+    forces) to --ep-precision; the sidecar holds it and its standard error.
+    With --exact-ep, PATH.ep.npy holds each step's MEDIUM EP (heat over T):
+    its mean is rate x dt, but it lacks the unknown system-entropy term.
+    """
+    fields = ("n", "t_cold", "t_hot", "k", "beta", "gamma", "dt", "substeps", "ep_precision")
+    names = {name: "--" + name.replace("_", "-") for name in fields}
+    with _option_errors(names):
+        from neep.simulators import FPUChain
+
+        model = FPUChain(n=n, t_cold=t_cold, t_hot=t_hot, k=k, beta=beta, gamma=gamma, dt=dt, substeps=substeps,
+                         ep_precision=ep_precision)  # fmt: skip
+    path = _output(output, force)
+    result = _write(model, path, trajectories, steps, seed, exact_ep, force, workers)  # the sidecar runs the reference
+    meta = result.metadata
+    _summary(result, "step", f" (+- {meta['ep_rate_exact_error']:.2g} per unit time; linear chain: "
+                             f"{meta['ep_rate_harmonic']:.6g})")  # fmt: skip
+
+
+@simulate.command()
+@click.option("--k", "k", type=float, default=1.0, show_default=True, help="Stiffness k of the harmonic trap (> 0).")
+@click.option("--a", "a", type=float, default=1.0, show_default=True, help="Amplitude a of the egg-crate (any).")
+@click.option("--q", "q", type=float, default=2.5, show_default=True, help="Wavenumber q of the egg-crate (> 0).")
+@click.option("--w", "w", type=float, default=0.5, show_default=True, help="Strength w of the drive w R grad U (any).")
+@click.option("--temperature", type=float, default=1.0, show_default=True, help="Bath temperature T (> 0).")
+@click.option("--gamma", type=float, default=1.0, show_default=True, help="Friction coefficient gamma (> 0).")
+@click.option(
+    "--dt", type=float, default=0.01, show_default=True,
+    help="Time step of the Euler-Maruyama chain and of the record (> 0, below the stability limit, ~0.22 by default).",
+)  # fmt: skip
+@_common_options(trajectories=1000, steps=10_000)
+def swirl(k: float, a: float, q: float, w: float, temperature: float, gamma: float, dt: float, trajectories: int,
+          steps: int, seed: int, exact_ep: bool, force: bool, workers: int | None, output: str) -> None:  # fmt: skip
+    """A particle on an egg-crate in a harmonic trap, driven along its level sets: 2-D (float32 (M, L, 2)).
+
+    \b
+    U(x) = k |x|^2 / 2 + a (cos q x_1 + cos q x_2),  f = w R grad U,
+    gamma dx = (-grad U + f) dt + sqrt(2 gamma T) dW  (R: rotation by +90 degrees).
+
+    The Boltzmann density exp(-U/T) stays stationary and the exact EP rate is
+    <|f|^2>/(gamma T) (quadrature). The drive swirls around every well, so
+    linear and cubic force models miss most of the EP (the sidecar's
+    ep_rate_linear, ep_rate_cubic). The per-step exact EP in the sidecar is
+    rate x dt; the Euler-Maruyama chain's mean differs by O(dt).
+    """
+    names = {name: "--" + name for name in ("k", "a", "q", "w", "temperature", "gamma", "dt")}
+    with _option_errors(names):
+        from neep.simulators import Swirl
+
+        model = Swirl(k=k, a=a, q=q, w=w, temperature=temperature, gamma=gamma, dt=dt)
+    path = _output(output, force)
+    result = _write(model, path, trajectories, steps, seed, exact_ep, force, workers)
+    meta = result.metadata
+    _summary(result, "step", f" = rate x dt; linear / cubic force models reveal {meta['ep_rate_linear']:.6g} / "
+                             f"{meta['ep_rate_cubic']:.6g} per unit time")  # fmt: skip
+# ------------------------------------------------------------------ underdamped
+@simulate.group()
+def underdamped() -> None:
+    """Linear underdamped systems: state (x, v), velocities odd under time reversal.
+
+    \b
+    Sampled with the exact discretisation (every recorded state is an exact
+    sample of the continuous process, at any dt, from its stationary
+    Gaussian). Columns x1, x2, v1, v2; the sidecar lists them and the odd ones.
+    The sidecar holds the exact EP rate, the pair KL D(p(z,z')||p(eps z',eps z))
+    and the parity KL D(p(z)||p(eps z)) per step; their difference is the EP
+    per step (rate x dt up to O(dt^4)). --exact-ep writes r(z,z') - [q(z)+q(z')]/2
+    per step (r, q: the exact log-ratios of the pair and of one state).
+    """
+
+
+def _underdamped_write(model: Any, trajectories: int, steps: int, seed: int, exact_ep: bool, force: bool,
+                       workers: int | None, output: str) -> None:  # fmt: skip
+    result = _write(model, _output(output, force), trajectories, steps, seed, exact_ep, force, workers)
+    meta = result.metadata
+    _summary(
+        result, "step",
+        f"; pair KL {meta['pair_kl_per_step']:.6g} - parity KL {meta['parity_kl']:.6g} per step",
+    )  # fmt: skip
+
+
+_RECORD_DT = click.option(
+    "--dt", type=float, default=0.01, show_default=True, help="Recording interval (> 0; exact at any value)."
+)
+_MASS = click.option("--mass", type=float, default=1.0, show_default=True, help="Mass m (> 0).")
+_GAMMA = click.option("--gamma", type=float, default=1.0, show_default=True, help="Friction coefficient gamma (> 0).")
+
+
+@underdamped.command()
+@click.option("--k", "k", type=float, default=1.0, show_default=True, help="Trap stiffness k (> 0).")
+@click.option(
+    "--torque", type=float, default=0.5, show_default=True,
+    help="Rotational force strength eps: F = -k x + eps R x (stable for m eps^2 < gamma^2 k).",
+)  # fmt: skip
+@_MASS
+@_GAMMA
+@click.option("--temperature", type=float, default=1.0, show_default=True, help="Bath temperature T (> 0).")
+@_RECORD_DT
+@_common_options(trajectories=1000, steps=10_000)
+def trap(k: float, torque: float, mass: float, gamma: float, temperature: float, dt: float, trajectories: int,
+         steps: int, seed: int, exact_ep: bool, force: bool, workers: int | None, output: str) -> None:  # fmt: skip
+    """A particle in a 2-D harmonic trap with a rotational force (float32 (M, L, 4)).
+
+    EP rate 2 eps^2 gamma / (gamma^2 k - m eps^2); zero for --torque 0.
+    """
+    names = {name: "--" + name for name in ("k", "torque", "mass", "gamma", "temperature", "dt")}
+    with _option_errors(names):
+        from neep.simulators import RotatingTrap
+
+        model = RotatingTrap(k=k, torque=torque, mass=mass, gamma=gamma, temperature=temperature, dt=dt)
+    _underdamped_write(model, trajectories, steps, seed, exact_ep, force, workers, output)
+
+
+@underdamped.command()
+@click.option("--k", "k", type=float, default=1.0, show_default=True, help="Springs to the walls k (> 0).")
+@click.option("--coupling", type=float, default=1.0, show_default=True, help="Spring between the masses kc (> 0).")
+@_MASS
+@_GAMMA
+@click.option("--t1", type=float, default=1.0, show_default=True, help="Temperature of mass 1's bath (> 0).")
+@click.option("--t2", type=float, default=10.0, show_default=True, help="Temperature of mass 2's bath (> 0).")
+@_RECORD_DT
+@_common_options(trajectories=1000, steps=10_000)
+def oscillators(k: float, coupling: float, mass: float, gamma: float, t1: float, t2: float, dt: float,
+                trajectories: int, steps: int, seed: int, exact_ep: bool, force: bool, workers: int | None,
+                output: str) -> None:  # fmt: skip
+    """Two coupled oscillators, each in its own bath (float32 (M, L, 4)); zero EP for T1 = T2."""
+    names = {name: "--" + name for name in ("k", "coupling", "mass", "gamma", "t1", "t2", "dt")}
+    with _option_errors(names):
+        from neep.simulators import CoupledOscillators
+
+        model = CoupledOscillators(k=k, coupling=coupling, mass=mass, gamma=gamma, t1=t1, t2=t2, dt=dt)
+    _underdamped_write(model, trajectories, steps, seed, exact_ep, force, workers, output)

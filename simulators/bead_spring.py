@@ -27,6 +27,17 @@ exceeds ``ep_rate * dt`` by a relative ``O(dt)``: +0.76 % for N = 2 and
 a simulated file carries both: ``ep_per_step_exact`` (the chain's, what a
 per-step estimate compares with) and ``ep_per_step_continuous``
 (``ep_rate * dt``); ``ep_rate_exact`` is the continuous process's ``sigma``.
+
+Exact scheme (``scheme="exact"``). The OU process recorded every ``dt``
+exactly: ``x' = e^{A dt} x + N(0, C - e^{A dt} C e^{A dt}^T)`` from ``N(0, C)``
+(:class:`GaussianChain`), with no stability limit on ``dt``. Its EP per
+recorded step, ``ep_per_step``, is the KL between forward and reversed
+steps (closed form), a lower bound on ``ep_rate * dt`` that approaches it as
+``dt -> 0`` with a relative deficit of about ``-2 dt`` here: for N = 2
+(Tc = 1, Th = 10, k = gamma = 1) 0.163604 against 0.2025 at dt = 0.1
+(-19.2 %), 0.0198464 against 0.02025 at dt = 0.01 (-2.0 %). The EP file
+then holds each step's log-ratio ``ln p(x, x') / p(x', x)``
+(:meth:`BeadSpring.step_ep`), whose mean that KL is.
 """
 
 from __future__ import annotations
@@ -42,10 +53,13 @@ import scipy.linalg
 
 from ._checks import positive as _positive, readonly as _readonly
 from ._bead_kernels import euler_maruyama
+from ._continuous import chunk_start, continuous_outputs, simulate_in_memory
+from ._gaussian_chain import GaussianChain
 
 __all__ = ["BeadSpring"]
 
 _MODEL = "bead-spring"
+_SCHEMES = ("euler-maruyama", "exact")
 
 
 @dataclass(frozen=True)
@@ -65,9 +79,12 @@ class BeadSpring:
     gamma : float
         Friction coefficient (> 0).
     dt : float
-        Time step of the Euler-Maruyama chain and of the recorded data (> 0,
-        and below the chain's stability limit ``2 / max|eig(A)|``, about
-        ``gamma / (2 k)``).
+        Time step of the recorded data (> 0). With the Euler-Maruyama scheme,
+        also of the chain, and below its stability limit ``2 / max|eig(A)|``,
+        about ``gamma / (2 k)``.
+    scheme : {"euler-maruyama", "exact"}
+        How the data are simulated: the Euler-Maruyama chain (the paper's), or
+        the exact discretisation of the continuous process at interval ``dt``.
 
     Attributes
     ----------
@@ -90,6 +107,7 @@ class BeadSpring:
     k: float = 1.0
     gamma: float = 1.0
     dt: float = 0.01
+    scheme: str = "euler-maruyama"
 
     def __post_init__(self) -> None:
         n = self.n
@@ -100,6 +118,10 @@ class BeadSpring:
         object.__setattr__(self, "n", int(n))
         for name in ("t_cold", "t_hot", "k", "gamma", "dt"):
             object.__setattr__(self, name, _positive(name, getattr(self, name)))
+        if self.scheme not in _SCHEMES:
+            raise ValueError(f"scheme must be one of {', '.join(_SCHEMES)}, got {self.scheme!r}")
+        if self.scheme == "exact":
+            return
         limit = 2.0 / float(np.max(np.abs(np.linalg.eigvalsh(self.drift_matrix))))
         if self.dt >= limit:
             raise ValueError(
@@ -132,13 +154,20 @@ class BeadSpring:
         return _readonly(0.5 * (c + c.T))
 
     @cached_property
-    def chain_covariance(self) -> np.ndarray:
-        """Stationary covariance ``S`` of the simulated Euler-Maruyama chain.
+    def exact_chain(self) -> GaussianChain:
+        """The continuous process recorded exactly every ``dt`` (any scheme; simulated with ``"exact"``)."""
+        return GaussianChain(self.drift_matrix, self.diffusion_matrix, self.dt)
 
-        ``S = B S B^T + 2 D dt`` with ``B = I + A dt``; ``S -> C`` as ``dt -> 0``.
-        Simulated trajectories start from ``N(0, S)``, so every step of a
-        file is in the chain's steady state.
+    @cached_property
+    def chain_covariance(self) -> np.ndarray:
+        """Stationary covariance ``S`` of the simulated chain.
+
+        Euler-Maruyama: ``S = B S B^T + 2 D dt`` with ``B = I + A dt``; ``S -> C``
+        as ``dt -> 0``. Exact scheme: ``C``. Simulated trajectories start from
+        ``N(0, S)``, so every step of a file is in the chain's steady state.
         """
+        if self.scheme == "exact":
+            return self.covariance
         b = np.eye(self.n) + self.drift_matrix * self.dt
         s = scipy.linalg.solve_discrete_lyapunov(b, 2.0 * self.dt * self.diffusion_matrix)
         return _readonly(0.5 * (s + s.T))
@@ -175,8 +204,11 @@ class BeadSpring:
 
         It is ``ep_rate * dt * (1 + O(dt))`` (see the module docstring for
         the size of the shift) and equals the KL divergence between forward
-        and reversed steps of the chain.
+        and reversed steps of the chain. Exact scheme: that KL for the exact
+        chain, :attr:`GaussianChain.pair_kl`, below ``ep_rate * dt``.
         """
+        if self.scheme == "exact":
+            return self.exact_chain.pair_kl
         a, d, s, m, dt = (
             self.drift_matrix,
             self.diffusion_matrix,
@@ -215,6 +247,17 @@ class BeadSpring:
             raise ValueError(f"x must have shape (..., L, n), got shape {x.shape}")
         mid = 0.5 * (x[..., 1:, :] + x[..., :-1, :])
         return np.einsum("...i,ij,...j->...", mid, self.ep_matrix, np.diff(x, axis=-2))
+
+    def step_ep(self, x: Any) -> np.ndarray:
+        """The per-step values that ``exact_ep`` writes, for trajectories (..., L, n), float64.
+
+        Euler-Maruyama: :meth:`stochastic_ep`. Exact scheme: the exact chain's
+        log-ratio ``ln p(x, x') / p(x', x)`` (:meth:`GaussianChain.step_ep`),
+        whose mean is :attr:`ep_per_step`.
+        """
+        if self.scheme == "exact":
+            return self.exact_chain.step_ep(self._points(x, "x"))
+        return self.stochastic_ep(x)
 
     def local_ep_rate(self, x: Any) -> np.ndarray:
         """Local EP density ``j(x)^T D^-1 j(x) / p(x)`` (the integrand of S7) at points ``x``.
@@ -257,18 +300,12 @@ class BeadSpring:
 
         Identical, for the same arguments, to what :func:`simulate_to_file` writes.
         """
-        from .io import simulate_to_arrays
-
-        arrays = simulate_to_arrays(self, trajectories, steps, seed=seed, exact_ep=exact_ep, workers=workers)
-        return (arrays["states"], arrays["ep"]) if exact_ep else arrays["states"]
+        return simulate_in_memory(self, trajectories, steps, seed, exact_ep, workers)
 
     # ------------------------------------------------------- sampler protocol
     def outputs(self, trajectories: int, steps: int, exact_ep: bool) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
         """Arrays a simulation writes: states float32 (M, L, n) and, if asked, EP float32 (M, L-1)."""
-        shapes = {"states": ((trajectories, steps, self.n), np.dtype(np.float32))}
-        if exact_ep:
-            shapes["ep"] = ((trajectories, steps - 1), np.dtype(np.float32))
-        return shapes
+        return continuous_outputs(trajectories, steps, self.n, exact_ep)
 
     def fill(
         self, rng: np.random.Generator, out: dict[str, np.ndarray], initial: dict[str, np.ndarray] | None = None
@@ -279,16 +316,13 @@ class BeadSpring:
         and ``out["ep"]`` is one shorter than ``out["states"]`` along time.
         Otherwise ``initial["states"]`` (m, n) is the previous state and every
         entry of ``out`` is a successor step. Thread-safe; the kernel runs
-        without the GIL.
+        without the GIL. Exact scheme: :meth:`GaussianChain.fill`.
         """
+        if self.scheme == "exact":
+            return self.exact_chain.fill(rng, out, initial)
         states = out["states"]
         m = states.shape[0]
-        if initial is None:
-            x0 = self.sample_stationary(m, rng)
-        else:
-            x0 = np.ascontiguousarray(initial["states"], dtype=np.float64).reshape(m, self.n)
-        want_ep = "ep" in out
-        ep = out["ep"] if want_ep else np.empty((0, 0), np.float32)
+        x0, want_ep, ep = chunk_start(out, initial, lambda count: self.sample_stationary(count, rng))
         a = self.drift_matrix
         lower = np.concatenate(([0.0], np.diag(a, -1)))
         upper = np.concatenate((np.diag(a, 1), [0.0]))
@@ -301,8 +335,12 @@ class BeadSpring:
         return {"states": last}
 
     def metadata(self) -> dict[str, Any]:
-        """The sidecar's model-specific keys (sampler protocol)."""
-        return {
+        """The sidecar's model-specific keys (sampler protocol).
+
+        The Euler-Maruyama scheme's are as before the exact scheme existed (no
+        ``scheme`` key), so its sidecars are unchanged.
+        """
+        meta = {
             "model": _MODEL,
             "state": "continuous",
             "n_states": None,
@@ -328,3 +366,13 @@ class BeadSpring:
                 "drawn from the chain's stationary Gaussian."
             ),
         }
+        if self.scheme == "exact":
+            meta["parameters"]["scheme"] = self.scheme
+            meta["notes"] = (
+                "Exact discretisation: the continuous process recorded every dt, first states from its "
+                "stationary Gaussian. ep_rate_exact is its EP rate (per unit time); ep_per_step_exact "
+                "is the exact KL between forward and reversed recorded steps, the most a per-step "
+                "estimate can see, below ep_per_step_continuous = ep_rate_exact * dt (equal as dt -> 0). "
+                "The EP file holds each step's ln p(x,x')/p(x',x)."
+            )
+        return meta

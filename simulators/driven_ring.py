@@ -43,26 +43,24 @@ sidecar's ``ep_per_step_exact`` are the continuous-time value ``sigma dt``.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
 import numpy as np
+import scipy.optimize
 
 from ._checks import positive as _positive, real as _real
-from ._ring_density import RingDensityMixin
-from ._ring_sampler import RingSamplerMixin
+from ._planar_density import _CUT, PlanarDensityMixin
+from ._planar_fields import PlanarFieldsMixin
+from ._planar_kernels import ring_euler_maruyama
+from ._planar_sampler import PlanarSamplerMixin
 
 __all__ = ["DrivenRing"]
 
-#: Euler-Maruyama stability is required over the region U - min U <= _BULK T,
-#: which holds all but ~e^-25 of the stationary mass.
-_BULK = 25.0
-
 
 @dataclass(frozen=True)
-class DrivenRing(RingDensityMixin, RingSamplerMixin):
+class DrivenRing(PlanarFieldsMixin, PlanarDensityMixin, PlanarSamplerMixin):
     """Overdamped particle in a tilted Mexican hat, driven along its level sets; exact EP.
 
     Parameters
@@ -92,12 +90,16 @@ class DrivenRing(RingDensityMixin, RingSamplerMixin):
 
     Notes
     -----
-    Two field-less base classes, each in its own module, complete the model:
-    ``_ring_density.RingDensityMixin`` (:attr:`radial_range`,
-    :meth:`stationary_mean`, :attr:`min_potential`,
+    Three field-less base classes, shared with :class:`~neep.simulators.swirl.Swirl`,
+    complete the model from its potential, drive and :attr:`radial_range`:
+    ``_planar_fields.PlanarFieldsMixin`` (:meth:`potential`, :meth:`drive`,
+    :meth:`force`, :attr:`ep_rate`, :attr:`linear_ep_rate`,
+    :meth:`polynomial_ep_rate`, :attr:`dt_limit`, :meth:`stochastic_ep`,
+    :meth:`simulate`), ``_planar_density.PlanarDensityMixin``
+    (:meth:`stationary_mean`, :attr:`min_potential`,
     :attr:`log_normalization`, :meth:`density`, :meth:`sample_stationary`:
     the Boltzmann density by quadrature, and exact samples of it) and
-    ``_ring_sampler.RingSamplerMixin`` (:meth:`outputs`, :meth:`fill`,
+    ``_planar_sampler.PlanarSamplerMixin`` (:meth:`outputs`, :meth:`fill`,
     :meth:`metadata`: the sampler protocol of ``simulate_to_file``).
 
     Examples
@@ -126,22 +128,40 @@ class DrivenRing(RingDensityMixin, RingSamplerMixin):
             object.__setattr__(self, name, _real(name, getattr(self, name)))
         if self.r0 < 0:
             raise ValueError(f"r0 must be >= 0, got {self.r0!r}")
-        if self.dt >= self.dt_limit:
-            raise ValueError(
-                f"dt must be < {self.dt_limit:.6g} (Euler-Maruyama is unstable beyond, over the bulk "
-                f"of the stationary density), got {self.dt!r}"
-            )
+        self._check_dt()
 
     # ------------------------------------------------------------ the fields
-    def _points(self, x: Any, name: str = "x") -> np.ndarray:
-        x = np.asarray(x, dtype=np.float64)
-        if x.ndim == 0 or x.shape[-1] != 2:
-            raise ValueError(f"{name} must have last axis of length 2, got shape {x.shape}")
-        return x
+    model_name = "driven-ring"
+    _kernel = staticmethod(ring_euler_maruyama)
 
-    def _potential(self, x0: np.ndarray, x1: np.ndarray) -> np.ndarray:
-        s = x0 * x0 + x1 * x1 - self.r0 * self.r0
-        return 0.25 * self.a * s * s + self.b * x0
+    @property
+    def parameters(self) -> dict[str, float]:
+        """The model's parameters by name (the sidecar's ``parameters``)."""
+        names = ("a", "r0", "b", "w0", "w1", "temperature", "gamma", "dt")
+        return {name: getattr(self, name) for name in names}
+
+    def _kernel_params(self) -> np.ndarray:
+        return np.array([self.a, self.r0, self.b, self.w0, self.w1], np.float64)
+
+    @cached_property
+    def radial_range(self) -> tuple[float, float]:
+        """Annulus ``r_lo <= |x| <= r_hi`` outside which ``U - min U > 60 T``.
+
+        From the bound ``U >= a (r^2 - r0^2)^2 / 4 - |b| r =: L(r)`` and
+        ``min U <= -|b| r0``: outside, ``U - min U >= L(r) + |b| r0 > 60 T``.
+        """
+        a, r0, b = self.a, self.r0, abs(self.b)
+        cut = _CUT * self.temperature
+
+        def excess(r: float) -> float:
+            return 0.25 * a * (r * r - r0 * r0) ** 2 - b * r + b * r0 - cut
+
+        r_lo = 0.0 if excess(0.0) <= 0 else scipy.optimize.brentq(excess, 0.0, r0, xtol=1e-14)
+        top = max(2.0 * r0, 1.0)
+        while excess(top) <= 0:
+            top *= 2.0
+        r_hi = scipy.optimize.brentq(excess, r0, top, xtol=1e-14)
+        return float(r_lo), float(r_hi)
 
     def _fields(self, x0: np.ndarray, x1: np.ndarray) -> tuple[np.ndarray, ...]:
         """``U``, ``grad U`` and ``f`` at points given by their two coordinates."""
@@ -150,23 +170,6 @@ class DrivenRing(RingDensityMixin, RingSamplerMixin):
         g0, g1 = self.a * s * x0 + self.b, self.a * s * x1
         omega = self.w0 + self.w1 * np.exp(-u)
         return u, g0, g1, -omega * g1, omega * g0
-
-    def potential(self, x: Any) -> np.ndarray:
-        """``U(x) = a (|x|^2 - r0^2)^2 / 4 + b x_1`` at points ``x`` (..., 2) -> (...)."""
-        x = self._points(x)
-        return self._potential(x[..., 0], x[..., 1])
-
-    def drive(self, x: Any) -> np.ndarray:
-        """The non-conservative force ``f = (w0 + w1 exp(-U)) R grad U``, (..., 2) -> (..., 2)."""
-        x = self._points(x)
-        _, _, _, f0, f1 = self._fields(x[..., 0], x[..., 1])
-        return np.stack([f0, f1], axis=-1)
-
-    def force(self, x: Any) -> np.ndarray:
-        """The total force ``F = -grad U + f`` (the drift is ``F / gamma``), (..., 2) -> (..., 2)."""
-        x = self._points(x)
-        _, g0, g1, f0, f1 = self._fields(x[..., 0], x[..., 1])
-        return np.stack([f0 - g0, f1 - g1], axis=-1)
 
     def jacobian(self, x: Any) -> np.ndarray:
         """Jacobian of the drift ``F / gamma`` at points (..., 2) -> (..., 2, 2), ``[..., i, j] = d_j F_i / gamma``.
@@ -187,127 +190,12 @@ class DrivenRing(RingDensityMixin, RingSamplerMixin):
         j11 = -h11 + omega * h01 + slope * g0 * g1
         return np.stack([np.stack([j00, j01], axis=-1), np.stack([j10, j11], axis=-1)], axis=-2) / self.gamma
 
-    # ---------------------------------------------------------------- exact EP
-    @cached_property
-    def ep_rate(self) -> float:
-        """Exact EP rate per unit time of the continuous process: ``<|f|^2> / (gamma T)`` (float64)."""
-        return self.stationary_mean(lambda x: np.sum(self.drive(x) ** 2, axis=-1)) / (self.gamma * self.temperature)
-
-    @property
-    def ep_per_step(self) -> float:
-        """``ep_rate * dt``: the continuous-time EP per step of length dt.
-
-        The simulated Euler-Maruyama chain's mean EP per step differs from it
-        at relative ``O(dt)`` (see the module docstring: -1.4 % at dt = 0.01
-        with the default parameters).
-        """
-        return self.ep_rate * self.dt
-
-    def local_ep_rate(self, x: Any) -> np.ndarray:
-        """Local EP density ``|f|^2 p / (gamma T)`` at points (..., 2); it integrates to :attr:`ep_rate`."""
-        return np.sum(self.drive(x) ** 2, axis=-1) * self.density(x) / (self.gamma * self.temperature)
-
-    @cached_property
-    def linear_ep_rate(self) -> float:
-        """The most EP any current with an affine weight can reveal (float64, per unit time).
-
-        For a current ``J_d = d(x) o dx`` (Stratonovich) the short-time
-        thermodynamic uncertainty relation gives
-        ``sigma >= <d . j/p>^2 / <d . D d>`` with ``j/p = f / gamma`` and
-        ``D = T / gamma``; maximised over ``d(x) = W x + c`` (six
-        coefficients) it is ``v^T G^-1 v``, ``v_k = <phi_k . f> / gamma``,
-        ``G_kl = (T / gamma) <phi_k . phi_l>``, the averages exact by
-        quadrature. It is also what a NEEP whose per-step output is linear in
-        ``x_mid (x) dx`` and ``dx`` converges to as ``dt -> 0``. Its ratio to
-        :attr:`ep_rate` says how wrong a linear model of the force would be.
-        """
-
-        def features(x: np.ndarray) -> np.ndarray:
-            one, zero = np.ones(len(x)), np.zeros(len(x))
-            scalars = (x[:, 0], x[:, 1], one)
-            return np.stack(
-                [np.stack([s, zero], axis=-1) for s in scalars] + [np.stack([zero, s], axis=-1) for s in scalars],
-                axis=1,
-            )  # (N, 6, 2)
-
-        def moments(x: np.ndarray) -> np.ndarray:
-            phi, f = features(x), self.drive(x)
-            v = np.einsum("nkc,nc->nk", phi, f)
-            g = np.einsum("nkc,nlc->nkl", phi, phi).reshape(len(x), -1)
-            return np.concatenate([v, g], axis=1)
-
-        averages = self.stationary_mean(moments)
-        v = averages[:6] / self.gamma
-        g = averages[6:].reshape(6, 6) * self.temperature / self.gamma
-        return float(v @ np.linalg.solve(g, v))
-
-    @cached_property
-    def dt_limit(self) -> float:
-        """Largest stable ``dt``: linear stability of the Euler step over the bulk of the density.
-
-        At each quadrature node with ``U - min U <= 25 T`` (all but ~e^-25 of
-        the stationary mass), the drift's Jacobian ``J`` has eigenvalues
-        ``lambda``; those with ``Re lambda < 0`` need ``|1 + dt lambda| < 1``,
-        i.e. ``dt < -2 Re lambda / |lambda|^2``. (Where ``Re lambda >= 0``,
-        on the central hill, the continuous flow itself expands.)
-        """
-        x0, x1, _, u_min, _ = self._quadrature
-        bulk = self._potential(x0, x1) - u_min <= _BULK * self.temperature
-        j = self.jacobian(np.stack([x0[bulk], x1[bulk]], axis=-1))
-        j00, j01, j10, j11 = j[:, 0, 0], j[:, 0, 1], j[:, 1, 0], j[:, 1, 1]
-        half_trace = 0.5 * (j00 + j11)
-        det = j00 * j11 - j01 * j10
-        root = np.sqrt((half_trace * half_trace - det).astype(np.complex128))
-        lam = np.concatenate([half_trace + root, half_trace - root])
-        stable = lam.real < 0
-        if not stable.any():  # pragma: no cover - a confining potential always has a stable bulk
-            return math.inf
-        return float(np.min(-2.0 * lam.real[stable] / np.abs(lam[stable]) ** 2))
-
-    def stochastic_ep(self, x: Any) -> np.ndarray:
-        """Exact stochastic EP of every step along trajectories (float64).
-
-        For a step ``x -> x'``: the change of system entropy
-        ``-ln p(x') + ln p(x) = [U(x') - U(x)] / T`` plus the heat released
-        into the bath over ``T``, ``F(x_mid) . (x' - x) / T`` with
-        ``F = -grad U + f`` and the midpoint (Stratonovich) rule
-        ``x_mid = (x + x') / 2``::
-
-            [U(x') - U(x) + F(x_mid) . (x' - x)] / T
-
-        This is the discretised definition (the same as the bead chain's),
-        chosen over the shorter ``f(x_mid) . dx / T`` it approximates: the
-        two differ by ``[dU - grad U(x_mid) . dx] / T = O(|dx|^3)`` (the
-        midpoint rule is exact only for quadratic ``U``), and with the full
-        form the sum over a trajectory is exactly its system-entropy change
-        plus its Stratonovich heat over T, with no accumulated quadrature
-        error in the system-entropy part. Both are odd under time reversal.
-
-        Parameters
-        ----------
-        x : array (..., L, 2)
-
-        Returns
-        -------
-        numpy.ndarray (..., L - 1)
-        """
-        x = self._points(x)
-        if x.ndim < 2:
-            raise ValueError(f"x must have shape (..., L, 2), got shape {x.shape}")
-        u = self.potential(x)
-        mid = 0.5 * (x[..., 1:, :] + x[..., :-1, :])
-        heat = np.sum(self.force(mid) * np.diff(x, axis=-2), axis=-1)
-        return (np.diff(u, axis=-1) + heat) / self.temperature
-
-    # -------------------------------------------------------------- simulation
-    def simulate(
-        self, trajectories: int, steps: int, seed: int = 0, exact_ep: bool = False, workers: int | None = None
-    ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
-        """Simulate in memory: float32 (M, L, 2), plus float32 (M, L-1) EP when ``exact_ep``.
-
-        Identical, for the same arguments, to what :func:`simulate_to_file` writes.
-        """
-        from .io import simulate_to_arrays
-
-        arrays = simulate_to_arrays(self, trajectories, steps, seed=seed, exact_ep=exact_ep, workers=workers)
-        return (arrays["states"], arrays["ep"]) if exact_ep else arrays["states"]
+    _notes = (
+        "U = a (|x|^2 - r0^2)^2 / 4 + b x_1, drive f = (w0 + w1 exp(-U)) R grad U (R: +90 degrees), "
+        "gamma dx = (-grad U + f) dt + sqrt(2 gamma T) dW, Euler-Maruyama with step dt. "
+        "ep_rate_exact = <|f|^2> / (gamma T) over the Boltzmann density (quadrature); "
+        "ep_per_step_exact = ep_rate_exact * dt, the continuous-time value: the simulated "
+        "chain's mean EP per step differs at relative O(dt). ep_rate_linear: the most EP a "
+        "current with an affine weight W x + c reveals (TUR). First states drawn from the "
+        "exact Boltzmann density."
+    )

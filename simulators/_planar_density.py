@@ -1,16 +1,17 @@
-"""The driven ring's stationary density: quadrature over the plane and exact samples.
+"""Stationary density of the planar driven systems: quadrature over the plane and exact samples.
 
-:class:`RingDensityMixin` is a base class (a mixin with no fields; its only
-state is the cached quadrature) of
-:class:`~neep.simulators.driven_ring.DrivenRing`. The Boltzmann density
-``exp(-U / T) / Z`` is integrated in float64 in polar coordinates
-(trapezoid rule in the angle, Gauss-Legendre in the radius over the annulus
-outside which ``U - min U > 60 T``), refined by doubling both until two
-successive results agree to 1e-12; the same annulus bounds the rejection
-sampler of stationary states. It needs the host's parameters (``a``, ``r0``,
-``b``, ``w0``, ``w1``, ``temperature``) and fields (``_potential``,
-``_fields``, ``potential``); the exact EP built on these averages stays in
-``driven_ring``.
+:class:`PlanarDensityMixin` is a base class (a mixin with no fields; its only
+state is the cached quadrature) of the 2-D models whose drive keeps the
+Boltzmann density ``exp(-U / T) / Z`` stationary
+(:class:`~neep.simulators.driven_ring.DrivenRing`,
+:class:`~neep.simulators.swirl.Swirl`). The density is integrated in float64
+in polar coordinates (trapezoid rule in the angle, Gauss-Legendre in the
+radius over the host's annulus :attr:`radial_range`, outside which
+``U - min U > 60 T``), refined by doubling both until two successive results
+agree to 1e-12; the same annulus bounds the rejection sampler of stationary
+states. It needs the host's ``temperature``, ``parameters`` (a dict, for
+messages), ``radial_range`` and fields (``_potential``, ``_fields``,
+``potential``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 import numpy as np
 import scipy.optimize
 
-__all__ = ["RingDensityMixin"]
+__all__ = ["PlanarDensityMixin"]
 
 #: The quadrature and the initial-state sampler ignore the region where
 #: U - min U > _CUT T (relative density below e^-60).
@@ -32,32 +33,13 @@ _CUT = 60.0
 _TOLERANCE = 1e-12
 
 
-class RingDensityMixin:
-    """Quadrature over, and exact samples from, the stationary density of :class:`DrivenRing`.
+class PlanarDensityMixin:
+    """Quadrature over, and exact samples from, the Boltzmann density of a planar model.
 
-    A mixin: it needs the host's parameters and fields and holds nothing of
-    its own but the cached quadrature.
+    A mixin: it needs the host's parameters and fields, and holds nothing of
+    its own but the cached quadrature. The host defines ``radial_range``: an
+    annulus ``(r_lo, r_hi)`` outside which ``U - min U > 60 T`` (``_CUT``).
     """
-
-    @cached_property
-    def radial_range(self) -> tuple[float, float]:
-        """Annulus ``r_lo <= |x| <= r_hi`` outside which ``U - min U > 60 T``.
-
-        From the bound ``U >= a (r^2 - r0^2)^2 / 4 - |b| r =: L(r)`` and
-        ``min U <= -|b| r0``: outside, ``U - min U >= L(r) + |b| r0 > 60 T``.
-        """
-        a, r0, b = self.a, self.r0, abs(self.b)
-        cut = _CUT * self.temperature
-
-        def excess(r: float) -> float:
-            return 0.25 * a * (r * r - r0 * r0) ** 2 - b * r + b * r0 - cut
-
-        r_lo = 0.0 if excess(0.0) <= 0 else scipy.optimize.brentq(excess, 0.0, r0, xtol=1e-14)
-        top = max(2.0 * r0, 1.0)
-        while excess(top) <= 0:
-            top *= 2.0
-        r_hi = scipy.optimize.brentq(excess, r0, top, xtol=1e-14)
-        return float(r_lo), float(r_hi)
 
     def _grid(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Quadrature nodes ``x0, x1`` and weights (area element included) on an n x n polar grid."""
@@ -69,6 +51,9 @@ class RingDensityMixin:
         x0 = np.outer(r, np.cos(theta)).ravel()
         x1 = np.outer(r, np.sin(theta)).ravel()
         return x0, x1, np.repeat(wr * (2.0 * math.pi / n), n)
+
+    def _described(self) -> str:
+        return ", ".join(f"{name}={value!r}" for name, value in self.parameters.items())
 
     @cached_property
     def _quadrature(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
@@ -83,10 +68,7 @@ class RingDensityMixin:
             z = float(weights.sum())
             f2 = float(weights @ (f0 * f0 + f1 * f1)) / z
             if not (math.isfinite(z) and math.isfinite(f2)):
-                raise ValueError(
-                    f"the exact EP is not finite in float64 for these parameters: a={self.a!r}, "
-                    f"r0={self.r0!r}, b={self.b!r}, w0={self.w0!r}, w1={self.w1!r}"
-                )
+                raise ValueError(f"the exact EP is not finite in float64 for these parameters: {self._described()}")
             log_z = math.log(z) - shift / self.temperature
             if previous is not None:
                 dz, df = abs(log_z - previous[0]), abs(f2 - previous[1]) / max(previous[1], 1e-300)
@@ -94,8 +76,7 @@ class RingDensityMixin:
                     break
             if n >= 1024:
                 raise ValueError(
-                    f"the quadrature did not converge on a {n} x {n} grid (parameters too extreme: "
-                    f"a={self.a!r}, r0={self.r0!r}, b={self.b!r}, temperature={self.temperature!r})"
+                    f"the quadrature did not converge on a {n} x {n} grid (parameters too extreme: {self._described()})"
                 )
             previous = (log_z, f2)
             n *= 2
