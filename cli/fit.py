@@ -58,8 +58,8 @@ def _positive_float(ctx: click.Context, param: click.Parameter, value: float | N
     return value
 
 
-def _non_negative_float(ctx: click.Context, param: click.Parameter, value: float) -> float:
-    if not value >= 0:
+def _non_negative_float(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    if value is not None and not value >= 0:
         raise click.BadParameter(f"must be >= 0, got {value}")
     return value
 
@@ -150,7 +150,12 @@ def _format_summary(summary: dict, output: Path, seconds: float) -> str:
                      f"{base['value']:.5g} ± {base['stderr']:.2g} {unit}")
     kept = ", ".join(f"seed {k['seed'] + 1} iteration {k['iteration']}" for k in summary.get("kept", []))
     if kept:
-        lines.append(f"kept         {kept} (best validation J; the rate above is measured on other data)")
+        trained = summary.get("iterations_trained") or []
+        stop = ""
+        if summary.get("patience") and trained and max(trained) < summary["iterations"]:
+            stop = (f"; trained {', '.join(str(t) for t in trained)} steps, stopped after {summary['patience']} "
+                    "evaluations without a better validation J")
+        lines.append(f"kept         {kept} (best validation J; the rate above is measured on other data{stop})")
     flags = summary.get("flags") or []
     if flags:
         lines.extend(f"WARNING      {flag}" for flag in flags)
@@ -213,13 +218,18 @@ def read_options(command):
 @click.option("--learning-rate", type=float, default=None, callback=_positive_float,
               help=f"Adam learning rate. Default: {FIT_DEFAULTS['learning_rate']:g}; "
                    f"{GRU_DEFAULTS['learning_rate']:g} for gru.")
-@click.option("--weight-decay", type=float, default=FIT_DEFAULTS["weight_decay"], show_default=True,
-              callback=_non_negative_float,
-              help="L2 weight decay added to the gradient (PyTorch Adam's, as in the paper).")
+@click.option("--weight-decay", type=float, default=None, callback=_non_negative_float,
+              help=f"L2 weight decay added to the gradient (PyTorch Adam's, as in the paper). Default: "
+                   f"{FIT_DEFAULTS['weight_decay']:g}; 0 for current (its correction network starts at zero, "
+                   "so an L2 term is all its hidden layers would learn from: it kills them).")
 @click.option("--iterations", type=click.IntRange(min=1), default=None,
-              help="Training steps per seed. Default: 2000 for current (it starts at its closed-form "
-                   "solution) and gru (a GRU of 32 units, embedding 8, XLA: sized to finish on a laptop "
-                   "CPU), 3000 for mlp and embedding (the paper: 50000).")
+              help="Training steps per seed. Default: current trains until its validation J stops "
+                   "improving (--patience), at most 30000 steps (a linear force stops near 1000: its "
+                   "closed-form start is exact); 2000 for gru (a GRU of 32 units, embedding 8, XLA: sized "
+                   "to finish on a laptop CPU), 3000 for mlp and embedding (the paper: 50000).")
+@click.option("--patience", type=click.IntRange(min=0), default=None,
+              help="Stop once this many evaluations in a row bring no new best validation J "
+                   "(--iterations is then a cap). Default: 10 for current, off for the others; 0: off.")
 @click.option("--eval-every", type=click.IntRange(min=1), default=FIT_DEFAULTS["eval_every"], show_default=True,
               help="Evaluate on a fixed held-out subset every this many steps; the best weights by "
                    "held-out objective are kept.")
@@ -242,9 +252,10 @@ def read_options(command):
                    "JAX (KERAS_BACKEND=jax): keras.distribution.DataParallel. Several workers: set TF_CONFIG "
                    "(TensorFlow) or KERAS_DISTRIBUTION_JOB_ADDRESSES, _NUM_PROCESSES, _PROCESS_ID (JAX) "
                    "on each and run the same command on each; worker 0 writes -o.")
-@click.option("--ema", "ema_momentum", type=float, default=FIT_DEFAULTS["ema_momentum"], show_default=True,
-              help="Momentum of the moving average of the weights that is evaluated and kept (a "
-                   "steadier estimate than the raw SGD weights); 0 turns it off (the paper's way).")
+@click.option("--ema", "ema_momentum", type=float, default=None,
+              help=f"Momentum of the moving average of the weights that is evaluated and kept (a "
+                   f"steadier estimate than the raw SGD weights). Default: {FIT_DEFAULTS['ema_momentum']:g}; "
+                   "0.999 for current; 0 turns it off (the paper's way).")
 @click.option("--tensorboard", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Also write TensorBoard logs (loss, objective, held-out EP rate per evaluation) "
                    "into this folder; view with `tensorboard --logdir DIR`.")
@@ -267,10 +278,10 @@ def read_options(command):
                    "must match them.")
 @read_options
 def fit(paths: tuple[Path, ...], output: Path, model: str | None, hidden_units: int | None, layers: int | None,
-        batch_size: int | None, large_batch: int | None, learning_rate: float | None, weight_decay: float,
-        iterations: int | None, eval_every: int,
+        batch_size: int | None, large_batch: int | None, learning_rate: float | None, weight_decay: float | None,
+        iterations: int | None, patience: int | None, eval_every: int,
         seeds: int, seq_len: int, normalize: bool, dt: float | None, seed: int, precision: str,
-        ema_momentum: float, data_parallel: bool, tensorboard: Path | None, data_check: bool, baselines: bool,
+        ema_momentum: float | None, data_parallel: bool, tensorboard: Path | None, data_check: bool, baselines: bool,
         baseline_degree: int,
         force: bool, resume: bool, key: str | None, columns: str | None, time_column: str | None,
         waiting_time_column: str | None) -> None:
@@ -322,7 +333,7 @@ def fit(paths: tuple[Path, ...], output: Path, model: str | None, hidden_units: 
     data = load_input(paths, dt, key=key, columns=columns, time_column=time_column,
                       waiting_time_column=waiting_time_column)
     check_model_for_data(data, model, seq_len)
-    if not 0 <= ema_momentum < 1:
+    if ema_momentum is not None and not 0 <= ema_momentum < 1:
         raise click.BadParameter(f"must be in [0, 1), got {ema_momentum}", param_hint="--ema")
     if tensorboard is not None and not tensorboard.parent.exists():
         raise click.BadParameter(f"folder {str(tensorboard.parent)!r} does not exist", param_hint="--tensorboard")
@@ -346,13 +357,13 @@ def fit(paths: tuple[Path, ...], output: Path, model: str | None, hidden_units: 
                            learning_rate=learning_rate, weight_decay=weight_decay, iterations=iterations,
                            eval_every=eval_every, seeds=seeds, seq_len=seq_len, normalize=normalize, seed=seed,
                            precision=precision, ema_momentum=ema_momentum or None, data_check=data_check,
-                           data_parallel=data_parallel,
+                           data_parallel=data_parallel, patience=patience or None,
                            baseline=baselines, baseline_degree=baseline_degree)
-            if large_batch is not None:  # rescaled from the defaults unless given (estimators.large_batch)
-                ctx = click.get_current_context()
-                for name in ("eval_every", "ema_momentum"):  # the command's defaults are not "given"
-                    if ctx.get_parameter_source(name) == click.core.ParameterSource.DEFAULT:
-                        del options[name]
+            # Not given: the model kind's default (runs.defaults), rescaled with --large-batch.
+            ctx = click.get_current_context()
+            for name in ("eval_every", "ema_momentum", "weight_decay", "patience"):
+                if ctx.get_parameter_source(name) == click.core.ParameterSource.DEFAULT:
+                    del options[name]
             if resume:  # the interrupted run's options, except those given on this command line
                 ctx = click.get_current_context()
                 given = {"baseline": "baselines"}

@@ -172,7 +172,8 @@ def assess(config: FitConfig, prepared: PreparedFit, exact: ExactValues, measure
         diagnostics.append(check_overfitting(train_rate, float(np.std(train_reps, ddof=1)),
                                              seed_rate, float(np.std(seed_reps, ddof=1))))
     if config.data_check:
-        diagnostics.append(_data_check(config, prepared, linear, layout, models[0], rate_interval.stderr))
+        diagnostics.append(_data_check(config, prepared, linear, layout, models[0], rate_interval.stderr,
+                                       closed_form_only=_kept_starts(history, len(models))))
     value = rate_interval.value
     return Assessment(
         ep_rate_interval=rate_interval,
@@ -219,9 +220,23 @@ def _replicates_free(config: FitConfig, prepared: PreparedFit, delta_s: np.ndarr
     return float(stats.statistics()["rate"][0]) * scale, reps
 
 
+def _kept_starts(history: list[dict], seeds: int) -> bool:
+    """Whether every seed kept its closed-form start (the evaluation kept is iteration 0)."""
+    kept = {r["seed"] for r in history if r.get("kept") and r["iteration"] == 0}
+    return len(kept) == seeds
+
+
 def _data_check(config: FitConfig, prepared: PreparedFit, linear: LinearCurrent | None, layout: int,
-                first, stderr: float) -> Diagnostic:
-    """Refit the first seed on 1/4 and 1/2 of the training data; compare on the same held-out data."""
+                first, stderr: float, closed_form_only: bool = False) -> Diagnostic:
+    """Refit the first seed on 1/4 and 1/2 of the training data; compare on the same held-out data.
+
+    ``closed_form_only``: every seed kept the closed-form linear start (the
+    current model), so the estimate IS the closed form's: refitting the
+    closed form on the fractions measures its growth with data exactly, and
+    no network is trained (a network refit would keep its start too).
+    """
+    if closed_form_only and linear is not None:
+        return _closed_form_check(config, prepared, linear, layout, stderr)
     seed = seed_for(config.seed, 0)
     rates = []
     for fraction in DATA_FRACTIONS:
@@ -243,3 +258,24 @@ def _data_check(config: FitConfig, prepared: PreparedFit, linear: LinearCurrent 
     full = _replicates(config, prepared, _predict(first, prepared.test.states, prepared, config), layout)["rate"][0]
     fractions = list(DATA_FRACTIONS[: len(rates)]) + [1.0]
     return check_data_growth(fractions, rates + [full], stderr)
+
+
+def _closed_form_check(config: FitConfig, prepared: PreparedFit, linear: LinearCurrent, layout: int,
+                       stderr: float) -> Diagnostic:
+    """The data check of a kept closed-form start: the closed form refitted on fractions, measured as the fit is."""
+    rates = []
+    for fraction in (*DATA_FRACTIONS, 1.0):
+        if fraction < 1:
+            try:
+                part = prepared.train.split(fraction, min_steps=prepared.seq_len)[0]
+            except ValueError:
+                continue
+            _say(config, f"data check: closed form refitted on {fraction:g} of the training data")
+            current = fit_linear_current(part.states, mean=prepared.mean, std=prepared.std)
+        else:
+            current = linear
+        delta_s = map_parts(current.delta_s, prepared.test.states)
+        rates.append((fraction, _replicates(config, prepared, delta_s, layout)["rate"][0]))
+    if len(rates) < 2:
+        return Diagnostic("data", False, "data check skipped: too little training data to refit on fractions")
+    return check_data_growth([f for f, _ in rates], [r for _, r in rates], stderr)

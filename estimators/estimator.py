@@ -145,6 +145,10 @@ class NEEP:
         as one device). JAX: ``keras.distribution.DataParallel``; TensorFlow:
         ``tf.distribute.MirroredStrategy`` over the GPUs (the CPU's logical
         devices without one). Seeds are then trained one after the other.
+    patience : int or None
+        Stop a seed's training once this many evaluations in a row brought
+        no new best validation J (``iterations`` is then a cap): train until
+        the held-out objective stops improving. None: train all iterations.
 
     Attributes
     ----------
@@ -234,6 +238,7 @@ class NEEP:
         device: bool | str = "auto",
         stack_seeds: bool | str = "auto",
         data_parallel: bool = False,
+        patience: int | None = None,
     ):
         self.model = model
         self.hidden_units = hidden_units
@@ -268,6 +273,7 @@ class NEEP:
         self.device = device
         self.stack_seeds = stack_seeds
         self.data_parallel = data_parallel
+        self.patience = patience
 
     # -- parameters ------------------------------------------------------------------
     def get_params(self) -> dict:

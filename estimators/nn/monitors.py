@@ -143,6 +143,10 @@ class EPMonitor(_Periodic):
         and objective ``train_objective`` with the same weights (the
         supplement's Fig. S2: the training-set estimate can drift away while
         the held-out one converges). Costs one more evaluation pass.
+    patience : int or None
+        Stop training (``model.stop_training``) once this many evaluations in
+        a row brought no new best objective: train until the held-out J stops
+        improving, the iterations being a cap. None: train them all.
 
     Attributes
     ----------
@@ -154,6 +158,8 @@ class EPMonitor(_Periodic):
         ``ep_rate_exact`` (None without truth), ``train_ep_rate`` and
         ``train_objective`` (None without ``train_states``), ``seconds``.
     best_objective, best_iteration, best_weights
+    stopped : bool
+        Whether ``patience`` stopped the training.
     """
 
     def __init__(
@@ -170,8 +176,12 @@ class EPMonitor(_Periodic):
         train_states=None,
         evaluate_start: bool = False,
         keep_start_unless: float | None = None,
+        patience: int | None = None,
     ):
         super().__init__(every, use_average)
+        if patience is not None and (isinstance(patience, bool) or int(patience) < 1):
+            raise ValueError(f"patience must be an integer >= 1 or None, got {patience!r}")
+        self.patience = None if patience is None else int(patience)
         self.evaluate_start = bool(evaluate_start)
         self.keep_start_unless = keep_start_unless
         if not dt > 0:
@@ -191,6 +201,7 @@ class EPMonitor(_Periodic):
         self.best_iteration = None
         self.best_weights = None
         self.kept_start = False
+        self.stopped = False
         self._start_record = self._best_values = None
         seq_len = self._seq_len()
         if self.exact_ep is not None:
@@ -200,6 +211,17 @@ class EPMonitor(_Periodic):
 
     def _seq_len(self) -> int:
         return int(self.seq_len or getattr(self.model, "seq_len", 2))
+
+    def evaluations_since_best(self) -> int:
+        """Evaluations after the one with the best objective so far (0 when the last one is the best)."""
+        best = self.best_iteration
+        return sum(1 for rec in self.history if best is not None and rec["iteration"] > best)
+
+    def _run(self, step: int, logs) -> None:
+        super()._run(step, logs)
+        if self.patience is not None and self.evaluations_since_best() >= self.patience:
+            self.stopped = True
+            self.model.stop_training = True
 
     def evaluate(self) -> dict:
         seq_len = self._seq_len()

@@ -126,6 +126,9 @@ def fit_summary(est, data=None) -> dict:
         "layers": est.layers,
         "seq_len": est.seq_len_,
         "iterations": est.iterations,
+        "patience": getattr(est, "patience", None),
+        "iterations_trained": [max((r["iteration"] for r in est.history_ if r["seed"] == k), default=0)
+                               for k in range(len(est.models_))],
         "eval_every": est.eval_every,
         "batch_size": est.batch_size,
         "learning_rate": est.learning_rate,

@@ -23,7 +23,7 @@ __all__ = ["PRECISIONS", "FitConfig"]
 PRECISIONS = ("float32", "mixed_bfloat16")
 
 _POSITIVE = ("batch_size", "iterations", "eval_every", "eval_samples", "seeds", "embedding_dim", "eval_batch_size")
-_POSITIVE_OR_NONE = ("hidden_units", "layers", "steps_per_execution")
+_POSITIVE_OR_NONE = ("hidden_units", "layers", "steps_per_execution", "patience")
 _CHOICES = {"data_parallel": (True, False), "stack_seeds": (True, False, "auto"), "device": (True, False, "auto")}
 
 
@@ -78,6 +78,7 @@ class FitConfig:
     device: bool | str = "auto"
     stack_seeds: bool | str = "auto"
     data_parallel: bool = False
+    patience: int | None = None
 
     def __post_init__(self) -> None:
         for name in _POSITIVE + _POSITIVE_OR_NONE:

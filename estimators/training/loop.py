@@ -77,7 +77,8 @@ def build_seed_model(config: FitConfig, prepared: PreparedFit, train, seed: int,
     monitor = EPMonitor(prepared.sub_states, dt=prepared.dt, seq_len=seq_len, every=None, exact_ep=prepared.sub_ep,
                         restore_best=config.restore_best, batch_size=config.eval_batch_size,
                         train_states=prepared.train_sub, evaluate_start=True,
-                        keep_start_unless=KEEP_START_UNLESS if linear is not None else None)
+                        keep_start_unless=KEEP_START_UNLESS if linear is not None else None,
+                        patience=config.patience)
     return model, monitor
 
 
@@ -203,19 +204,26 @@ def train_stacked(config: FitConfig, prepared: PreparedFit, seeds: list[int], la
     calls = config.eval_interval // steps
     # With a checkpoint, Ctrl-C stops between calls or after every seed's epoch end (interrupts).
     with deferred_interrupts() if checkpoint is not None else contextlib.nullcontext() as pending:
+        stopped: set[int] = set()  # seeds whose monitor stopped them (patience): frozen, no more callbacks
         for epoch in range(epochs):
-            for callbacks in lists:
-                callbacks.on_epoch_begin(epoch)
+            for j, callbacks in enumerate(lists):
+                if j not in stopped:
+                    callbacks.on_epoch_begin(epoch)
             for _ in range(calls):
                 logs = trainer.step(next(feed))
                 if pending is not None:
                     pending.raise_if_requested()
-            trainer.unstack()
+            trainer.unstack(stopped)
             values = {name: np.asarray(value) for name, value in logs.items()}
             for j, callbacks in enumerate(lists):
-                callbacks.on_epoch_end(epoch, {name: float(v[j]) for name, v in values.items()})
+                if j not in stopped:
+                    callbacks.on_epoch_end(epoch, {name: float(v[j]) for name, v in values.items()})
+                    if getattr(built[j][0], "stop_training", False):
+                        stopped.add(j)
             if pending is not None:
                 pending.raise_if_requested()
+            if len(stopped) == len(lists):
+                break
     for callbacks in lists:
         callbacks.on_train_end()
     return [_finish(config, model, monitor) for model, monitor in built]

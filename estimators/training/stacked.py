@@ -85,10 +85,12 @@ class StackedTrainer:
         logs, self.state = fn(self.state, data)
         return logs
 
-    def unstack(self) -> list:
-        """Write each seed's state back into its model; returns the models."""
+    def unstack(self, stopped: Sequence[int] = ()) -> list:
+        """Write each seed's state back into its model (but those in ``stopped``: they keep theirs)."""
         trainable, non_trainable, optimizer, metrics = self.state
         for k, model in enumerate(self.models):
+            if k in stopped:
+                continue
             for groups, values in ((model.trainable_variables, trainable),
                                    (model.non_trainable_variables, non_trainable),
                                    (model.optimizer.variables, optimizer),
