@@ -9,7 +9,6 @@ trained correction must beat the start in the paired selection and most of
 the missing EP must come back.
 """
 
-import numpy as np
 import pytest
 
 from neep.estimators import NEEP, fit_to_folder
