@@ -40,6 +40,7 @@ from .stats.diagnostics import (
     check_bound,
     check_convergence,
     check_data_growth,
+    check_kept_start,
     check_overfitting,
 )
 from .stats.exact import ExactValues
@@ -162,6 +163,7 @@ def assess(config: FitConfig, prepared: PreparedFit, exact: ExactValues, measure
     best = measures.best
     seed_history = [r for r in history if r["seed"] == best]
     diagnostics.append(check_convergence(seed_history, rate_interval.sampling_stderr))
+    diagnostics.append(check_kept_start(seed_history, rate_interval.stderr))
     kept = [r for r in seed_history if r.get("kept")]
     if kept and kept[0].get("train_ep_rate") is not None and prepared.train_sub is not None:
         model = models[best]

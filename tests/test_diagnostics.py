@@ -10,6 +10,7 @@ from neep.estimators.stats.diagnostics import (
     check_bound,
     check_convergence,
     check_data_growth,
+    check_kept_start,
     check_overfitting,
 )
 
@@ -63,3 +64,18 @@ def test_a_data_starved_fit_is_flagged():
     assert est.flags_ and all(isinstance(f, str) for f in est.flags_)
     data = [d for d in est.diagnostics_ if d.name == "data"][0]  # the refits ran
     assert data.details["fractions"] == [0.25, 0.5, 1.0] and len(data.details["rates"]) == 3
+
+
+def test_a_kept_start_is_doubted_only_beyond_its_paired_error_and_the_stated_one():
+    def history(gain, gain_stderr):
+        return [{"iteration": 0, "ep_rate": 1.0, "trained_rate_gain": gain, "trained_rate_gain_stderr": gain_stderr,
+                 "trained_iteration": 900}, {"iteration": 100, "ep_rate": 1.1}]
+
+    # 0.2 above the kept start, 10 paired SE, and beyond the rate's stated error 0.05: flagged
+    assert check_kept_start(history(0.2, 0.02), 0.05).flagged
+    # 10 paired SE but within the stated error (the estimate is not off by more than it says): quiet
+    assert not check_kept_start(history(0.04, 0.004), 0.05).flagged
+    # beyond the stated error but 2 paired SE (training noise): quiet
+    assert not check_kept_start(history(0.2, 0.1), 0.05).flagged
+    # the start was not kept: no record of a gain, nothing to judge
+    assert not check_kept_start([{"iteration": 0, "ep_rate": 1.0}], 0.05).flagged

@@ -9,6 +9,7 @@ trained correction must beat the start in the paired selection and most of
 the missing EP must come back.
 """
 
+import numpy as np
 import pytest
 
 from neep.estimators import NEEP, fit_to_folder
@@ -53,6 +54,11 @@ def test_patience_stops_when_the_validation_objective_stops_improving():
         history = [r for r in est.history_ if r["seed"] == k]
         best = max(history, key=lambda r: r["test_objective"])["iteration"]
         assert history[-1]["iteration"] == best + 3 * 50 < 20_000  # exactly `patience` evaluations later
+    # The start (exact for a linear force) was kept; how far the trained weights moved the rate is recorded
+    # with its paired error, and a linear chain gives no reason to doubt the start.
+    start = next(r for r in est.history_ if r["seed"] == est.best_seed_ and r["iteration"] == 0)
+    assert start["kept"] and np.isfinite(start["trained_rate_gain"]) and start["trained_rate_gain_stderr"] > 0
+    assert not [d for d in est.diagnostics_ if d.name == "start" and d.flagged]
 
 
 def test_patience_is_checked():

@@ -203,6 +203,7 @@ class EPMonitor(_Periodic):
         self.kept_start = False
         self.stopped = False
         self._start_record = self._best_values = None
+        self._start_delta = self._trained = None
         seq_len = self._seq_len()
         if self.exact_ep is not None:
             self._exact_windows = window_sums(self.exact_ep, seq_len)
@@ -240,7 +241,12 @@ class EPMonitor(_Periodic):
                     values = delta_s.astype(np.float64) - np.exp(-delta_s.astype(np.float64))
                     if self._start_record is None and self.best_iteration == 0:
                         self._start_record = (objective, values, self.best_weights)
+                        self._start_delta = delta_s.astype(np.float64)
                     self._best_values = values
+            step = self._step()
+            if self.keep_start_unless is not None and step > 0 and (
+                    self._trained is None or objective > self._trained[0]):
+                self._trained = (objective, step, delta_s.astype(np.float64))  # the best trained evaluation
         per_window = ep_rate_from_cumulative(delta_s, 1.0)
         per_step = per_window / (seq_len - 1)
         record = {
@@ -275,9 +281,29 @@ class EPMonitor(_Periodic):
             if not self.best_objective - objective > self.keep_start_unless * gain_stderr:
                 self.best_objective, self.best_iteration, self.best_weights = objective, 0, weights
                 self.kept_start = True
+        if self.best_iteration == 0 and self._start_delta is not None and self._trained is not None:
+            self._note_trained_gain()
         self._start_record = self._best_values = None
+        self._start_delta = self._trained = None
         if self.restore_best and self.best_weights is not None:
             self.model.set_weights(self.best_weights)
+
+    def _note_trained_gain(self) -> None:
+        """The start is kept: record how far the best trained evaluation's rate was above it (paired).
+
+        Written into the start's record (iteration 0) as ``trained_rate_gain``
+        and ``trained_rate_gain_stderr`` (per unit time, like ``ep_rate``): a
+        gain well beyond its error means the start, not the network, set the
+        estimate although training found higher EP (``stats.diagnostics``).
+        """
+        _, step, trained = self._trained
+        difference = trained - self._start_delta
+        scale = 1.0 / ((self._seq_len() - 1) * self.dt)
+        gain = float(np.sum(difference) / difference.size) * scale
+        for rec in self.history:
+            if rec["iteration"] == 0:
+                rec.update(trained_rate_gain=gain, trained_rate_gain_stderr=mean_stderr(difference) * scale,
+                           trained_iteration=step)
 
     #: What ``get_state`` returns: the history, the best so far and the start's paired values.
     STATE_KEYS = ("history", "best_objective", "best_iteration", "best_weights", "start_record", "best_values")
@@ -286,6 +312,7 @@ class EPMonitor(_Periodic):
         """The monitor's state after an evaluation (picklable), to resume training later (``set_state``)."""
         state = {key: getattr(self, key) for key in self.STATE_KEYS[:4]}
         state["start_record"], state["best_values"] = self._start_record, self._best_values
+        state["start_delta"], state["trained"] = self._start_delta, self._trained
         return state
 
     def set_state(self, state: dict) -> None:
@@ -293,6 +320,7 @@ class EPMonitor(_Periodic):
         for key in self.STATE_KEYS[:4]:
             setattr(self, key, state[key])
         self._start_record, self._best_values = state["start_record"], state["best_values"]
+        self._start_delta, self._trained = state.get("start_delta"), state.get("trained")
         if self.history:
             self._start = time.perf_counter() - self.history[-1]["seconds"]
 

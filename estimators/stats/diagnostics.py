@@ -40,6 +40,8 @@ __all__ = [
     "THRESHOLD",
     "check_blocks",
     "check_convergence",
+    "check_kept_start",
+    "KEPT_START_SIGMAS",
     "check_overfitting",
     "check_data_growth",
     "check_baseline",
@@ -48,6 +50,8 @@ __all__ = [
 ]
 
 THRESHOLD = 2.0
+#: A kept start is doubted beyond this many paired standard errors (as many as it takes to replace it).
+KEPT_START_SIGMAS = 3.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,6 +117,29 @@ def check_convergence(history: list[dict], stderr: float) -> Diagnostic:
                f"(trend {t:.1f} standard errors); more iterations would likely raise it" if flagged
                else "no upward trend in the second half of training")
     return Diagnostic("convergence", flagged, message, {"rise_second_half": rise, "trend_sigmas": t})
+
+
+def check_kept_start(history: list[dict], stderr: float) -> Diagnostic:
+    """The closed-form start was kept although training reached a clearly higher validation rate.
+
+    ``history``: the best seed's records; the start's (iteration 0) carries
+    ``trained_rate_gain`` and its paired standard error when the start was
+    kept (``nn.monitors.EPMonitor``). Flagged when the gain exceeds
+    ``KEPT_START_SIGMAS`` of its own errors AND the reported error of the
+    rate ``stderr``: the kept estimate is then likely low by more than it
+    claims (typically a nonlinear force the correction has not learned yet).
+    """
+    start = next((r for r in history if r["iteration"] == 0 and r.get("trained_rate_gain") is not None), None)
+    if start is None:
+        return Diagnostic("start", False, "the start was not kept (or no start): nothing to judge", {})
+    gain, gain_stderr = float(start["trained_rate_gain"]), float(start["trained_rate_gain_stderr"])
+    t = _sigmas(gain, gain_stderr)
+    flagged = t > KEPT_START_SIGMAS and gain > stderr
+    message = (f"likely low: the closed-form start was kept, but training reached a validation rate {gain:.4g} "
+               f"higher (iteration {start.get('trained_iteration')}, {t:.1f} paired standard errors); the force "
+               "is likely nonlinear and not yet learned: train longer (--patience, --iterations) or with more data"
+               if flagged else "the kept start was not clearly below the trained network")
+    return Diagnostic("start", flagged, message, {"trained_rate_gain": gain, "gain_sigmas": t})
 
 
 def check_overfitting(train_rate: float, train_stderr: float, test_rate: float, test_stderr: float) -> Diagnostic:
