@@ -46,6 +46,8 @@ CLI = dict(model="current", batch_size=4096, learning_rate=1e-3, weight_decay=5e
 #: name -> (NEEP kwargs, patch options)
 SETTINGS = {
     "default": ({}, {}),
+    "cli": ({"data_check": True, "baseline": True, "track_train": True}, {}),  # all of `neep fit`'s fit work
+    "base": ({"baseline": True}, {}),        # the baselines, no data check, no training-set tracking
     "nostart": ({"linear_start": False}, {}),
     "keep0": ({}, {"keep": 0.0}),            # plain best validation J (start competes, no margin)
     "keep2": ({}, {"keep": 2.0}),
@@ -59,6 +61,7 @@ SETTINGS = {
     "pat10": ({"iterations": 30000}, {"patience": 10}),   # stop after 10 evaluations without a new best J
     "pat5": ({"iterations": 30000}, {"patience": 5}),
     "pat20": ({"iterations": 30000}, {"patience": 20}),
+    "plateau": ({}, {"plateau": 0.3}),       # with patience P: lr x 0.3 after P/2 evaluations without a new best
     "deg2": ({}, {"degree": 2}),             # closed-form start of force degree 2 (then the net corrects)
     "deg3": ({}, {"degree": 3}),
     "sq": ({}, {"features": 2}),             # correction reads (z, z_i z_k)
@@ -212,6 +215,10 @@ def patched(opts: dict, record: dict):
                 since = sum(1 for _ in itertools.takewhile(lambda r: not r["best"], reversed(self.history)))
                 if since >= patience:
                     self.model.stop_training = True
+                elif "plateau" in opts and since == patience // 2:
+                    lr = self.model.optimizer.learning_rate
+                    lr.assign(lr * opts["plateau"])
+                    record.setdefault("lr_cuts", []).append(self.history[-1]["iteration"])
 
             stack.enter_context(mock.patch.object(cb.EPMonitor, "on_epoch_end", on_epoch_end))
         yield
