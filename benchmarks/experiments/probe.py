@@ -71,10 +71,13 @@ SETTINGS = {
     "b1024": ({"batch_size": 1024}, {}),
     "b16k": ({"batch_size": 16384}, {}),
     "ema0": ({"ema_momentum": None}, {}),
+    "rise": ({}, {"rise": 0.01}),            # with patience: also go on while the monitored rate still rises > 1 % per 1000 steps
+    "ev4x": ({"eval_samples": 524288}, {}),   # 4x the validation subset the monitor evaluates
     "ema999": ({"ema_momentum": 0.999}, {}),
     "wd0": ({"weight_decay": 0.0}, {}),
     "adamw": ({"decoupled_weight_decay": True}, {}),   # Keras AdamW: decay outside Adam's normalization
     "nonorm": ({"normalize": False}, {}),
+    "alpha": ({}, {"alpha": -0.5}),          # alpha-NEEP training loss (Kwon & Baek 2024), alpha = -0.5
     "tanh": ({}, {"activation": "tanh"}),
     "silu": ({}, {"activation": "silu"}),
 }
@@ -188,6 +191,17 @@ def patched(opts: dict, record: dict):
                 return keras.optimizers.Adam(learning_rate=sched)
 
             stack.enter_context(mock.patch.object(tr, "make_optimizer", optimizer))
+        if "alpha" in opts:
+            # alpha-divergence objective: per pair e^{a s}/a - e^{-(1+a) s}/(1+a), maximized; its optimum is
+            # the same log-ratio (l'(s)/l'(-s) = e^{-s} for l = -objective), and a -> 0 is J up to a constant.
+            # Derived here, not copied from the paper. Selection still uses J.
+            a = float(opts["alpha"])
+
+            def alpha_objective(delta_s):
+                return keras.ops.mean(keras.ops.exp(a * delta_s) / a - keras.ops.exp(-(1 + a) * delta_s) / (1 + a))
+
+            from neep.estimators import model as model_mod
+            stack.enter_context(mock.patch.object(model_mod, "neep_objective", alpha_objective))
         original_end = cb.EPMonitor.on_train_end
 
         def on_train_end(self, logs=None):
@@ -213,7 +227,12 @@ def patched(opts: dict, record: dict):
             def on_epoch_end(self, epoch, logs=None):
                 original_epoch_end(self, epoch, logs)
                 since = sum(1 for _ in itertools.takewhile(lambda r: not r["best"], reversed(self.history)))
-                if since >= patience:
+                rising = False
+                if "rise" in opts and len(self.history) >= 20:
+                    last = np.mean([r["ep_rate"] for r in self.history[-10:]])
+                    before = np.mean([r["ep_rate"] for r in self.history[-20:-10]])
+                    rising = (last - before) > opts["rise"] * abs(last)
+                if since >= patience and not rising:
                     self.model.stop_training = True
                 elif "plateau" in opts and since == patience // 2:
                     lr = self.model.optimizer.learning_rate
