@@ -26,7 +26,6 @@ from unittest import mock
 
 import keras
 import numpy as np
-
 from neep.estimators import NEEP
 from neep.estimators import callbacks as cb
 from neep.estimators import estimator as est_mod
@@ -39,7 +38,7 @@ DATA = "/work/research-data"
 
 # The defaults of `neep fit` for the current model (estimators/run.py FIT_DEFAULTS, _ITERATIONS_DEFAULT),
 # minus the data check and the baselines (timed separately; they do not change the estimate).
-CLI = dict(model="current", batch_size=4096, learning_rate=1e-3, weight_decay=5e-5, iterations=2000,
+CLI = dict(model="current", batch_size=4096, learning_rate=1e-3, weight_decay=5e-5, iterations=2000,  # noqa: C408
            eval_every=100, seeds=1, ema_momentum=0.99, hidden_units=128, layers=2, data_check=False,
            baseline=False, verbose=0, track_train=False)
 
@@ -72,6 +71,7 @@ SETTINGS = {
     "b16k": ({"batch_size": 16384}, {}),
     "ema0": ({"ema_momentum": None}, {}),
     "rise": ({}, {"rise": 0.01}),            # with patience: also go on while the monitored rate still rises > 1 % per 1000 steps
+    "trend": ({}, {"trend": 3.0}),           # with patience: also go on while the last 20 rates trend up by > 3 SE
     "ev4x": ({"eval_samples": 524288}, {}),   # 4x the validation subset the monitor evaluates
     "ema999": ({"ema_momentum": 0.999}, {}),
     "wd0": ({"weight_decay": 0.0}, {}),
@@ -111,7 +111,8 @@ def load(spec: str) -> tuple[Trajectories, float]:
     name, _, count = spec.partition(":")
     states = np.load(f"{DATA}/{name}.npy", mmap_mode="r")
     ep = np.load(f"{DATA}/{name}.ep.npy", mmap_mode="r")
-    meta = json.load(open(f"{DATA}/{name}.json"))
+    with open(f"{DATA}/{name}.json") as f:
+        meta = json.load(f)
     if count:
         states, ep = states[: int(count)], ep[: int(count)]
     data = Trajectories(states=states, discrete=False, dt=float(meta["dt"]), dt_known=True, exact_ep=ep,
@@ -232,6 +233,13 @@ def patched(opts: dict, record: dict):
                     last = np.mean([r["ep_rate"] for r in self.history[-10:]])
                     before = np.mean([r["ep_rate"] for r in self.history[-20:-10]])
                     rising = (last - before) > opts["rise"] * abs(last)
+                if "trend" in opts and len(self.history) >= 20:
+                    x = np.array([r["iteration"] for r in self.history[-20:]], float)
+                    y = np.array([r["ep_rate"] for r in self.history[-20:]], float)
+                    slope, icpt = np.polyfit(x, y, 1)
+                    res = y - (slope * x + icpt)
+                    se = np.sqrt(np.sum(res**2) / (len(x) - 2) / np.sum((x - x.mean()) ** 2))
+                    rising = rising or slope > opts["trend"] * se
                 if since >= patience and not rising:
                     self.model.stop_training = True
                 elif "plateau" in opts and since == patience // 2:

@@ -8,8 +8,9 @@ import sys
 
 print("| data | setting | rate | 95 % interval | truth | error | covers | time s | kept / stopped at | gain in val. J (paired SE) |")
 print("|---|---|---|---|---|---|---|---|---|---|")
-for line in open(sys.argv[1]):
-    r = json.loads(line)
+with open(sys.argv[1]) as f:
+    records = [json.loads(line) for line in f]
+for r in records:
     gain = "" if r.get("gain") is None else f"{r['gain']:.2e} ({r['gain_se_paired']:.1e})"
     print(f"| {r['data']} | {r['setting']} | {r['rate']:.4f} | {r['low']:.3f} .. {r['high']:.3f} | "
           f"{r['truth_held_out']:.4f} | {100 * r['error']:+.1f} % | {'yes' if r['covers'] else 'no'} | "
