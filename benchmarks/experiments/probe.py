@@ -1,4 +1,8 @@
-"""Probe why the current model does not beat its closed-form start on nonlinear forces (issue 15.3).
+"""Written against the estimators/ layout before the layers (commit ce4f4fa): its monkeypatches name
+modules that moved. Run it on a checkout of that commit (PYTHONPATH pointing at a folder ``neep/``
+of links to its code folders); its findings are what the current defaults implement.
+
+Probe why the current model does not beat its closed-form start on nonlinear forces (issue 15.3).
 
 Research code, not package code: each lead is a monkeypatch of ``neep.estimators``
 around one ``NEEP.fit``, undone afterwards. One JSON line per fit is appended to
