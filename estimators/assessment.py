@@ -174,7 +174,10 @@ def assess(config: FitConfig, prepared: PreparedFit, exact: ExactValues, measure
         diagnostics.append(check_overfitting(train_rate, float(np.std(train_reps, ddof=1)),
                                              seed_rate, float(np.std(seed_reps, ddof=1))))
     if config.data_check:
-        diagnostics.append(_data_check(config, prepared, linear, layout, models[0], rate_interval.stderr,
+        # The refits train at most as long as the first seed did (with patience it may have stopped early).
+        trained = max([r["iteration"] for r in history if r["seed"] == 0] or [config.iterations])
+        refit = dataclasses.replace(config, iterations=max(1, min(config.iterations, trained)))
+        diagnostics.append(_data_check(refit, prepared, linear, layout, models[0], rate_interval.stderr,
                                        closed_form_only=_kept_starts(history, len(models))))
     value = rate_interval.value
     return Assessment(
