@@ -30,8 +30,10 @@ The estimate is SFI's ``Sdot +- Sdot_error`` (its debiased ``Sdot_debiased``
 in its own column) and neep's ``ep_rate`` with its 95 % interval
 (``summary.json``); both per unit time. The truth is the sidecar's
 ``ep_rate_exact`` (the continuous process's rate; the simulated chains
-differ from it at O(dt), see the sidecar notes). Coverage: is the truth
-inside estimate +- 1.96 error (SFI) or neep's interval. Wall time: the fit
+differ from it at O(dt), see the sidecar notes; where the sidecar has the
+chain's own value, ``ep_per_step_exact / dt`` (the bead chain), it is shown
+too). Coverage: is the truth (and the chain's value) inside estimate +- 1.96
+error (SFI) or neep's interval. Wall time: the fit
 only (SFI: from the collection to the EP, JAX compilation included; neep:
 ``summary.json``'s ``seconds``, the whole fit with its data check and
 baselines), data already simulated. SFI's cost grows with the square of the
@@ -51,7 +53,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Row", "Result", "sfi_basis_size", "covers", "format_table", "main"]
+__all__ = ["Row", "Result", "sfi_basis_size", "covers", "format_table", "report", "main"]
 
 Z95 = 1.959963984540054
 # name -> (monomial degree, compute_diffusion_constant method, infer_force_linear preset)
@@ -81,6 +83,7 @@ class Row:
     dt: float
     truth: float
     shape: tuple
+    chain: float | None = None           # the simulated chain's rate where the sidecar has it (beads)
 
     @classmethod
     def from_file(cls, path: Path, name: str | None = None) -> "Row":
@@ -93,8 +96,10 @@ class Row:
                 raise ValueError(f"{sidecar}: no {key!r}")
         if meta.get("state", "continuous") != "continuous" or len(meta.get("shape", [0, 0, 0])) != 3:
             raise ValueError(f"{path}: SFI needs continuous (M, L, d) states")
-        return cls(name or Path(path).stem, Path(path), float(meta["dt"]), float(meta["ep_rate_exact"]),
-                   tuple(meta.get("shape", ())))
+        truth, dt = float(meta["ep_rate_exact"]), float(meta["dt"])
+        chain = meta.get("ep_per_step_exact")
+        chain = None if chain is None or math.isclose(chain / dt, truth, rel_tol=1e-9) else chain / dt
+        return cls(name or Path(path).stem, Path(path), dt, truth, tuple(meta.get("shape", ())), chain)
 
 
 @dataclass(frozen=True)
@@ -111,16 +116,26 @@ class Result:
     seconds: float | None = None
     truth: float | None = None
     notes: str = ""                      # neep's flags, SFI's basis size, or why it was skipped
+    chain: float | None = None           # the chain's rate (Row.chain)
 
     @property
     def covered(self) -> bool | None:
         return None if self.low is None or self.truth is None else covers(self.low, self.high, self.truth)
 
     @property
+    def covered_chain(self) -> bool | None:
+        return None if self.low is None or self.chain is None else covers(self.low, self.high, self.chain)
+
+    @property
     def relative_error(self) -> float | None:
         if self.estimate is None or not self.truth:
             return None
         return self.estimate / self.truth - 1
+
+
+def _none(row: Row, method: str, notes: str) -> Result:
+    """The cell of a method that gave no estimate on ``row``, saying why."""
+    return Result(row.name, method, truth=row.truth, notes=notes, chain=row.chain)
 
 
 def sfi_basis_size(degree: int, dim: int) -> int:
@@ -139,17 +154,18 @@ def _num(value: float | None, digits: int = 4) -> str:
 
 def format_table(results: list[Result]) -> str:
     """The results as a Markdown table (one line per row and method)."""
+    yes = {None: "-", True: "yes", False: "**no**"}
     lines = ["| data | method | EP rate +- error | 95 % interval | truth | covered | rel. error | "
-             "SFI debiased | fit s | notes |", "|---|---|---|---|---|---|---|---|---|---|"]
+             "chain's rate: covered | SFI debiased | fit s | notes |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         if r.estimate is None:
-            lines.append(f"| {r.row} | {r.method} | {r.notes} | | {_num(r.truth)} | | | | | |")
+            lines.append(f"| {r.row} | {r.method} | {r.notes} | | {_num(r.truth)} | | | | | | |")
             continue
-        cov = {None: "-", True: "yes", False: "**no**"}[r.covered]
         rel = "-" if r.relative_error is None else f"{r.relative_error:+.1%}"
+        chain = "-" if r.chain is None else f"{r.chain:.5g}: {yes[r.covered_chain]}"
         lines.append(f"| {r.row} | {r.method} | {r.estimate:.4f} +- {_num(r.error, 2)} | "
-                     f"{r.low:.4f} .. {r.high:.4f} | {_num(r.truth)} | {cov} | {rel} | {_num(r.debiased)} | "
-                     f"{_num(r.seconds, 3)} | {r.notes} |")
+                     f"{r.low:.4f} .. {r.high:.4f} | {_num(r.truth)} | {yes[r.covered]} | {rel} | {chain} | "
+                     f"{_num(r.debiased)} | {_num(r.seconds, 3)} | {r.notes} |")
     return "\n".join(lines)
 
 
@@ -187,21 +203,21 @@ def run_sfi(row: Row, method: str, python: str, max_basis: int, timeout: float) 
     degree, diffusion, preset = SFI_METHODS[method]
     size = sfi_basis_size(degree, row.shape[2])
     if size > max_basis:
-        return Result(row.name, method, truth=row.truth, notes=f"skipped (basis too large: {size} > --max-basis "
+        return _none(row, method, f"skipped (basis too large: {size} > --max-basis "
                                                                f"{max_basis})")
     spec = json.dumps([str(row.path), degree, diffusion, preset])
     try:
         out = subprocess.run([python, __file__, "--sfi-worker", spec], capture_output=True, text=True,
                              timeout=timeout)
     except subprocess.TimeoutExpired:
-        return Result(row.name, method, truth=row.truth, notes=f"skipped (over --sfi-timeout {timeout:g} s)")
+        return _none(row, method, f"skipped (over --sfi-timeout {timeout:g} s)")
     if out.returncode != 0:
         last = (out.stderr.strip().splitlines() or ["no output"])[-1]
-        return Result(row.name, method, truth=row.truth, notes=f"failed: {last[:120]}")
+        return _none(row, method, f"failed: {last[:120]}")
     fit = json.loads(out.stdout.strip().splitlines()[-1])
     value, error = fit["Sdot"], fit["Sdot_error"]
     return Result(row.name, method, value, error, value - Z95 * error, value + Z95 * error, fit["Sdot_debiased"],
-                  fit["seconds"], row.truth, f"{fit['Nb']} functions, preset {fit['preset']}")
+                  fit["seconds"], row.truth, f"{fit['Nb']} functions, preset {fit['preset']}", row.chain)
 
 
 # -- neep -----------------------------------------------------------------------------------------
@@ -214,14 +230,14 @@ def run_neep(row: Row, folder: Path, extra: list[str]) -> Result:
     summary_path = folder / "summary.json"
     if out.returncode != 0 or not summary_path.exists():
         last = (out.stderr.strip().splitlines() or ["no output"])[-1]
-        return Result(row.name, "neep", truth=row.truth, notes=f"failed: {last[:120]}")
+        return _none(row, "neep", f"failed: {last[:120]}")
     summary = json.loads(summary_path.read_text())
     if summary.get("rate_unit") != "per unit time":
-        return Result(row.name, "neep", truth=row.truth, notes=f"failed: rates {summary.get('rate_unit')}")
+        return _none(row, "neep", f"failed: rates {summary.get('rate_unit')}")
     low, high = summary["ep_rate_interval"]
     flags = "; ".join(summary.get("flags") or []) or "no flags"
     return Result(row.name, "neep", summary["ep_rate"], summary.get("ep_rate_stderr"), low, high, None,
-                  summary.get("seconds"), row.truth, f"{summary.get('model')}: {flags}")
+                  summary.get("seconds"), row.truth, f"{summary.get('model')}: {flags}", row.chain)
 
 
 # -- data -----------------------------------------------------------------------------------------
@@ -260,21 +276,27 @@ def main(argv: list[str] | None = None) -> None:
                         help="cache of the simulated files and neep's run folders")
     parser.add_argument("--max-basis", type=int, default=120,
                         help="skip an SFI method with more basis functions (5-D: 30, 105, 280)")
-    parser.add_argument("--sfi-timeout", type=float, default=1800.0, help="seconds per SFI method")
+    parser.add_argument("--sfi-timeout", type=float, default=600.0, help="seconds per SFI method")
     parser.add_argument("--sfi-python", default=sys.executable, help="the Python that imports SFI")
     parser.add_argument("--neep-args", default="", help="extra options for neep fit (e.g. '--seeds 3')")
     parser.add_argument("--json", type=Path, help="also write the table here")
+    parser.add_argument("--from-json", type=Path, help="reprint the table of an earlier --json, measure nothing")
     parser.add_argument("--sfi-worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.sfi_worker:
         return _worker(args.sfi_worker)
+    if args.from_json:
+        return report(json.loads(args.from_json.read_text()))
 
     load_start = os.getloadavg()
     trajectories, steps = (50, 2000) if args.quick else (args.trajectories, args.steps)
     neep_extra = (["--iterations", "200", "--eval-every", "50"] if args.quick else []) + args.neep_args.split()
     args.workdir.mkdir(parents=True, exist_ok=True)
     rows = [simulate_row(name, args.workdir, trajectories, steps) for name in args.rows if name != "none"]
-    rows += [Row.from_file(path) for path in args.data]
+    try:
+        rows += [Row.from_file(path) for path in args.data]
+    except (ValueError, OSError) as error:
+        parser.error(str(error))
 
     sfi_version = sfi_available(args.sfi_python)
     methods = list(args.methods)
@@ -290,7 +312,7 @@ def main(argv: list[str] | None = None) -> None:
     for row in rows:
         for method in methods:
             if method == "neep":
-                folder = args.workdir / "runs" / f"{row.name}-{row.path.stem}"
+                folder = args.workdir / "runs" / row.path.stem
                 folder.parent.mkdir(exist_ok=True)
                 result = run_neep(row, folder, neep_extra)
             else:
@@ -300,18 +322,35 @@ def main(argv: list[str] | None = None) -> None:
                   f"(truth {_num(row.truth)}) {_num(result.seconds, 3)} s {result.notes}", flush=True)
 
     load_end = os.getloadavg()
-    print(f"\nload average at start {load_start[0]:.2f}, at end {load_end[0]:.2f} ({os.cpu_count()} CPUs; "
-          f"times under load are not comparable across machines)")
-    print("\n".join(f"- {row.name}: {row.path} ({'x'.join(map(str, row.shape))}, dt {row.dt:g})" for row in rows))
-    print("\n" + format_table(results))
+    payload = {"sfi_version": sfi_version, "neep_args": neep_extra, "load_start": load_start,
+               "load_end": load_end, "cpus": os.cpu_count(), "argv": sys.argv[1:] if argv is None else argv,
+               "rows": [{"name": r.name, "path": str(r.path), "shape": r.shape, "dt": r.dt, "truth": r.truth,
+                         "chain": r.chain} for r in rows],
+               "results": [{**vars(r), "covered": r.covered, "covered_chain": r.covered_chain,
+                            "relative_error": r.relative_error} for r in results]}
+    report(payload)
     if args.json:
-        payload = {"sfi_version": sfi_version, "neep_args": neep_extra, "load_start": load_start,
-                   "load_end": load_end, "cpus": os.cpu_count(), "argv": sys.argv[1:] if argv is None else argv,
-                   "rows": [{"name": r.name, "path": str(r.path), "shape": r.shape, "dt": r.dt, "truth": r.truth}
-                            for r in rows],
-                   "results": [{**vars(r), "covered": r.covered, "relative_error": r.relative_error}
-                               for r in results]}
         args.json.write_text(json.dumps(payload, indent=2))
+
+
+def report(payload: dict) -> None:
+    """Print the load, the files and the table of a run (``main``'s payload, or one read from --json)."""
+    start, end = payload["load_start"], payload["load_end"]
+    print(f"\nSFI {payload['sfi_version'] or 'absent'}; neep fit {' '.join(payload['neep_args']) or 'defaults'}; "
+          f"load average at start {start[0]:.2f}, at end {end[0]:.2f} ({payload['cpus']} CPUs; "
+          f"times under load are not comparable across machines)")
+    for row in payload["rows"]:  # a --json written before the chain's rate was recorded: its sidecar
+        if "chain" not in row and Path(row["path"]).with_suffix(".json").exists():
+            row["chain"] = Row.from_file(Path(row["path"])).chain
+    for row in payload["rows"]:
+        chain = "" if row.get("chain") is None else f", chain's rate {row['chain']:.5g}"
+        print(f"- {row['name']}: {row['path']} ({'x'.join(map(str, row['shape']))}, dt {row['dt']:g}, "
+              f"truth {row['truth']:.5g}{chain})")
+    chains = {row["name"]: row.get("chain") for row in payload["rows"]}
+    fields = Result.__dataclass_fields__
+    results = [Result(**{**{k: v for k, v in r.items() if k in fields}, "chain": chains.get(r["row"])})
+               for r in payload["results"]]
+    print("\n" + format_table(results))
 
 
 if __name__ == "__main__":
