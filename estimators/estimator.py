@@ -19,6 +19,7 @@ import numpy as np
 
 from .assessment import assess
 from .baselines.currents import fit_linear_current
+from .data.odd import resolve_odd, sidecar_columns
 from .data.sets import as_data, describe, map_parts, per_trajectory
 from .nn.model import predict_delta_s
 from .nn.model_file import read_model, write_model
@@ -26,6 +27,7 @@ from .stats.exact import exact_values
 from .stats.rates import rate_per_entry
 from .training.config import FitConfig
 from .training.ensemble import measure_seeds, train_seeds
+from .training.parity import odd_estimate, with_parity
 from .training.prepare import prepare_fit
 
 __all__ = ["NEEP", "load_model", "as_trajectories"]
@@ -145,6 +147,9 @@ class NEEP:
         as one device). JAX: ``keras.distribution.DataParallel``; TensorFlow:
         ``tf.distribute.MirroredStrategy`` over the GPUs (the CPU's logical
         devices without one). Seeds are then trained one after the other.
+    odd : str, sequence of int or str, or None
+        Columns odd under time reversal (velocities; sidecar names or indices): the EP is then
+        ``r - [q(z) + q(z')] / 2`` per step (``training.parity``, parts in ``odd_``); mlp by default.
 
     Attributes
     ----------
@@ -234,6 +239,7 @@ class NEEP:
         device: bool | str = "auto",
         stack_seeds: bool | str = "auto",
         data_parallel: bool = False,
+        odd=None,
     ):
         self.model = model
         self.hidden_units = hidden_units
@@ -268,6 +274,7 @@ class NEEP:
         self.device = device
         self.stack_seeds = stack_seeds
         self.data_parallel = data_parallel
+        self.odd = odd
 
     # -- parameters ------------------------------------------------------------------
     def get_params(self) -> dict:
@@ -289,8 +296,12 @@ class NEEP:
         keeps the partial run (``fit_to_folder`` passes one). Returns self.
         """
         start = time.perf_counter()
-        config = self.config()
-        prepared = prepare_fit(config, as_data(data), test)
+        config, data = self.config(), as_data(data)
+        if config.odd is not None:  # names to indices; the current baselines assume even variables
+            odd = resolve_odd(config.odd, data.dim, sidecar_columns(data))
+            config = FitConfig(**{**self.get_params(), "odd": odd, "baseline": False})
+        prepared = prepare_fit(config, data, test)
+        prepared = with_parity(config, prepared, config.seed + 1) if config.odd else prepared
         train, test, kind, seq_len = prepared.train, prepared.test, prepared.kind, prepared.seq_len
         self.train_, self.test_ = train, test
         self.kind_, self.seq_len_, self.n_states_ = kind, seq_len, prepared.n_states
@@ -303,7 +314,7 @@ class NEEP:
         # The closed-form linear current: the start of the current model, and a yardstick
         # for any pair model on continuous states.
         self.linear_current_ = None
-        if not train.discrete and seq_len == 2 and (kind == "current" or self.baseline):
+        if not train.discrete and seq_len == 2 and not config.odd and (kind == "current" or self.baseline):
             self.linear_current_ = fit_linear_current(train.states, mean=prepared.mean, std=prepared.std)
 
         if self.verbose:
@@ -328,6 +339,10 @@ class NEEP:
         self.lower_bound_j_, self.lower_bound_dv_ = found.lower_bound_j, found.lower_bound_dv
         self.r2_ = found.r2
         self.baselines_, self.diagnostics_, self.flags_ = found.baselines, found.diagnostics, found.flags
+        self.odd_ = None if not config.odd else odd_estimate(config, prepared, measures.mean_delta_s, measures.rates)
+        if self.odd_ is not None:  # the EP is r - [q(z) + q(z')] / 2, not the pair network's r
+            self.ep_rate_interval_, self.entropy_production_rate_ = self.odd_.interval, self.odd_.interval.value
+            self.ep_per_step_, self.flags_ = self.odd_.interval.value * self.dt_, self.flags_ + self.odd_.flags
         self.seconds_ = time.perf_counter() - start
         return self
 
