@@ -22,6 +22,7 @@ import click
 from neep.estimators.runs import defaults as _defaults
 
 from ._common import check_output_dir, user_errors
+from ._odd import odd_columns, odd_lines
 
 __all__ = ["fit", "run_fit", "FIT_DEFAULTS", "GRU_DEFAULTS", "import_tensorflow_quietly", "load_input",
            "check_model_for_data", "read_options"]
@@ -138,6 +139,7 @@ def _format_summary(summary: dict, output: Path, seconds: float) -> str:
         lines.append(f"rel. error   {summary['relative_error']:+.2%} (exact is {inside} the interval)")
     else:
         lines.append("exact        unknown (no exact EP beside the data)")
+    lines += odd_lines(summary)
     if summary["r2"] is not None:
         lines.append(f"R^2          {summary['r2']:.4f} (per-step estimate vs exact EP)")
     lines.append(f"lower bounds 1+J {summary['lower_bound_j']:.5g} ± {summary['lower_bound_j_stderr']:.2g}, "
@@ -270,6 +272,11 @@ def read_options(command):
 @click.option("--baseline-degree", type=click.IntRange(1, 4), default=1, show_default=True,
               help="Degree of the force polynomial of the continuous baselines (2 adds the x_i x_k dx_j "
                    "currents: d^2 (d+1) / 2 more basis currents).")
+@click.option("--odd", default=None, metavar="COLUMNS",
+              help="Columns odd under time reversal (velocities, momenta), by name or 0-based index (v1,v2): "
+                   "the reverse of a step (z, z') is (eps z', eps z), eps flipping them, and the EP is "
+                   "r(z, z') - [q(z) + q(z')] / 2 per step (q: the parity log-ratio of one state). Default: "
+                   "the sidecar's odd_columns; data whose columns look like velocities are refused without it.")
 @click.option("--force", is_flag=True, help="Overwrite the run files in an existing, non-empty folder.")
 @click.option("--resume", is_flag=True,
               help="Continue the interrupted fit in -o DIR (Ctrl-C leaves a partial run there): finished "
@@ -282,7 +289,7 @@ def fit(paths: tuple[Path, ...], output: Path, model: str | None, hidden_units: 
         iterations: int | None, patience: int | None, eval_every: int,
         seeds: int, seq_len: int, normalize: bool, dt: float | None, seed: int, precision: str,
         ema_momentum: float | None, data_parallel: bool, tensorboard: Path | None, data_check: bool, baselines: bool,
-        baseline_degree: int,
+        baseline_degree: int, odd: str | None,
         force: bool, resume: bool, key: str | None, columns: str | None, time_column: str | None,
         waiting_time_column: str | None) -> None:
     """Train a NEEP estimator on the trajectories in PATHS and report the EP rate.
@@ -333,6 +340,7 @@ def fit(paths: tuple[Path, ...], output: Path, model: str | None, hidden_units: 
     data = load_input(paths, dt, key=key, columns=columns, time_column=time_column,
                       waiting_time_column=waiting_time_column)
     check_model_for_data(data, model, seq_len)
+    odd = odd_columns(data, odd, model)
     if ema_momentum is not None and not 0 <= ema_momentum < 1:
         raise click.BadParameter(f"must be in [0, 1), got {ema_momentum}", param_hint="--ema")
     if tensorboard is not None and not tensorboard.parent.exists():
@@ -358,7 +366,7 @@ def fit(paths: tuple[Path, ...], output: Path, model: str | None, hidden_units: 
                            eval_every=eval_every, seeds=seeds, seq_len=seq_len, normalize=normalize, seed=seed,
                            precision=precision, ema_momentum=ema_momentum or None, data_check=data_check,
                            data_parallel=data_parallel, patience=patience or None,
-                           baseline=baselines, baseline_degree=baseline_degree)
+                           baseline=baselines, baseline_degree=baseline_degree, odd=odd)
             # Not given: the model kind's default (runs.defaults), rescaled with --large-batch.
             ctx = click.get_current_context()
             for name in ("eval_every", "ema_momentum", "weight_decay", "patience"):

@@ -19,6 +19,7 @@ import numpy as np
 
 from .assessment import assess
 from .baselines.currents import fit_linear_current
+from .data.odd import resolve_odd, sidecar_columns
 from .data.sets import as_data, describe, map_parts, per_trajectory
 from .nn.model import predict_delta_s
 from .nn.model_file import read_model, write_model
@@ -26,14 +27,10 @@ from .stats.exact import exact_values
 from .stats.rates import rate_per_entry
 from .training.config import FitConfig
 from .training.ensemble import measure_seeds, train_seeds
+from .training.parity import odd_estimate, with_parity
 from .training.prepare import prepare_fit
 
-__all__ = ["NEEP", "load_model", "as_trajectories"]
-
-
-def as_trajectories(data, dt: float | None = None, labels=None):
-    """Trajectories from anything ``fit`` / ``predict`` take (same as ``data.sets.as_data``)."""
-    return as_data(data, dt=dt, labels=labels)
+__all__ = ["NEEP", "load_model"]
 
 
 class NEEP:
@@ -149,6 +146,9 @@ class NEEP:
         Stop a seed's training once this many evaluations in a row brought
         no new best validation J (``iterations`` is then a cap): train until
         the held-out objective stops improving. None: train all iterations.
+    odd : str, sequence of int or str, or None
+        Columns odd under time reversal (velocities; sidecar names or indices): the EP is then
+        ``r - [q(z) + q(z')] / 2`` per step (``training.parity``, parts in ``odd_``); mlp by default.
 
     Attributes
     ----------
@@ -239,6 +239,7 @@ class NEEP:
         stack_seeds: bool | str = "auto",
         data_parallel: bool = False,
         patience: int | None = None,
+        odd=None,
     ):
         self.model = model
         self.hidden_units = hidden_units
@@ -274,6 +275,7 @@ class NEEP:
         self.stack_seeds = stack_seeds
         self.data_parallel = data_parallel
         self.patience = patience
+        self.odd = odd
 
     # -- parameters ------------------------------------------------------------------
     def get_params(self) -> dict:
@@ -295,8 +297,12 @@ class NEEP:
         keeps the partial run (``fit_to_folder`` passes one). Returns self.
         """
         start = time.perf_counter()
-        config = self.config()
-        prepared = prepare_fit(config, as_data(data), test)
+        config, data = self.config(), as_data(data)
+        if config.odd is not None:  # names to indices; the current baselines assume even variables
+            odd = resolve_odd(config.odd, data.dim, sidecar_columns(data))
+            config = FitConfig(**{**self.get_params(), "odd": odd, "baseline": False})
+        prepared = prepare_fit(config, data, test)
+        prepared = with_parity(config, prepared, config.seed + 1) if config.odd else prepared
         train, test, kind, seq_len = prepared.train, prepared.test, prepared.kind, prepared.seq_len
         self.train_, self.test_ = train, test
         self.kind_, self.seq_len_, self.n_states_ = kind, seq_len, prepared.n_states
@@ -309,7 +315,7 @@ class NEEP:
         # The closed-form linear current: the start of the current model, and a yardstick
         # for any pair model on continuous states.
         self.linear_current_ = None
-        if not train.discrete and seq_len == 2 and (kind == "current" or self.baseline):
+        if not train.discrete and seq_len == 2 and not config.odd and (kind == "current" or self.baseline):
             self.linear_current_ = fit_linear_current(train.states, mean=prepared.mean, std=prepared.std)
 
         if self.verbose:
@@ -334,6 +340,10 @@ class NEEP:
         self.lower_bound_j_, self.lower_bound_dv_ = found.lower_bound_j, found.lower_bound_dv
         self.r2_ = found.r2
         self.baselines_, self.diagnostics_, self.flags_ = found.baselines, found.diagnostics, found.flags
+        self.odd_ = None if not config.odd else odd_estimate(config, prepared, measures.mean_delta_s, measures.rates)
+        if self.odd_ is not None:  # the EP is r - [q(z) + q(z')] / 2, not the pair network's r
+            self.ep_rate_interval_, self.entropy_production_rate_ = self.odd_.interval, self.odd_.interval.value
+            self.ep_per_step_, self.flags_ = self.odd_.interval.value * self.dt_, self.flags_ + self.odd_.flags
         self.seconds_ = time.perf_counter() - start
         return self
 
@@ -357,7 +367,7 @@ class NEEP:
         the entries sum to the cumulative EP.
         """
         self._check_fitted()
-        data = as_trajectories(data, labels=self._labels() if self.n_states_ is not None else None)
+        data = as_data(data, labels=self._labels() if self.n_states_ is not None else None)
         if data.discrete != (self.n_states_ is not None):
             kind = "integer (discrete)" if self.n_states_ is not None else "float (continuous)"
             raise ValueError(f"this model was trained on {kind} states")
@@ -374,14 +384,14 @@ class NEEP:
 
     def predict_parts(self, data, batch_size: int | None = None):
         """``predict`` keeping a ragged set's parts: a tuple of ``(M_i, K_i)`` arrays (or one array)."""
-        data = as_trajectories(data, labels=self._labels() if self.n_states_ is not None else None)
+        data = as_data(data, labels=self._labels() if self.n_states_ is not None else None)
         data.check_seq_len(self.seq_len_)
         return map_parts(lambda s: predict_delta_s(self.model_, s, self.seq_len_, batch_size or self.eval_batch_size),
                          data.states)
 
     def ep_rate(self, data, dt: float | None = None) -> float:
         """EP rate of ``data`` per unit time (dt: argument > data's if known > the training dt)."""
-        data = as_trajectories(data, labels=self._labels() if self.n_states_ is not None else None)
+        data = as_data(data, labels=self._labels() if self.n_states_ is not None else None)
         if dt is None:
             dt = data.dt if data.dt_known else self.dt_
         per_window = rate_per_entry(self.predict_parts(data))

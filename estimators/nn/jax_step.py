@@ -106,6 +106,8 @@ def jax_train_step(model, state, data):
     def loss_fn(tv, ntv, batch):
         delta_s, ntv = model.stateless_call(tv, ntv, batch, training=True)
         delta_s = delta_s.astype(jnp.float32)
+        if getattr(model, "objective", "neep") == "logistic":
+            return jnp.mean(jax.nn.softplus(-delta_s)), (delta_s, ntv)
         return -jnp.mean(delta_s - jnp.exp(-delta_s)), (delta_s, ntv)
 
     grad_fn = jax.value_and_grad(loss_fn, has_aux=True)

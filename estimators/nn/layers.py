@@ -6,7 +6,9 @@ given as a tensor of shape ``(batch, n, ...)``, to
     dS(w) = h(w) - h(reversed w)        (Eq. 8; Eq. 1 is the case n = 2)
 
 so the pair form ``dS(s, s') = h(s, s') - h(s', s)`` is the window form with
-``n = 2``. ``h`` is evaluated twice, on the window and on its time reverse, in
+``n = 2``. With variables odd under time reversal (``odd``: velocities) the
+reverse also flips those columns, ``eps``: ``dS(s, s') = h(s, s') - h(eps s', eps s)``
+(negation is exact, so the antisymmetry stays exact to the bit). ``h`` is evaluated twice, on the window and on its time reverse, in
 two separate calls on tensors of the same shape; IEEE subtraction is exactly
 antisymmetric (``a - b == -(b - a)``), so ``dS(reversed w) == -dS(w)`` holds to
 the last bit whenever ``h`` is deterministic (always, at inference).
@@ -48,6 +50,9 @@ class Antisymmetric(_WrapsNetwork):
     network : keras.layers.Layer
         The network ``h``: maps ``(batch, n, ...)`` to ``(batch, 1)`` (or
         ``(batch,)``). Any Keras layer or model, serializable.
+    odd : sequence of int, optional
+        Columns (last axis) odd under time reversal, flipped in the reversed
+        window; continuous states ``(batch, n, d)`` only.
     **kwargs
         Passed to ``keras.layers.Layer`` (``name``, ``dtype``...).
 
@@ -58,10 +63,31 @@ class Antisymmetric(_WrapsNetwork):
     in float32 after the cast, so antisymmetry stays exact.
     """
 
+    def __init__(self, network: keras.layers.Layer, odd=None, **kwargs):
+        super().__init__(network, **kwargs)
+        self.odd = None if not odd else [int(i) for i in odd]
+
     def build(self, input_shape):
+        input_shape = tuple(input_shape)
+        if self.odd and (len(input_shape) != 3 or max(self.odd) >= input_shape[2]):
+            raise ValueError(f"odd columns {self.odd} need continuous windows (batch, n, d) with d > "
+                             f"{max(self.odd)}, got input shape {input_shape}")
         if not self.network.built:
-            self.network.build(tuple(input_shape))
+            self.network.build(input_shape)
         self.built = True
+
+    def reverse(self, inputs):
+        """The time reverse of a batch of windows: order flipped, odd columns negated."""
+        backward = ops.flip(inputs, axis=1)
+        if not self.odd:
+            return backward
+        signs = [-1.0 if i in self.odd else 1.0 for i in range(inputs.shape[-1])]
+        return backward * ops.convert_to_tensor(signs, dtype=backward.dtype)
+
+    def get_config(self):
+        config = super().get_config()
+        config["odd"] = self.odd
+        return config
 
     def _h(self, x, training=None):
         out = self.network(x, training=training)
@@ -72,7 +98,7 @@ class Antisymmetric(_WrapsNetwork):
 
     def call(self, inputs, training=None):
         forward = self._h(inputs, training=training)
-        backward = self._h(ops.flip(inputs, axis=1), training=training)
+        backward = self._h(self.reverse(inputs), training=training)
         return forward - backward
 
     def compute_output_shape(self, input_shape):

@@ -16,7 +16,7 @@ from keras import ops
 
 from .backend import is_jax
 from .layers import Antisymmetric, CurrentAnsatz, Standardize
-from .objective import neep_objective
+from .objective import OBJECTIVES, logistic_objective, neep_objective
 
 __all__ = ["NEEPModel", "make_optimizer", "predict_delta_s"]
 
@@ -81,6 +81,16 @@ class NEEPModel(keras.Model):
         ``kind="current"`` also chooses the form: ``dS = F(midpoint) . ds``
         (``CurrentAnsatz``, pairs only, ``network`` is ``F``); any other kind
         ``dS = h(w) - h(reversed w)`` (``Antisymmetric``).
+    odd : sequence of int, optional
+        Columns odd under time reversal (velocities): the reversed window
+        flips them (``Antisymmetric(odd=...)``). Their standardization mean is
+        set to 0, so that standardizing commutes with the flip. Not with the
+        current kind (see ``nn.kinds.default_kind``).
+    objective : {"neep", "logistic"}
+        What training maximizes: the NEEP objective J (the paper's), or
+        ``mean ln sigmoid(dS)`` (``nn.objective.logistic_objective``: the same
+        optimum, bounded gradients; for the heavy-tailed log-ratios of data
+        with odd variables). The monitors report J either way.
     """
 
     def __init__(
@@ -96,9 +106,20 @@ class NEEPModel(keras.Model):
         dt: float = 1.0,
         kind: str | None = None,
         labels: list | None = None,
+        odd=None,
+        objective: str = "neep",
         **kwargs,
     ):
         super().__init__(**kwargs)
+        if objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
+        self.objective = objective
+        self.odd = None if not odd else [int(i) for i in odd]
+        if self.odd and kind == "current":
+            raise ValueError("the current model is antisymmetric under the even reversal only; with odd "
+                             "columns (velocities) use mlp or gru")
+        if self.odd and mean is not None:
+            mean = [0.0 if i in self.odd else float(m) for i, m in enumerate(mean)]
         if int(seq_len) < 2:
             raise ValueError(f"seq_len must be >= 2, got {seq_len!r}")
         if not weight_decay >= 0:
@@ -117,8 +138,10 @@ class NEEPModel(keras.Model):
             raise ValueError(f"the current model reads pairs (seq_len 2), got seq_len {self.seq_len}; "
                              "use gru or mlp for windows")
         # Both forms are antisymmetric by construction; one attribute name for either.
-        form = CurrentAnsatz if kind == "current" else Antisymmetric
-        self.antisymmetric = form(network, name="antisymmetric")
+        if kind == "current":
+            self.antisymmetric = CurrentAnsatz(network, name="antisymmetric")
+        else:
+            self.antisymmetric = Antisymmetric(network, odd=self.odd, name="antisymmetric")
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.objective_tracker = keras.metrics.Mean(name="objective")
         self.ep_tracker = keras.metrics.Mean(name="ep_per_step")
@@ -239,7 +262,8 @@ class NEEPModel(keras.Model):
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         with tf.GradientTape() as tape:
             delta_s = self(x, training=True)
-            loss = -neep_objective(delta_s) / replicas
+            maximized = logistic_objective if self.objective == "logistic" else neep_objective
+            loss = -maximized(delta_s) / replicas
         grads = tape.gradient(loss, variables)
         if self.weight_decay > 0:
             decay = self.weight_decay / replicas
@@ -299,6 +323,8 @@ class NEEPModel(keras.Model):
             "dt": self.dt,
             "kind": self.kind,
             "labels": self.labels,
+            "odd": self.odd,
+            "objective": self.objective,
         }
 
     @classmethod

@@ -108,7 +108,7 @@ def resolve_fit_params(neep_kwargs: dict[str, Any], discrete: bool, large_batch:
     kept as given, and ``batch_size`` must not be given.
     """
     seq_len = neep_kwargs.get("seq_len") or FIT_DEFAULTS["seq_len"]
-    kind = neep_kwargs.get("model") or default_kind(discrete, seq_len)
+    kind = neep_kwargs.get("model") or default_kind(discrete, seq_len, bool(neep_kwargs.get("odd")))
     defaults = kind_defaults(kind)
     given = {k: v for k, v in neep_kwargs.items() if not (v is None and k in _NONE_MEANS_DEFAULT)}
     params = {**defaults, **given, "model": kind}

@@ -113,6 +113,7 @@ def fit_summary(est, data=None) -> dict:
         "r2": est.r2_,
         "r2_per_seed": est.r2_per_seed_,
         "baselines": {name: value.as_dict() for name, value in est.baselines_.items()},
+        "odd": None if getattr(est, "odd_", None) is None else est.odd_.as_dict(dt),
         "diagnostics": [d.as_dict() for d in est.diagnostics_],
         "flags": est.flags_,
         "kept": kept,

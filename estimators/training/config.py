@@ -79,6 +79,7 @@ class FitConfig:
     stack_seeds: bool | str = "auto"
     data_parallel: bool = False
     patience: int | None = None
+    odd: tuple | None = None
 
     def __post_init__(self) -> None:
         for name in _POSITIVE + _POSITIVE_OR_NONE:
@@ -112,6 +113,11 @@ class FitConfig:
         if self.ema_momentum is not None and not 0 < self.ema_momentum < 1:
             raise ValueError(f"ema_momentum must be in (0, 1), got {self.ema_momentum!r}")
         object.__setattr__(self, "callbacks", tuple(self.callbacks or ()))
+        if self.odd is not None:
+            items = [s.strip() for s in self.odd.split(",")] if isinstance(self.odd, str) else list(self.odd)
+            if not items or not all(_is_int(i) and i >= 0 or (isinstance(i, str) and i) for i in items):
+                raise ValueError(f"odd must be column names or 0-based indices, got {self.odd!r}")
+            object.__setattr__(self, "odd", tuple(items))
         for name in _POSITIVE + ("seq_len",):
             object.__setattr__(self, name, int(getattr(self, name)))
 

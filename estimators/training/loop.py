@@ -59,6 +59,8 @@ def build_seed_model(config: FitConfig, prepared: PreparedFit, train, seed: int,
         dt=prepared.dt,
         kind=kind,
         labels=prepared.labels,
+        odd=config.odd,
+        objective="logistic" if config.odd else "neep",
     )
     sample = gather_windows(_first(train.states), np.zeros(1, int), np.zeros(1, int), seq_len)
     model(sample)

@@ -112,6 +112,8 @@ class PreparedFit:
         The fixed validation subset the monitors evaluate, and its exact EP.
     train_sub : numpy.ndarray or None
         A training subset of as many windows (None without ``track_train``).
+    parity : NEEPModel or None
+        With odd columns: the parity network ``q`` (``training.parity.with_parity``).
     """
 
     train: Any
@@ -126,6 +128,7 @@ class PreparedFit:
     sub_states: Any
     sub_ep: Any
     train_sub: Any
+    parity: Any = None
 
 
 def prepare_fit(config: FitConfig, data: Any, test: Any = None) -> PreparedFit:
@@ -160,7 +163,7 @@ def prepare_fit(config: FitConfig, data: Any, test: Any = None) -> PreparedFit:
         if train.discrete != test.discrete or train.dim != test.dim:
             raise ValueError("test data must have the same kind of states as the training data")
     seq_len = config.seq_len
-    kind = choose_kind(config.model, train.discrete, seq_len)
+    kind = choose_kind(config.model, train.discrete, seq_len, odd=bool(config.odd))
     if kind != "gru" and seq_len > 2 and config.verbose:
         print(f"NEEP: {kind} network over windows of {seq_len} states (the window is flattened; "
               "gru reads it in order, the paper's RNEEP)", file=sys.stderr, flush=True)

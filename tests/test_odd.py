@@ -1,0 +1,153 @@
+"""Odd variables (issue 16, part 2): the parity subtraction, the reversal with eps, the velocity refusal."""
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from neep.estimators.baselines.parity import GaussianParity, fit_gaussian_parity, step_by_step, step_rate
+from neep.estimators.data.odd import find_velocities, flip_odd, resolve_odd
+from neep.estimators.nn.kinds import choose_kind
+from neep.estimators.stats.uncertainty import mean_stderr
+from neep.estimators.training.config import FitConfig
+from neep.simulators import RotatingTrap
+
+
+def _exact_sample(chain, m: int, steps: int, seed: int) -> np.ndarray:
+    """``m`` stationary trajectories of the exact chain ``z' = E z + xi`` (NumPy, float64)."""
+    rng = np.random.default_rng(seed)
+    z = np.empty((m, steps, chain.n))
+    z[:, 0] = chain.sample_stationary(m, rng)
+    for t in range(1, steps):
+        z[:, t] = z[:, t - 1] @ chain.transition.T + rng.standard_normal((m, chain.n)) @ chain.noise_factor.T
+    return z
+
+
+def _exact_parity(chain) -> GaussianParity:
+    n = chain.n
+    return GaussianParity((2, 3), np.zeros(n), chain.covariance, chain.transition, np.zeros(n),
+                          chain.noise_covariance)
+
+
+@pytest.fixture(scope="module")
+def trap_sample():
+    model = RotatingTrap(dt=0.01)
+    return model, _exact_sample(model.chain, 100, 2000, seed=3)
+
+
+def test_exact_log_ratios_give_the_simulators_step_ep(trap_sample):
+    model, z = trap_sample
+    exact = _exact_parity(model.chain)
+    # The same Gaussian log-ratios, written two ways (here with Q^-1 in full, there from residuals).
+    np.testing.assert_allclose(exact.delta_s(z[:20]), model.chain.step_ep(z[:20]), atol=1e-9)
+    # q is odd under eps, r antisymmetric under (z, z') -> (eps z', eps z).
+    np.testing.assert_allclose(exact.q(flip_odd(z[:5], (2, 3))), -exact.q(z[:5]), atol=1e-12)
+    reversed_pairs = flip_odd(z[:5, ::-1], (2, 3))
+    np.testing.assert_allclose(exact.r(reversed_pairs)[:, ::-1], -exact.r(z[:5]), atol=1e-9)
+
+
+def test_step_by_step_subtraction_has_mean_sigma_dt(trap_sample):
+    """With the exact r and q, mean of r - [q(z) + q(z')] / 2 = sigma dt (pair KL - parity KL)."""
+    model, z = trap_sample
+    exact = _exact_parity(model.chain)
+    r, q = exact.r(z), exact.q(z)
+    delta_s = step_by_step(r, q)
+    # The standard error of the mean over 100 independent trajectories (blocks: whole ones);
+    # the tolerance is 3 of them (fixed seed). Pair - parity KL = sigma dt to relative 5e-11.
+    se = mean_stderr(delta_s)
+    assert abs(delta_s.mean() - model.ep_per_step) < 3 * se
+    # The test can fail: the error of a rate over a total time T is about sqrt(2 sigma / T) (fluctuation
+    # theorem, Var dS = 2 <dS> per unit time: 3.9 % of sigma for T = 2000) plus the boundary terms of
+    # each trajectory (the telescoping -[ln p(z) + ln p(eps z)] / 2); 7.5 % here.
+    assert se < 0.1 * model.ep_per_step
+    # The form's point: its spread per step is far below that of r (0.0105 against 2.11).
+    assert delta_s.std() < r.std() / 50
+    # Two separate means carry r's spread: their error is ~100x that of the step-by-step form.
+    assert mean_stderr(r) > 30 * se
+
+
+def test_gaussian_fit_recovers_the_rate(trap_sample):
+    """Fitted on half the trajectories, measured on the other half, within 3 of its own standard errors."""
+    model, z = trap_sample
+    fitted = fit_gaussian_parity(z[:50], (2, 3))
+    found, _ = step_rate(fitted.delta_s(z[50:]), dt=model.dt)
+    assert abs(found.value - model.ep_rate) < 3 * found.stderr
+    # Power: the slope estimator over T = 1000 held-out time units errs by ~12 % (measured), so a
+    # result off by a third or more would fail.
+    assert found.stderr < 0.15 * model.ep_rate
+
+
+def test_antisymmetric_with_eps_is_exact_to_the_bit():
+    keras = pytest.importorskip("keras")
+    from neep.estimators.nn.layers import Antisymmetric
+    from neep.estimators.nn.model import NEEPModel
+    from neep.estimators.nn.networks import mlp_network
+
+    rng = np.random.default_rng(0)
+    w = rng.normal(size=(512, 2, 4)).astype(np.float32)
+    reverse = flip_odd(w[:, ::-1], (2, 3))
+    layer = Antisymmetric(mlp_network(32, 2, seed=1), odd=(2, 3))
+    forward, backward = np.asarray(layer(w)), np.asarray(layer(reverse))
+    np.testing.assert_array_equal(backward, -forward)
+    assert not np.array_equal(np.asarray(Antisymmetric(mlp_network(32, 2, seed=1))(reverse)), -forward)
+    # In the model: the standardization mean of the odd columns is 0, so standardizing commutes with eps.
+    model = NEEPModel(mlp_network(32, 2, seed=1), mean=[0.3, -0.2, 0.5, 0.1], std=[1.0, 2.0, 0.5, 1.5],
+                      odd=(2, 3), kind="mlp")
+    assert model.standardize.mean == [0.3, -0.2, 0.0, 0.0]
+    np.testing.assert_array_equal(np.asarray(model(reverse)), -np.asarray(model(w)))
+    restored = NEEPModel.from_config(model.get_config())
+    assert restored.odd == [2, 3] and restored.antisymmetric.odd == [2, 3]
+    assert isinstance(keras.saving.serialize_keras_object(layer), dict)
+
+
+def test_odd_options_are_checked():
+    assert resolve_odd("v1,v2", 4, ["x1", "x2", "v1", "v2"]) == (2, 3)
+    assert resolve_odd("3,2", 4) == (2, 3)
+    for spec, message in (("w", "no column 'w'"), ("4", "out of range"), ("2,2", "twice"), ("", "names")):
+        with pytest.raises(ValueError, match=message):
+            resolve_odd(spec, 4, ["x1", "x2", "v1", "v2"])
+    assert FitConfig(odd="v1, v2").odd == ("v1", "v2")
+    with pytest.raises(ValueError, match="odd"):
+        FitConfig(odd=[-1])
+    assert choose_kind(None, False, 2, odd=True) == "mlp"
+    with pytest.raises(ValueError, match="even reversal"):
+        choose_kind("current", False, 2, odd=True)
+
+
+def _write(path, states, sidecar=None):
+    np.save(path, states.astype(np.float32))
+    if sidecar is not None:
+        path.with_suffix(".json").write_text(json.dumps(sidecar))
+    return path
+
+
+def test_velocities_are_found_and_positions_are_not(trap_sample):
+    model, z = trap_sample
+    found = find_velocities(z[:5], model.dt)
+    assert [(m.position, m.velocity) for m in found] == [(0, 2), (1, 3)]
+    assert all(m.correlation > 0.99 for m in found)
+    # An overdamped pair of coordinates (an OU process): increments are noise, nothing matches.
+    rng = np.random.default_rng(1)
+    x = np.cumsum(rng.normal(size=(4, 2000, 2)) * 0.1, axis=1) * 0.0
+    for t in range(1, 2000):
+        x[:, t] = 0.99 * x[:, t - 1] + 0.1 * rng.normal(size=(4, 2))
+    assert find_velocities(np.concatenate([x, x[..., ::-1] * 0.5 + rng.normal(size=x.shape)], -1), 0.01) == []
+
+
+def test_fit_refuses_velocities_without_odd_in_one_line(tmp_path, trap_sample):
+    from neep.cli.main import cli
+
+    _, z = trap_sample
+    path = _write(tmp_path / "xv.npy", z[:4, :300], {"dt": 0.01, "columns": ["x1", "x2", "v1", "v2"]})
+    result = CliRunner().invoke(cli, ["fit", str(path), "-o", str(tmp_path / "run")])
+    assert result.exit_code != 0 and result.exception is None or isinstance(result.exception, SystemExit)
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1, result.output
+    assert "--odd v1,v2" in lines[0] and "velocities" in lines[0]
+    assert not (tmp_path / "run").exists()
+    bad = CliRunner().invoke(cli, ["fit", str(path), "--odd", "v3", "-o", str(tmp_path / "run")])
+    assert bad.exit_code != 0 and "no column 'v3'" in bad.output
+    current = CliRunner().invoke(cli, ["fit", str(path), "--odd", "v1,v2", "--model", "current",
+                                       "-o", str(tmp_path / "run")])
+    assert current.exit_code != 0 and "even reversal" in current.output
