@@ -19,6 +19,7 @@ import numpy as np
 
 from .assessment import assess
 from .baselines.currents import fit_linear_current
+from .baselines.noise_check import check_noise
 from .data.sets import as_data, describe, map_parts, per_trajectory
 from .nn.model import predict_delta_s
 from .nn.model_file import read_model, write_model
@@ -145,6 +146,13 @@ class NEEP:
         as one device). JAX: ``keras.distribution.DataParallel``; TensorFlow:
         ``tf.distribute.MirroredStrategy`` over the GPUs (the CPU's logical
         devices without one). Seeds are then trained one after the other.
+    noise : {"auto", "robust", "off"}
+        Localization noise (continuous states): always estimated
+        (``stats.noise``) and reported (``noise_``), with a warning when
+        significant. ``"robust"`` also fits the noise-robust closed-form
+        current (``baselines.robust``, baseline ``robust_current``);
+        ``"auto"`` does so when the noise is significant. The network
+        itself is not corrected.
 
     Attributes
     ----------
@@ -234,6 +242,7 @@ class NEEP:
         device: bool | str = "auto",
         stack_seeds: bool | str = "auto",
         data_parallel: bool = False,
+        noise: str = "auto",
     ):
         self.model = model
         self.hidden_units = hidden_units
@@ -268,6 +277,7 @@ class NEEP:
         self.device = device
         self.stack_seeds = stack_seeds
         self.data_parallel = data_parallel
+        self.noise = noise
 
     # -- parameters ------------------------------------------------------------------
     def get_params(self) -> dict:
@@ -328,6 +338,15 @@ class NEEP:
         self.lower_bound_j_, self.lower_bound_dv_ = found.lower_bound_j, found.lower_bound_dv
         self.r2_ = found.r2
         self.baselines_, self.diagnostics_, self.flags_ = found.baselines, found.diagnostics, found.flags
+        self.noise_ = None  # localization noise (continuous states): estimate, correction, warning
+        parts = train.states if isinstance(train.states, tuple) else (train.states,)
+        if not train.discrete and min(p.shape[1] for p in parts) >= 6:
+            self.noise_ = check_noise(train, test, config.noise, dt=self.dt_, mean=prepared.mean,
+                                      std=prepared.std, seed=config.seed)
+            if self.noise_.robust is not None:
+                self.baselines_ = {**self.baselines_, self.noise_.robust.name: self.noise_.robust}
+            if self.noise_.flag is not None:
+                self.flags_ = [*self.flags_, self.noise_.flag]
         self.seconds_ = time.perf_counter() - start
         return self
 
