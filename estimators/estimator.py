@@ -147,12 +147,9 @@ class NEEP:
         ``tf.distribute.MirroredStrategy`` over the GPUs (the CPU's logical
         devices without one). Seeds are then trained one after the other.
     noise : {"auto", "robust", "off"}
-        Localization noise (continuous states): always estimated
-        (``stats.noise``) and reported (``noise_``), with a warning when
-        significant. ``"robust"`` also fits the noise-robust closed-form
-        current (``baselines.robust``, baseline ``robust_current``);
-        ``"auto"`` does so when the noise is significant. The network
-        itself is not corrected.
+        Localization noise (continuous states): estimated and reported
+        (``noise_``), a warning when significant; "robust" also fits the
+        robust current (baseline ``robust_current``), "auto" when significant.
 
     Attributes
     ----------
@@ -338,15 +335,10 @@ class NEEP:
         self.lower_bound_j_, self.lower_bound_dv_ = found.lower_bound_j, found.lower_bound_dv
         self.r2_ = found.r2
         self.baselines_, self.diagnostics_, self.flags_ = found.baselines, found.diagnostics, found.flags
-        self.noise_ = None  # localization noise (continuous states): estimate, correction, warning
-        parts = train.states if isinstance(train.states, tuple) else (train.states,)
-        if not train.discrete and min(p.shape[1] for p in parts) >= 6:
-            self.noise_ = check_noise(train, test, config.noise, dt=self.dt_, mean=prepared.mean,
-                                      std=prepared.std, seed=config.seed)
-            if self.noise_.robust is not None:
-                self.baselines_ = {**self.baselines_, self.noise_.robust.name: self.noise_.robust}
-            if self.noise_.flag is not None:
-                self.flags_ = [*self.flags_, self.noise_.flag]
+        self.noise_ = check_noise(train, test, config.noise, dt=self.dt_, mean=prepared.mean, std=prepared.std,
+                                  seed=config.seed)  # None for discrete states
+        if self.noise_ is not None:
+            self.baselines_, self.flags_ = self.noise_.extend(self.baselines_, self.flags_)
         self.seconds_ = time.perf_counter() - start
         return self
 

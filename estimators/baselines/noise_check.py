@@ -15,7 +15,7 @@ import dataclasses
 
 import numpy as np
 
-from ..stats.noise import NoiseEstimate, estimate_noise
+from ..stats.noise import LAGS, NoiseEstimate, estimate_noise
 from .estimates import Baseline
 from .robust import robust_current_baseline
 
@@ -58,6 +58,11 @@ class NoiseReport:
             return head + f": read the robust current, {self.robust.value:.5g} ± {self.robust.stderr:.2g}"
         return head + ": fit with --noise robust (NEEP(noise='robust')) for the robust current"
 
+    def extend(self, baselines: dict, flags: list) -> tuple[dict, list]:
+        """``baselines`` with the robust current added (if fitted), ``flags`` with the warning (if any)."""
+        extra = {} if self.robust is None else {self.robust.name: self.robust}
+        return {**baselines, **extra}, list(flags) + ([] if self.flag is None else [self.flag])
+
     def describe(self) -> str:
         """One line for ``neep fit``: the noise and what was done about it."""
         done = {"robust": "corrected: robust current", "none": "no correction"}[self.correction]
@@ -70,16 +75,20 @@ class NoiseReport:
 
 
 def check_noise(train, test, mode: str = "auto", *, dt: float = 1.0, mean=None, std=None, seed: int = 0,
-                replicates: int = 2000) -> NoiseReport:
+                replicates: int = 2000) -> NoiseReport | None:
     """Estimate the noise on ``train`` and apply ``mode`` (see the module doc).
 
     ``train``, ``test``: continuous states ``(M, L, d)`` (or tuples of parts,
     or ``Trajectories``). ``mean``, ``std``: the standardization of the fit.
+    None for discrete states or a trajectory under ``LAGS + 2`` states (nothing to judge).
     """
     if mode not in NOISE_MODES:
         raise ValueError(f"noise must be one of {', '.join(NOISE_MODES)}, got {mode!r}")
     train, test = getattr(train, "states", train), getattr(test, "states", test)
-    estimate = estimate_noise(train)  # ValueError for trajectories under 6 states
+    parts = train if isinstance(train, tuple) else (train,)
+    if any(p.ndim != 3 or not np.issubdtype(p.dtype, np.floating) or p.shape[1] < LAGS + 2 for p in parts):
+        return None
+    estimate = estimate_noise(train)
     robust = mode == "robust" or (mode == "auto" and estimate.significant)
     baseline = None
     if robust:
