@@ -335,8 +335,8 @@ class NEEP:
         self.lower_bound_j_, self.lower_bound_dv_ = found.lower_bound_j, found.lower_bound_dv
         self.r2_ = found.r2
         self.baselines_, self.diagnostics_, self.flags_ = found.baselines, found.diagnostics, found.flags
-        self.noise_ = check_noise(train, test, config.noise, dt=self.dt_, mean=prepared.mean, std=prepared.std,
-                                  seed=config.seed)  # None for discrete states
+        self.noise_ = check_noise(train, test, config.noise, dt=self.dt_, degree=config.baseline_degree,
+                                  mean=prepared.mean, std=prepared.std, seed=config.seed)  # None if discrete
         if self.noise_ is not None:
             self.baselines_, self.flags_ = self.noise_.extend(self.baselines_, self.flags_)
         self.seconds_ = time.perf_counter() - start

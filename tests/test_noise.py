@@ -98,7 +98,7 @@ def test_check_noise_modes(clean, noisy):
     forced = check_noise(clean[:32], clean[32:], "robust", dt=DT)
     assert forced.robust is not None and forced.flag is None
     loud = check_noise(noisy[:32], noisy[32:], "auto", dt=DT)
-    assert loud.correction == "robust" and "robust current" in loud.flag
+    assert loud.correction == "robust" and "robust_current" in loud.flag
     off = check_noise(noisy[:32], noisy[32:], "off", dt=DT)
     assert off.robust is None and "--noise robust" in off.flag and off.as_dict()["warning"]
     with pytest.raises(ValueError, match="noise must be one of"):

@@ -55,7 +55,7 @@ class NoiseReport:
                 f"({100 * self.estimate.ratio[worst]:.0f} % of its step); the network's estimate is not "
                 "corrected for it and is biased low")
         if self.robust is not None:
-            return head + f": read the robust current, {self.robust.value:.5g} ± {self.robust.stderr:.2g}"
+            return head + f": read {self.robust.name}, {self.robust.value:.5g} ± {self.robust.stderr:.2g}"
         return head + ": fit with --noise robust (NEEP(noise='robust')) for the robust current"
 
     def extend(self, baselines: dict, flags: list) -> tuple[dict, list]:
@@ -74,12 +74,13 @@ class NoiseReport:
                 "warning": self.flag is not None, "network_corrected": False}
 
 
-def check_noise(train, test, mode: str = "auto", *, dt: float = 1.0, mean=None, std=None, seed: int = 0,
-                replicates: int = 2000) -> NoiseReport | None:
+def check_noise(train, test, mode: str = "auto", *, dt: float = 1.0, degree: int = 1, mean=None, std=None,
+                seed: int = 0, replicates: int = 2000) -> NoiseReport | None:
     """Estimate the noise on ``train`` and apply ``mode`` (see the module doc).
 
     ``train``, ``test``: continuous states ``(M, L, d)`` (or tuples of parts,
-    or ``Trajectories``). ``mean``, ``std``: the standardization of the fit.
+    or ``Trajectories``). ``degree``: of the robust current's force polynomial.
+    ``mean``, ``std``: the standardization of the fit.
     None for discrete states or a trajectory under ``LAGS + 2`` states (nothing to judge).
     """
     if mode not in NOISE_MODES:
@@ -92,6 +93,6 @@ def check_noise(train, test, mode: str = "auto", *, dt: float = 1.0, mean=None, 
     robust = mode == "robust" or (mode == "auto" and estimate.significant)
     baseline = None
     if robust:
-        baseline = robust_current_baseline(train, test, estimate.variance, dt=dt, mean=mean, std=std, seed=seed,
-                                           replicates=replicates)
+        baseline = robust_current_baseline(train, test, estimate.variance, dt=dt, degree=degree, mean=mean,
+                                           std=std, seed=seed, replicates=replicates)
     return NoiseReport(mode=mode, estimate=estimate, correction="robust" if robust else "none", robust=baseline)

@@ -40,7 +40,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from ..stats.uncertainty import block_statistics, bootstrap_replicates, interval
-from .currents import current_basis
+from .currents import basis_size, current_basis
 from .estimates import Baseline
 
 __all__ = ["RobustCurrent", "fit_robust_current", "iter_triples", "robust_current_baseline"]
@@ -69,19 +69,37 @@ def iter_triples(states: np.ndarray, mean=None, std=None, chunk: int = _TRIPLES_
             yield m0, m1, t0, t1, z[:, 1:-1].reshape(-1, d), (z[:, 2:] - z[:, :-2]).reshape(-1, d)
 
 
-def _basis(z_mid: np.ndarray, disp: np.ndarray) -> np.ndarray:
+def _basis(z_mid: np.ndarray, disp: np.ndarray, degree: int = 1) -> np.ndarray:
     """``b(z_t) (x) disp``, ordered as ``currents.current_basis`` (whose midpoint is then ``z_t``)."""
-    return current_basis(z_mid - 0.5 * disp, z_mid + 0.5 * disp)
+    return current_basis(z_mid - 0.5 * disp, z_mid + 0.5 * disp, degree)
+
+
+def _noise_parts(z_mid: np.ndarray, disp: np.ndarray, degree: int) -> tuple[list, list]:
+    """Per coordinate j: ``dphi / d disp_j`` (``F_j = . @ w``) and ``dphi / d z_j`` (``d psi / d z_j = . @ w``).
+
+    ``psi`` is linear in the displacement, so the first is the basis at the
+    unit displacement; the second is a central difference (exact up to degree
+    2, relative error ~1e-6 at degree 3 and 4).
+    """
+    n, d = z_mid.shape
+    step = 1e-3
+    unit = [_basis(z_mid, np.broadcast_to(np.eye(d)[j], (n, d)), degree) for j in range(d)]
+    slope = []
+    for j in range(d):
+        shift = np.zeros(d)
+        shift[j] = step
+        slope.append((_basis(z_mid + shift, disp, degree) - _basis(z_mid - shift, disp, degree)) / (2 * step))
+    return unit, slope
 
 
 @dataclasses.dataclass(frozen=True)
 class RobustCurrent:
-    """A fitted triple current ``psi = (z_t @ kernel + bias) . (z_{t+1} - z_{t-1})``; EP per step ``psi / 2``.
+    """A fitted triple current ``psi = F(z_t) . (z_{t+1} - z_{t-1})``; EP per step ``psi / 2``.
 
     Attributes
     ----------
-    kernel : array (d, d)
-    bias : array (d,)
+    coefficients : array (basis_size(d, degree),)
+        ``w`` of ``psi = w . current_basis(z_t - D/2, z_t + D/2, degree)`` (``D`` the two-step displacement).
     mean, std : array (d,)
         Standardization ``z = (x - mean) / std``.
     noise_variance : array (d,)
@@ -89,24 +107,39 @@ class RobustCurrent:
     objective : float
         Corrected training objective ``J_c`` (per triple, i.e. per two steps).
     triples : int
+    degree : int
+        Degree of the force polynomial.
     """
 
-    kernel: np.ndarray
-    bias: np.ndarray
+    coefficients: np.ndarray
     mean: np.ndarray
     std: np.ndarray
     noise_variance: np.ndarray
     objective: float
     triples: int
+    degree: int = 1
+
+    @property
+    def kernel(self) -> np.ndarray:
+        """The linear part ``K`` of ``F(z) = z @ K + b + ...``, (d, d)."""
+        d = self.mean.size
+        return self.coefficients[: d * d].reshape(d, d)
+
+    @property
+    def bias(self) -> np.ndarray:
+        """The constant part ``b`` of ``F``, (d,)."""
+        d = self.mean.size
+        return self.coefficients[d * d : d * d + d]
 
     def delta_s(self, states: np.ndarray) -> np.ndarray:
         """EP per step of every triple of ``states (M, L, d)`` (``psi / 2``), float64 ``(M, L-2)``."""
-        if getattr(states, "ndim", None) != 3 or states.shape[2] != self.bias.size or states.shape[1] < 3:
-            raise ValueError(f"states must have shape (M, L >= 3, {self.bias.size}), got {np.shape(states)}")
+        d = self.mean.size
+        if getattr(states, "ndim", None) != 3 or states.shape[2] != d or states.shape[1] < 3:
+            raise ValueError(f"states must have shape (M, L >= 3, {d}), got {np.shape(states)}")
         out = np.empty((states.shape[0], states.shape[1] - 2))
-        w = np.concatenate([self.kernel.ravel(), self.bias])
         for m0, m1, t0, t1, z_mid, disp in iter_triples(states, self.mean, self.std):
-            out[m0:m1, t0:t1] = (0.5 * (_basis(z_mid, disp) @ w)).reshape(m1 - m0, t1 - t0)
+            psi = _basis(z_mid, disp, self.degree) @ self.coefficients
+            out[m0:m1, t0:t1] = (0.5 * psi).reshape(m1 - m0, t1 - t0)
         return out
 
 
@@ -114,29 +147,30 @@ def _parts(states) -> tuple:
     return states if isinstance(states, tuple) else (states,)
 
 
-def _pass(states, mean, std, noise, w, with_moments=False):
-    """Corrected objective, gradient, Gauss-Newton Hessian at ``w`` (or the TUR moments), over all triples."""
-    d = mean.size
-    p = d * d + d
+def _pass(states, mean, std, noise, w, degree=1, with_moments=False):
+    """Corrected objective, gradient, Gauss-Newton Hessian at ``w`` (or the TUR moments), over all triples.
+
+    The exponent's correction: ``q = F^T S F + (1/2) grad_z(psi)^T S grad_z(psi)`` (the displacement's noise,
+    then the evaluation point's), both in standardized units.
+    """
+    p = basis_size(mean.size, degree)
     total, value, grad, hess = 0, 0.0, np.zeros(p), np.zeros((p, p))
-    mom = [np.zeros(p), np.zeros((p, p)), np.zeros((d + 1, d + 1))]
+    mom = [np.zeros(p), np.zeros((p, p)), np.zeros((p, p))]
     for part in _parts(states):
         for *_, z_mid, disp in iter_triples(part, mean, std):
-            phi = _basis(z_mid, disp)
+            phi = _basis(z_mid, disp, degree)
+            unit, slope = _noise_parts(z_mid, disp, degree) if np.any(noise) else ([], [])
             total += phi.shape[0]
             if with_moments:
-                b = np.concatenate([z_mid, np.ones((z_mid.shape[0], 1))], axis=1)
                 mom[0] += phi.sum(axis=0)
                 mom[1] += phi.T @ phi
-                mom[2] += b.T @ b
+                mom[2] += sum((2.0 * s_j * (u.T @ u) for s_j, u in zip(noise, unit)), np.zeros((p, p)))  # Cov of phi from the noise
                 continue
-            kernel = w[: d * d].reshape(d, d)
-            force = z_mid @ kernel + w[d * d :]
-            turn = disp @ kernel.T  # K disp: the evaluation point's noise enters as eta_t . K disp
-            q = (force * force * noise).sum(axis=1) + 0.5 * (turn * turn * noise).sum(axis=1)
-            b = np.concatenate([z_mid, np.ones((z_mid.shape[0], 1))], axis=1)
-            dq = 2.0 * (b[:, :, None] * (force * noise)[:, None, :]).reshape(len(b), p)
-            dq[:, : d * d] += ((turn * noise)[:, :, None] * disp[:, None, :]).reshape(len(b), d * d)
+            q, dq = np.zeros(len(phi)), np.zeros_like(phi)
+            for s_j, u, g in zip(noise, unit, slope):
+                force, turn = u @ w, g @ w
+                q += s_j * (force * force + 0.5 * turn * turn)
+                dq += s_j * (2.0 * force[:, None] * u + turn[:, None] * g)
             psi = phi @ w
             e = np.exp(np.minimum(-psi - q, 700.0))
             g = phi + dq
@@ -153,7 +187,8 @@ def _solve(matrix: np.ndarray, vector: np.ndarray) -> np.ndarray:
     return np.linalg.lstsq(matrix + 1e-12 * scale * np.eye(matrix.shape[0]), vector, rcond=None)[0]
 
 
-def fit_robust_current(states, noise_variance, *, mean=None, std=None, max_newton: int = 20) -> RobustCurrent:
+def fit_robust_current(states, noise_variance, *, mean=None, std=None, degree: int = 1, max_newton: int = 20
+                       ) -> RobustCurrent:
     """Fit the triple current of the module doc, correcting the objective for ``noise_variance``.
 
     Parameters
@@ -165,6 +200,8 @@ def fit_robust_current(states, noise_variance, *, mean=None, std=None, max_newto
         ``stats.noise.estimate_noise(states).variance``, negatives read as 0).
     mean, std : array (d,), optional
         Standardization; default none.
+    degree : int
+        Degree of the force polynomial ``F(z_t)`` (1..4, as ``currents.current_basis``).
     max_newton : int
         At most this many Newton passes.
 
@@ -182,10 +219,11 @@ def fit_robust_current(states, noise_variance, *, mean=None, std=None, max_newto
     if raw.size != d or not np.all(np.isfinite(raw)):
         raise ValueError(f"noise_variance must be {d} finite values, got {noise_variance!r}")
     noise = raw / (std * std)
-    total, mu, second, gram = _pass(states, mean, std, noise, None, with_moments=True)
-    sigma = second - np.outer(mu, mu) - 2.0 * np.kron(gram, np.diag(noise))
-    w = 2.0 * _solve(sigma, mu)
-    value, grad, hess = _pass(states, mean, std, noise, w)
+    if isinstance(degree, bool) or not isinstance(degree, (int, np.integer)) or not 1 <= degree <= 4:
+        raise ValueError(f"degree must be an integer in 1..4, got {degree!r}")
+    total, mu, second, from_noise = _pass(states, mean, std, noise, None, degree, with_moments=True)
+    w = 2.0 * _solve(second - np.outer(mu, mu) - from_noise, mu)
+    value, grad, hess = _pass(states, mean, std, noise, w, degree)
     for _ in range(max_newton):
         step = _solve(-hess, grad)
         gain = float(grad @ step)
@@ -194,33 +232,35 @@ def fit_robust_current(states, noise_variance, *, mean=None, std=None, max_newto
         scale = 1.0
         while scale > 1e-3:
             trial = w + scale * step
-            t_value, t_grad, t_hess = _pass(states, mean, std, noise, trial)
+            t_value, t_grad, t_hess = _pass(states, mean, std, noise, trial, degree)
             if np.isfinite(t_value) and t_value >= value:
                 w, value, grad, hess = trial, t_value, t_grad, t_hess
                 break
             scale *= 0.5
         else:
             break
-    return RobustCurrent(kernel=w[: d * d].reshape(d, d), bias=w[d * d :].copy(), mean=mean, std=std,
-                         noise_variance=raw, objective=float(value), triples=int(total))
+    return RobustCurrent(coefficients=w, mean=mean, std=std, noise_variance=raw, objective=float(value),
+                         triples=int(total), degree=int(degree))
 
 
-def robust_current_baseline(train, test, noise_variance, *, dt: float = 1.0, mean=None, std=None, seed: int = 0,
-                            replicates: int = 2000, fitted: RobustCurrent | None = None) -> Baseline:
+def robust_current_baseline(train, test, noise_variance, *, dt: float = 1.0, degree: int = 1, mean=None, std=None,
+                            seed: int = 0, replicates: int = 2000, fitted: RobustCurrent | None = None) -> Baseline:
     """The robust current fitted on ``train``, its mean EP rate on ``test`` (block bootstrap, as the others).
 
     ``train``, ``test``: float states (or ``Trajectories``); ``fitted``: a
     ``RobustCurrent`` already fitted on ``train``.
     """
     train, test = getattr(train, "states", train), getattr(test, "states", test)
-    current = fitted or fit_robust_current(train, noise_variance, mean=mean, std=std)
+    current = fitted or fit_robust_current(train, noise_variance, mean=mean, std=std, degree=degree)
     ep = tuple(current.delta_s(p) for p in _parts(test))
     stats = block_statistics(ep if isinstance(test, tuple) else ep[0])
     scale = 1.0 / float(dt)
     value = float(stats.statistics()["rate"][0]) * scale
     reps = bootstrap_replicates(stats, replicates, seed=seed)["rate"] * scale
     share = sum(p.shape[0] * (p.shape[1] - 2) for p in _parts(test)) / max(1, current.triples)
-    return Baseline("robust_current", "estimate", interval(value, reps, train_share=share),
-                    "noise-robust linear current: F(x_t) . (x_{t+1} - x_{t-1}) / 2 per step, F fitted on the "
+    name = "robust_current" if current.degree == 1 else f"robust_current_degree_{current.degree}"
+    basis = "linear" if current.degree == 1 else f"degree {current.degree}"
+    return Baseline(name, "estimate", interval(value, reps, train_share=share),
+                    f"noise-robust {basis} current: F(x_t) . (x_{{t+1}} - x_{{t-1}}) / 2 per step, F fitted on the "
                     "training triples by the NEEP objective corrected for the estimated localization noise; mean "
                     "EP of the held-out steps", reps, stats.n_blocks)
