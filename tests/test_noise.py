@@ -103,3 +103,15 @@ def test_check_noise_modes(clean, noisy):
     assert off.robust is None and "--noise robust" in off.flag and off.as_dict()["warning"]
     with pytest.raises(ValueError, match="noise must be one of"):
         check_noise(clean, clean, "maybe")
+
+
+def test_robust_polynomial_current_holds_the_linear_one():
+    # The chain's forces are linear: a degree-2 force adds only terms that are 0 in truth, so its
+    # corrected fit lands on the same rate, within 3 of its standard errors (+ the 1 % offset above).
+    x = _chain(0.05, 32, 3000, seed=4)
+    exact = BeadSpring(n=2).metadata()["ep_per_step_exact"] / DT
+    robust = robust_current_baseline(x[:16], x[16:], estimate_noise(x[:16]).variance, dt=DT, degree=2)
+    assert robust.name == "robust_current_degree_2"
+    assert abs(robust.value - exact) < 3 * robust.stderr + 0.01 * exact
+    with pytest.raises(ValueError, match="degree"):
+        fit_robust_current(x, np.zeros(2), degree=5)
