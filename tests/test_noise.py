@@ -115,3 +115,19 @@ def test_robust_polynomial_current_holds_the_linear_one():
     assert abs(robust.value - exact) < 3 * robust.stderr + 0.01 * exact
     with pytest.raises(ValueError, match="degree"):
         fit_robust_current(x, np.zeros(2), degree=5)
+
+
+def test_neep_fit_reports_the_noise_and_warns(tmp_path, noisy):
+    from neep.estimators import NEEP, fit_to_folder
+    from neep.estimators.training.config import FitConfig
+
+    with pytest.raises(ValueError, match="noise must be 'auto', 'robust' or 'off'"):
+        FitConfig(noise="maybe")
+    tiny = dict(hidden_units=4, iterations=4, eval_every=2, batch_size=32, verbose=0, data_check=False)
+    np.save(tmp_path / "noisy.npy", noisy[:32])  # training half: 16 x 4000, z of s^2 ~ 9
+    est, summary = fit_to_folder(tmp_path / "noisy.npy", tmp_path / "run", plots=False, dt=DT, **tiny)
+    assert isinstance(est, NEEP) and summary["noise"]["significant"] and summary["noise"]["correction"] == "robust"
+    assert summary["noise"]["warning"] and any("localization noise" in f for f in summary["flags"])
+    assert "robust_current" in summary["baselines"] and len(summary["noise"]["std"]) == 2
+    off = NEEP(noise="off", **tiny).fit(noisy[:32])
+    assert off.noise_.correction == "none" and "robust_current" not in off.baselines_
