@@ -20,16 +20,30 @@ cancels exactly (the coefficients sum to 0).
 The error is that of the mean over independent blocks (whole trajectories
 when there are at least ``MIN_BLOCKS`` of them, else pieces of time), so a
 single long trajectory works too. Noise is *significant* when, in some
-coordinate, all three hold:
+coordinate, all four hold:
 
 * ``s^2 >= Z_DETECT`` standard errors (a false alarm per coordinate of
   ~3e-7 for Gaussian errors);
 * the lag-1 spike stands out of the dynamics: ``s^2 - (2 c_3 - c_2 - c_4)``
   (the third difference, noise-only to a higher order) ``>= Z_SPIKE`` of its
   standard errors, so coarse frames of smooth dynamics do not pass;
+* the lag-1 combination is ``SPIKE_FACTOR`` times what the dynamics give
+  one lag later (``2 c_3 - c_2 - c_4 = s^2 - third difference``): for a
+  mode with ``rho = exp(-a dt)`` their ratio is ``1 / rho``, so data whose
+  fastest modes relax within about 1.4 frames (``a dt > ln 4``), where
+  noise and dynamics look alike, are not called noisy (the 2-bead chain
+  recorded every 0.3 was, in 20 of 20 seeds, before this rule);
 * the noise matters: ``s / (rms noiseless step) >= MIN_RATIO``. Noise adds
   ``2 s^2`` to a step's variance; at ratio 0.05 that is 0.5 %, and the plain
   estimators' bias (roughly that share) is below their usual error.
+
+Limits, measured on the 2-bead chain recorded exactly every dt (fastest mode
+a = 3), 1000 x 10000 states: no false alarm in 20 seeds at dt = 0.01
+(5 beads too) and in 5 seeds at dt = 0.1 and 0.3; 1 in 5 at dt = 0.5 and
+5 in 5 at dt = 1, where the frames are longer than the relaxation and the
+increments of a clean record are nearly those of white noise. At coarse
+frames ``s^2`` also carries the dynamics' residual (at dt = 0.3 it reads
+0.59 for a noise of 0.27 in the hot coordinate).
 
 Memory: ``states`` may be memory-mapped; it is read in chunks of about
 ``chunk`` states (``baselines``-style), never whole. A tuple of arrays (the
@@ -45,12 +59,14 @@ import numpy as np
 
 from .uncertainty import MIN_BLOCKS
 
-__all__ = ["NoiseEstimate", "estimate_noise", "Z_DETECT", "Z_SPIKE", "MIN_RATIO", "LAGS"]
+__all__ = ["NoiseEstimate", "estimate_noise", "Z_DETECT", "Z_SPIKE", "SPIKE_FACTOR", "MIN_RATIO", "LAGS"]
 
 #: Standard errors of ``s^2`` above 0 to call noise detected.
 Z_DETECT = 5.0
 #: Standard errors of the third difference above 0 (the spike is at lag 1 only, not smooth dynamics).
 Z_SPIKE = 3.0
+#: The lag-1 combination over the same combination one lag later (dynamics only: 1 / rho).
+SPIKE_FACTOR = 4.0
 #: Noise std over the rms noiseless step below which noise is not worth a correction.
 MIN_RATIO = 0.05
 #: Lags used (0 for the step variance, 1..4 for the differences).
@@ -107,11 +123,13 @@ class NoiseEstimate:
 
     @property
     def significant_coordinates(self) -> np.ndarray:
-        """Boolean (d,): the three criteria of the module doc."""
+        """Boolean (d,): the four criteria of the module doc."""
         with np.errstate(divide="ignore", invalid="ignore"):
             z = np.where(self.variance_stderr > 0, self.variance / self.variance_stderr, 0.0)
             z_spike = np.where(self.spike_stderr > 0, self.spike / self.spike_stderr, 0.0)
-        return (z >= Z_DETECT) & (z_spike >= Z_SPIKE) & (self.ratio >= MIN_RATIO)
+        later = np.maximum(self.variance - self.spike, 0.0)  # 2 c_3 - c_2 - c_4: the dynamics alone
+        return ((z >= Z_DETECT) & (z_spike >= Z_SPIKE) & (self.variance >= SPIKE_FACTOR * later)
+                & (self.ratio >= MIN_RATIO))
 
     @property
     def significant(self) -> bool:
