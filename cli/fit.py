@@ -150,6 +150,14 @@ def _format_summary(summary: dict, output: Path, seconds: float) -> str:
             checked = "; undersampled: words seen about once each, not a check"
         lines.append(f"baseline     {name.replace('_', ' ')} ({base.get('kind', 'estimate')}{checked}) "
                      f"{base['value']:.5g} ± {base['stderr']:.2g} {unit}")
+    noise = summary.get("noise")
+    if noise is not None:
+        parts = ", ".join(f"{s:.3g} ± {e:.1g} ({100 * r:.0f} % of the step)"
+                          for s, e, r in zip(noise["std"], noise["std_stderr"], noise["ratio_to_step"]))
+        lines.append(f"noise        localization std per coordinate {parts}: "
+                     f"{'significant' if noise['significant'] else 'not significant'}; "
+                     f"{'robust current fitted' if noise['correction'] == 'robust' else 'no correction'} "
+                     f"(--noise {noise['mode']})")
     kept = ", ".join(f"seed {k['seed'] + 1} iteration {k['iteration']}" for k in summary.get("kept", []))
     if kept:
         trained = summary.get("iterations_trained") or []
@@ -277,6 +285,10 @@ def read_options(command):
                    "the reverse of a step (z, z') is (eps z', eps z), eps flipping them, and the EP is "
                    "r(z, z') - [q(z) + q(z')] / 2 per step (q: the parity log-ratio of one state). Default: "
                    "the sidecar's odd_columns; data whose columns look like velocities are refused without it.")
+@click.option("--noise", type=click.Choice(["auto", "robust", "off"]), default="auto", show_default=True,
+              help="Localization noise (continuous states; always estimated and reported): robust also fits "
+                   "the noise-robust closed-form current (triples, the objective corrected for the noise); "
+                   "auto does so when the noise is significant; off never. The network is not corrected.")
 @click.option("--force", is_flag=True, help="Overwrite the run files in an existing, non-empty folder.")
 @click.option("--resume", is_flag=True,
               help="Continue the interrupted fit in -o DIR (Ctrl-C leaves a partial run there): finished "
@@ -289,7 +301,7 @@ def fit(paths: tuple[Path, ...], output: Path, model: str | None, hidden_units: 
         iterations: int | None, patience: int | None, eval_every: int,
         seeds: int, seq_len: int, normalize: bool, dt: float | None, seed: int, precision: str,
         ema_momentum: float | None, data_parallel: bool, tensorboard: Path | None, data_check: bool, baselines: bool,
-        baseline_degree: int, odd: str | None,
+        baseline_degree: int, odd: str | None, noise: str,
         force: bool, resume: bool, key: str | None, columns: str | None, time_column: str | None,
         waiting_time_column: str | None) -> None:
     """Train a NEEP estimator on the trajectories in PATHS and report the EP rate.
@@ -366,7 +378,8 @@ def fit(paths: tuple[Path, ...], output: Path, model: str | None, hidden_units: 
                            eval_every=eval_every, seeds=seeds, seq_len=seq_len, normalize=normalize, seed=seed,
                            precision=precision, ema_momentum=ema_momentum or None, data_check=data_check,
                            data_parallel=data_parallel, patience=patience or None,
-                           baseline=baselines, baseline_degree=baseline_degree, odd=odd)
+                           baseline=baselines, baseline_degree=baseline_degree, odd=odd,
+                           noise=noise)
             # Not given: the model kind's default (runs.defaults), rescaled with --large-batch.
             ctx = click.get_current_context()
             for name in ("eval_every", "ema_momentum", "weight_decay", "patience"):

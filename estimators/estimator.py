@@ -11,6 +11,7 @@ and ``assessment.Assessment``, which ``NEEP`` copies field by field.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -19,6 +20,7 @@ import numpy as np
 
 from .assessment import assess
 from .baselines.currents import fit_linear_current
+from .baselines.noise_check import check_noise
 from .data.odd import resolve_odd, sidecar_columns
 from .data.sets import as_data, describe, map_parts, per_trajectory
 from .nn.model import predict_delta_s
@@ -65,17 +67,14 @@ class NEEP:
     iterations : int
         Optimizer steps per seed (rounded up to whole evaluation intervals).
     eval_every : int
-        Held-out evaluation (on ``eval_samples`` windows) every this many
-        steps; at most ``iterations`` (one evaluation, at the end).
+        Validation every this many steps (at most ``iterations``), on ``eval_samples`` windows.
     eval_samples : int
         Size of the fixed held-out subset used during training.
     seeds : int
-        Ensemble size K (paper: 5); mean and standard deviation are reported.
+        Ensemble size K (paper: 5); mean and standard deviation reported.
     track_train : bool
-        Also evaluate a fixed subset of the training data (as many windows
-        as the held-out subset) at every evaluation: ``train_ep_rate`` and
-        ``train_objective`` in ``history_`` (Fig. S2 of the supplement: the
-        training-set estimate can overfit while the held-out one converges).
+        Also evaluate as many training windows at every evaluation (``train_ep_rate``, ``train_objective``
+        in ``history_``; Fig. S2 of the supplement: the training-set estimate can overfit).
         About doubles the (small) evaluation cost.
     test_fraction : float
         Held-out share when ``fit`` gets no ``test`` data, in (0, 1): of the
@@ -101,8 +100,7 @@ class NEEP:
         Refit the first seed on 1/4 and 1/2 of the training data and flag an
         estimate that still grows with data (about 1.75x the time of a seed).
     normalize : bool
-        Standardize continuous inputs per coordinate (training statistics,
-        stored in the model).
+        Standardize continuous inputs per coordinate (training statistics, stored in the model).
     seed : int
         Seeds initialization and sampling; same seed, same result.
     verbose : int
@@ -149,6 +147,10 @@ class NEEP:
     odd : str, sequence of int or str, or None
         Columns odd under time reversal (velocities; sidecar names or indices): the EP is then
         ``r - [q(z) + q(z')] / 2`` per step (``training.parity``, parts in ``odd_``); mlp by default.
+    noise : {"auto", "robust", "off"}
+        Localization noise (continuous states): estimated and reported
+        (``noise_``), a warning when significant; "robust" also fits the
+        robust current (baseline ``robust_current``), "auto" when significant.
 
     Attributes
     ----------
@@ -184,13 +186,11 @@ class NEEP:
     ep_rate_exact_, ep_per_step_exact_ : float or None
         Exact values of the held-out data when known (sidecar or exact EP).
     history_ : list of dict
-        One per evaluation: ``seed``, ``iteration``, ``train_loss``,
-        ``test_objective``, ``ep_rate``, ``ep_per_step``, ``lower_bound_j``,
-        ``lower_bound_dv``, ``r2``, ``error``, ``ep_rate_exact`` (exact rate
-        of the evaluation subset by the same slope estimator; ``error`` is
-        relative to it), ``train_ep_rate`` and ``train_objective`` (the same
-        weights on a training subset; None unless ``track_train``),
-        ``seconds``.
+        One per evaluation: ``seed``, ``iteration``, ``train_loss``, ``test_objective``, ``ep_rate``,
+        ``ep_per_step``, ``lower_bound_j``, ``lower_bound_dv``, ``r2``, ``error``, ``ep_rate_exact`` (exact
+        rate of the evaluation subset by the same slope estimator; ``error`` is relative to it),
+        ``train_ep_rate`` and ``train_objective`` (the same weights on a training subset; None unless
+        ``track_train``), ``seconds``; the start's (iteration 0) has ``trained_rate_gain`` when kept.
     train_, test_ : Trajectories
         The training and held-out data ``fit`` used (views of the input:
         memory-mapped when it came from a file, never copied); ``test_`` is
@@ -199,6 +199,8 @@ class NEEP:
         The seed with the best objective on all held-out data; ``models_`` all of them.
     best_seed_ : int
     kind_ : str ; seq_len_ : int ; n_states_ : int or None ; dt_ : float ; dt_known_ : bool
+    odd_ : training.parity result or None ; noise_ : baselines.noise_check.NoiseReport or None
+        With ``odd``: the parts of the EP estimate; continuous data: the localization-noise report.
     seconds_ : float
         Wall time of ``fit``.
     """
@@ -240,6 +242,7 @@ class NEEP:
         data_parallel: bool = False,
         patience: int | None = None,
         odd=None,
+        noise: str = "auto",
     ):
         self.model = model
         self.hidden_units = hidden_units
@@ -276,6 +279,7 @@ class NEEP:
         self.data_parallel = data_parallel
         self.patience = patience
         self.odd = odd
+        self.noise = noise
 
     # -- parameters ------------------------------------------------------------------
     def get_params(self) -> dict:
@@ -332,26 +336,20 @@ class NEEP:
         self.best_seed_ = measures.best
         self.model_ = self.models_[self.best_seed_]
         found = assess(config, prepared, exact, measures, self.models_, self.history_, self.linear_current_)
-        self.ep_rate_interval_ = found.ep_rate_interval
-        self.entropy_production_rate_ = found.entropy_production_rate
-        self.entropy_production_rate_std_ = found.entropy_production_rate_std
-        self.ep_per_step_ = found.ep_per_step
-        self.bounds_ = found.bounds
-        self.lower_bound_j_, self.lower_bound_dv_ = found.lower_bound_j, found.lower_bound_dv
-        self.r2_ = found.r2
-        self.baselines_, self.diagnostics_, self.flags_ = found.baselines, found.diagnostics, found.flags
+        for field in dataclasses.fields(found):  # field by field: each attribute is the field's name + "_"
+            setattr(self, field.name + "_", getattr(found, field.name))
         self.odd_ = None if not config.odd else odd_estimate(config, prepared, measures.mean_delta_s, measures.rates)
         if self.odd_ is not None:  # the EP is r - [q(z) + q(z')] / 2, not the pair network's r
-            self.ep_rate_interval_, self.entropy_production_rate_ = self.odd_.interval, self.odd_.interval.value
-            self.ep_per_step_, self.flags_ = self.odd_.interval.value * self.dt_, self.flags_ + self.odd_.flags
+            self.ep_rate_interval_, self.flags_ = self.odd_.interval, self.flags_ + self.odd_.flags
+            self.entropy_production_rate_, self.ep_per_step_ = self.odd_.interval.value, self.odd_.interval.value * self.dt_
+        self.noise_ = check_noise(train, test, config.noise, dt=self.dt_, degree=config.baseline_degree,
+                                  mean=prepared.mean, std=prepared.std, seed=config.seed)  # None if discrete
+        if self.noise_ is not None:
+            self.baselines_, self.flags_ = self.noise_.extend(self.baselines_, self.flags_)
         self.seconds_ = time.perf_counter() - start
         return self
 
     # -- use -------------------------------------------------------------------------
-    def _check_fitted(self) -> None:
-        if getattr(self, "model_", None) is None:
-            raise ValueError("this NEEP is not fitted yet: call fit() or NEEP.load() first")
-
     def predict(self, data, batch_size: int | None = None) -> np.ndarray | list:
         """EP estimates of the best seed's model on ``data``, float32.
 
@@ -366,17 +364,21 @@ class NEEP:
         states ``k(n-1) .. k(n-1)+n-1``; the windows tile the trajectory, so
         the entries sum to the cumulative EP.
         """
-        self._check_fitted()
-        data = as_data(data, labels=self._labels() if self.n_states_ is not None else None)
+        delta_s = self.predict_parts(data, batch_size)
+        return per_trajectory(delta_s) if isinstance(delta_s, tuple) else delta_s
+
+    def _checked(self, data):
+        """``data`` read, discrete states coded with the training labels, checked against the model."""
+        if getattr(self, "model_", None) is None:
+            raise ValueError("this NEEP is not fitted yet: call fit() or NEEP.load() first")
+        data = as_data(data, labels=None if self.n_states_ is None else self._labels())
         if data.discrete != (self.n_states_ is not None):
             kind = "integer (discrete)" if self.n_states_ is not None else "float (continuous)"
             raise ValueError(f"this model was trained on {kind} states")
         if data.discrete and data.n_states > self.n_states_:
             raise ValueError(f"data has state {data.n_states - 1}, the model knows 0..{self.n_states_ - 1}")
         data.check_seq_len(self.seq_len_)
-        delta_s = map_parts(lambda s: predict_delta_s(self.model_, s, self.seq_len_, batch_size or self.eval_batch_size),
-                            data.states)
-        return per_trajectory(delta_s) if isinstance(delta_s, tuple) else delta_s
+        return data
 
     def _labels(self) -> list:
         labels = getattr(self, "labels_", None)
@@ -384,22 +386,20 @@ class NEEP:
 
     def predict_parts(self, data, batch_size: int | None = None):
         """``predict`` keeping a ragged set's parts: a tuple of ``(M_i, K_i)`` arrays (or one array)."""
-        data = as_data(data, labels=self._labels() if self.n_states_ is not None else None)
-        data.check_seq_len(self.seq_len_)
+        data = self._checked(data)
         return map_parts(lambda s: predict_delta_s(self.model_, s, self.seq_len_, batch_size or self.eval_batch_size),
                          data.states)
 
     def ep_rate(self, data, dt: float | None = None) -> float:
         """EP rate of ``data`` per unit time (dt: argument > data's if known > the training dt)."""
-        data = as_data(data, labels=self._labels() if self.n_states_ is not None else None)
-        if dt is None:
-            dt = data.dt if data.dt_known else self.dt_
-        per_window = rate_per_entry(self.predict_parts(data))
-        return per_window / (self.seq_len_ - 1) / dt
+        data = self._checked(data)
+        dt = dt if dt is not None else (data.dt if data.dt_known else self.dt_)
+        return rate_per_entry(self.predict_parts(data)) / (self.seq_len_ - 1) / dt
 
     def save(self, path: str | Path) -> Path:
         """Save the best seed's model to ``path`` (a ``.keras`` file)."""
-        self._check_fitted()
+        if getattr(self, "model_", None) is None:
+            raise ValueError("this NEEP is not fitted yet: call fit() or NEEP.load() first")
         return write_model(self.model_, path)
 
     @classmethod

@@ -116,6 +116,7 @@ def fit_summary(est, data=None) -> dict:
         "odd": None if getattr(est, "odd_", None) is None else est.odd_.as_dict(dt),
         "diagnostics": [d.as_dict() for d in est.diagnostics_],
         "flags": est.flags_,
+        "noise": None if getattr(est, "noise_", None) is None else est.noise_.as_dict(),
         "kept": kept,
         "objective_per_seed": est.objective_per_seed_,
         "best_seed": est.best_seed_,
@@ -175,7 +176,10 @@ def fit_summary(est, data=None) -> dict:
             "the held-out data the rate is measured on take no part in that choice). baselines: classical estimators "
             "fitted on the training data and measured on the same held-out data (value, stderr, kind: 'estimate' "
             "or 'lower bound'; checked: compared with the network by the 'baseline' diagnostic). flags: "
-            "diagnostics that fired; when any is present, read the estimate with it."
+            "diagnostics that fired; when any is present, read the estimate with it. noise (continuous states): the "
+            "localization noise per coordinate (std, its stderr, ratio_to_step: std over the rms noiseless step; "
+            "significant), the correction used (mode: --noise; correction: robust or none; robust_current: the "
+            "noise-robust closed-form current) and warning: noise significant and the network not corrected."
         ),
     }
     return json_ready(summary)

@@ -24,7 +24,8 @@ PRECISIONS = ("float32", "mixed_bfloat16")
 
 _POSITIVE = ("batch_size", "iterations", "eval_every", "eval_samples", "seeds", "embedding_dim", "eval_batch_size")
 _POSITIVE_OR_NONE = ("hidden_units", "layers", "steps_per_execution", "patience")
-_CHOICES = {"data_parallel": (True, False), "stack_seeds": (True, False, "auto"), "device": (True, False, "auto")}
+_CHOICES = {"data_parallel": (True, False), "stack_seeds": (True, False, "auto"), "device": (True, False, "auto"),
+            "noise": ("auto", "robust", "off")}
 
 
 def _is_int(value: Any) -> bool:
@@ -80,6 +81,7 @@ class FitConfig:
     data_parallel: bool = False
     patience: int | None = None
     odd: tuple | None = None
+    noise: str = "auto"
 
     def __post_init__(self) -> None:
         for name in _POSITIVE + _POSITIVE_OR_NONE:

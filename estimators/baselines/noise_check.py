@@ -1,0 +1,98 @@
+"""What ``NEEP(noise=...)`` does with localization noise: detect it, choose the correction, fit the robust current.
+
+``check_noise(train, test, mode)`` estimates the noise on the training
+states (``stats.noise.estimate_noise``), decides the correction
+(``"off"``: none; ``"robust"``: always; ``"auto"``: robust when the noise is
+significant) and, when robust, fits ``baselines.robust`` on the training
+data and measures it on the held-out data. The network itself is not
+corrected: when the noise is significant the report carries a warning that
+says so, and which number to read instead.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from ..stats.noise import LAGS, NoiseEstimate, estimate_noise
+from .estimates import Baseline
+from .robust import robust_current_baseline
+
+__all__ = ["NOISE_MODES", "NoiseReport", "check_noise"]
+
+#: The values of ``NEEP(noise=...)`` / ``neep fit --noise``.
+NOISE_MODES = ("auto", "robust", "off")
+
+
+@dataclasses.dataclass(frozen=True)
+class NoiseReport:
+    """The noise estimate, the correction used and its result.
+
+    Attributes
+    ----------
+    mode : str
+        What was asked: ``"auto"``, ``"robust"`` or ``"off"``.
+    estimate : stats.noise.NoiseEstimate
+    correction : str
+        ``"robust"`` (the robust current was fitted) or ``"none"``.
+    robust : baselines.Baseline or None
+        The robust current on the held-out data (``"robust_current"``).
+    """
+
+    mode: str
+    estimate: NoiseEstimate
+    correction: str
+    robust: Baseline | None
+
+    @property
+    def flag(self) -> str | None:
+        """The warning when the noise is significant (the network is never corrected), else None."""
+        if not self.estimate.significant:
+            return None
+        worst = int(np.argmax(np.where(self.estimate.significant_coordinates, self.estimate.ratio, -1.0)))
+        head = (f"localization noise: std {self.estimate.std[worst]:.3g} in coordinate {worst} "
+                f"({100 * self.estimate.ratio[worst]:.0f} % of its step); the network's estimate is not "
+                "corrected for it and is biased low")
+        if self.robust is not None:
+            return head + f": read {self.robust.name}, {self.robust.value:.5g} ± {self.robust.stderr:.2g}"
+        return head + ": fit with --noise robust (NEEP(noise='robust')) for the robust current"
+
+    def extend(self, baselines: dict, flags: list) -> tuple[dict, list]:
+        """``baselines`` with the robust current added (if fitted), ``flags`` with the warning (if any)."""
+        extra = {} if self.robust is None else {self.robust.name: self.robust}
+        return {**baselines, **extra}, list(flags) + ([] if self.flag is None else [self.flag])
+
+    def describe(self) -> str:
+        """One line for ``neep fit``: the noise and what was done about it."""
+        done = {"robust": "corrected: robust current", "none": "no correction"}[self.correction]
+        return f"{self.estimate.describe()}; {done} (--noise {self.mode})"
+
+    def as_dict(self) -> dict:
+        return {**self.estimate.as_dict(), "mode": self.mode, "correction": self.correction,
+                "robust_current": None if self.robust is None else self.robust.as_dict(),
+                "warning": self.flag is not None, "network_corrected": False}
+
+
+def check_noise(train, test, mode: str = "auto", *, dt: float = 1.0, degree: int = 1, mean=None, std=None,
+                seed: int = 0, replicates: int = 2000) -> NoiseReport | None:
+    """Estimate the noise on ``train`` and apply ``mode`` (see the module doc).
+
+    ``train``, ``test``: continuous states ``(M, L, d)`` (or tuples of parts,
+    or ``Trajectories``). ``degree``: of the robust current's force polynomial.
+    ``mean``, ``std``: the standardization of the fit.
+    None for discrete states or a trajectory under ``LAGS + 2`` states (nothing to judge).
+    """
+    if mode not in NOISE_MODES:
+        raise ValueError(f"noise must be one of {', '.join(NOISE_MODES)}, got {mode!r}")
+    train, test = getattr(train, "states", train), getattr(test, "states", test)
+    parts = train if isinstance(train, tuple) else (train,)
+    if any(p.ndim != 3 or not np.issubdtype(p.dtype, np.floating) or p.shape[1] < LAGS + 2 for p in parts):
+        return None
+    estimate = estimate_noise(train)
+    robust = mode == "robust" or (mode == "auto" and estimate.significant)
+    baseline = None
+    if robust:
+        baseline = robust_current_baseline(train, test, estimate.variance, dt=dt, degree=degree, mean=mean,
+                                           std=std, seed=seed, replicates=replicates)
+    return NoiseReport(mode=mode, estimate=estimate, correction="robust" if robust else "none", robust=baseline)
