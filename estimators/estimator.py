@@ -281,7 +281,6 @@ class NEEP:
         self.odd = odd
         self.noise = noise
 
-    # -- parameters ------------------------------------------------------------------
     def get_params(self) -> dict:
         """The constructor parameters, as given (scikit-learn style)."""
         return {name: getattr(self, name) for name in FitConfig.parameter_names()}
@@ -341,7 +340,8 @@ class NEEP:
         self.odd_ = None if not config.odd else odd_estimate(config, prepared, measures.mean_delta_s, measures.rates)
         if self.odd_ is not None:  # the EP is r - [q(z) + q(z')] / 2, not the pair network's r
             self.ep_rate_interval_, self.flags_ = self.odd_.interval, self.flags_ + self.odd_.flags
-            self.entropy_production_rate_, self.ep_per_step_ = self.odd_.interval.value, self.odd_.interval.value * self.dt_
+            rate = self.entropy_production_rate_ = self.odd_.interval.value
+            self.ep_per_step_ = rate * self.dt_
         self.noise_ = check_noise(train, test, config.noise, dt=self.dt_, degree=config.baseline_degree,
                                   mean=prepared.mean, std=prepared.std, seed=config.seed)  # None if discrete
         if self.noise_ is not None:
