@@ -19,7 +19,8 @@ Two ways to measure each lag:
   every lag, so the extrapolation's error keeps their correlation.
 * ``method="network"``: a full ``NEEP`` fit per lag (the ``neep fit``
   defaults, without the data check): the cost of one fit per lag; the lags'
-  errors are then combined as independent (an overstatement).
+  errors are then combined as independent (``stats.lags``: for the quadratic
+  through 1, 2, 4, 8 an overstatement).
 
 ``write_lags(output, result)`` adds the rows to a run folder's
 ``summary.json`` (key ``"lags"``) and draws ``rate_vs_lag.png``, each file

@@ -21,8 +21,10 @@ rates, weighted by their errors, and reports its value at 0:
   the combination applied to each replicate gives the spread, which keeps
   the strong positive correlation between lags (all of them are the same
   data, subsampled); without replicates, ``sqrt(sum a_k^2 s_k^2)`` treats
-  the lags as independent, an overstatement when they are positively
-  correlated.
+  the lags as independent. With ``sum a_k = 1``, a noise shared by all lags
+  passes whole, so independence understates the error when
+  ``sum a_k^2 < 1`` (a linear fit over many lags) and overstates it when
+  ``sum a_k^2 > 1`` (the quadratic through 1, 2, 4, 8: 2.6).
 * what it does not contain: the error of the polynomial itself. On the
   exactly sampled two- and five-bead chains at dt = 0.1 the quadratic
   through lags 1, 2, 4, 8 misses the continuum rate by -0.2 % and -0.9 %
