@@ -97,3 +97,36 @@ def test_subsample_and_the_run_folder(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rate_vs_lag.png", "summary.json"]  # no temporaries
     with pytest.raises(ValueError, match="method"):
         fit_lags(data, (1, 2), method="spline")
+
+
+def test_the_command_refuses_bad_lags_in_one_line(tmp_path):
+    from click.testing import CliRunner
+
+    from neep.cli.main import cli
+    from neep.simulators.io import simulate_to_file
+
+    path = tmp_path / "frames.npy"
+    simulate_to_file(BeadSpring(n=2, dt=DT, scheme="exact"), path, 40, 200, seed=2, exact_ep=False)
+    bad = CliRunner().invoke(cli, ["fit", str(path), "-o", str(tmp_path / "bad"), "--lags", "1,x"])
+    assert bad.exit_code == 2 and "--lags" in bad.output and "Traceback" not in bad.output
+    assert not (tmp_path / "bad").exists()  # refused before anything is written
+
+
+@pytest.mark.slow  # a (tiny) fit through the command: TensorFlow's start, the figures, four lags
+def test_the_command_writes_the_lags_into_the_run_folder(tmp_path):
+    from click.testing import CliRunner
+
+    from neep.cli.main import cli
+    from neep.simulators.io import simulate_to_file
+
+    path = tmp_path / "frames.npy"
+    simulate_to_file(BeadSpring(n=2, dt=DT, scheme="exact"), path, 40, 200, seed=2, exact_ep=False)
+    out = tmp_path / "run"
+    result = CliRunner().invoke(cli, ["fit", str(path), "-o", str(out), "--lags", "auto", "--hidden-units", "8",
+                                      "--iterations", "10", "--eval-every", "5", "--no-data-check"],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "lag -> 0" in result.output
+    lags = json.loads((out / "summary.json").read_text())["lags"]
+    assert [r["lag"] for r in lags["rows"]] == [1, 2, 4, 8] and lags["ep_rate_exact"] == pytest.approx(2.025)
+    assert (out / "rate_vs_lag.png").exists()
