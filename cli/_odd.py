@@ -7,7 +7,6 @@ fraction of a second.
 from __future__ import annotations
 
 import click
-
 from neep.estimators.data.odd import find_velocities, resolve_odd, sidecar_columns
 
 __all__ = ["odd_columns", "odd_lines"]

@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import click
-
 from neep.estimators.runs import defaults as _defaults
 
 from ._common import check_output_dir, user_errors
-from ._odd import odd_columns, odd_lines
+from ._lags import parse_lags_option, run_lags
+from ._odd import odd_columns
+from ._report import format_summary
 
 __all__ = ["fit", "run_fit", "FIT_DEFAULTS", "GRU_DEFAULTS", "import_tensorflow_quietly", "load_input",
            "check_model_for_data", "read_options"]
@@ -98,91 +99,6 @@ def check_model_for_data(data, model: str | None, seq_len: int) -> None:
         train.split(0.9, min_steps=max(seq_len, 2))
     except ValueError as error:
         raise click.ClickException(str(error)) from None
-
-
-def _not_judged(message: str) -> bool:
-    """Whether a diagnostic's message says it could not judge (too few evaluations, nothing to compare)."""
-    return message.startswith(("too few", "no classical", "data check skipped", "no training"))
-
-
-def _format_summary(summary: dict, output: Path, seconds: float) -> str:
-    unit = summary["rate_unit"]
-    seeds = summary["seeds"]
-    low, high = summary["ep_rate_interval"]
-    spread = f"{seeds} seeds" if seeds > 1 else "1 seed"
-    lines = []
-    if summary.get("labels") is not None:
-        from neep.estimators.data.labels import describe_labels
-
-        lines.append(f"states       {describe_labels(summary['labels'])} (code k of the network is the k-th)")
-    if summary.get("jump_data"):
-        lines.append(f"jump data    each step is a jump; dt {summary['dt']:.5g} is the mean waiting time, so the "
-                     "rate per unit time assumes a stationary Markov jump process")
-    lines += [f"EP rate      {summary['ep_rate']:.5g} ± {summary['ep_rate_stderr']:.2g} {unit} "
-             f"(95 % interval {low:.5g} .. {high:.5g}: held-out sampling, training-data error, {spread})"]
-    exact = summary["ep_rate_target"]
-    full = summary.get("ep_rate_full_information")
-    if full is not None and exact is None:
-        lines.append(f"exact        unknown for these data: the states are partly hidden; the full process's "
-                     f"{full:.5g} {unit} is an upper bound")
-    elif full is not None:
-        lines.append(f"limit        {exact:.5g} {unit} (the {summary['exact_reference']}: the most these "
-                     f"observations can reveal; the full process, hidden states included: {full:.5g})")
-        inside = "inside" if summary["interval_covers_target"] else "OUTSIDE"
-        lines.append(f"rel. error   {summary['relative_error']:+.2%} vs the limit (it is {inside} the interval)")
-    elif exact is not None:
-        line = f"exact        {exact:.5g} {unit} (the process)"
-        if summary["ep_rate_exact_held_out"] is not None:
-            line += f"; {summary['ep_rate_exact_held_out']:.5g} on the held-out data itself"
-        lines.append(line)
-        inside = "inside" if summary["interval_covers_target"] else "OUTSIDE"
-        lines.append(f"rel. error   {summary['relative_error']:+.2%} (exact is {inside} the interval)")
-    else:
-        lines.append("exact        unknown (no exact EP beside the data)")
-    lines += odd_lines(summary)
-    if summary["r2"] is not None:
-        lines.append(f"R^2          {summary['r2']:.4f} (per-step estimate vs exact EP)")
-    lines.append(f"lower bounds 1+J {summary['lower_bound_j']:.5g} ± {summary['lower_bound_j_stderr']:.2g}, "
-                 f"DV {summary['lower_bound_dv']:.5g} ± {summary['lower_bound_dv_stderr']:.2g} {unit}")
-    for name, base in summary.get("baselines", {}).items():
-        checked = "; checked against the network" if base.get("checked") else ""
-        if base.get("sampled") is False:
-            checked = "; undersampled: words seen about once each, not a check"
-        lines.append(f"baseline     {name.replace('_', ' ')} ({base.get('kind', 'estimate')}{checked}) "
-                     f"{base['value']:.5g} ± {base['stderr']:.2g} {unit}")
-    noise = summary.get("noise")
-    if noise is not None:
-        parts = ", ".join(f"{s:.3g} ± {e:.1g} ({100 * r:.0f} % of the step)"
-                          for s, e, r in zip(noise["std"], noise["std_stderr"], noise["ratio_to_step"]))
-        lines.append(f"noise        localization std per coordinate {parts}: "
-                     f"{'significant' if noise['significant'] else 'not significant'}; "
-                     f"{'robust current fitted' if noise['correction'] == 'robust' else 'no correction'} "
-                     f"(--noise {noise['mode']})")
-    kept = ", ".join(f"seed {k['seed'] + 1} iteration {k['iteration']}" for k in summary.get("kept", []))
-    if kept:
-        trained = summary.get("iterations_trained") or []
-        stop = ""
-        if summary.get("patience") and trained and max(trained) < summary["iterations"]:
-            stop = (f"; trained {', '.join(str(t) for t in trained)} steps, stopped after {summary['patience']} "
-                    "evaluations without a better validation J")
-        lines.append(f"kept         {kept} (best validation J; the rate above is measured on other data{stop})")
-    flags = summary.get("flags") or []
-    if flags:
-        lines.extend(f"WARNING      {flag}" for flag in flags)
-    else:
-        # Name what was judged, and what could not be (too few evaluations, no data check...).
-        diagnostics = summary.get("diagnostics") or []
-        judged = [d["name"] for d in diagnostics if d["name"] != "blocks" and not _not_judged(d["message"])]
-        skipped = [d["name"] for d in diagnostics if d["name"] != "blocks" and _not_judged(d["message"])]
-        if not summary.get("data_check", True):
-            skipped.append("data (--no-data-check)")
-        line = f"checks       no warning ({', '.join(judged) or 'nothing could be judged'})"
-        if skipped:
-            line += f"; not judged: {', '.join(skipped)}"
-        lines.append(line)
-    files = ", ".join(["model.keras", "history.csv", "summary.json"] + summary.get("figures", []))
-    lines.append(f"wrote        {output}/ ({files}) in {seconds:.0f} s")
-    return "\n".join(lines)
 
 
 def read_options(command):
@@ -295,6 +211,14 @@ def read_options(command):
                    "seeds are kept, the seed in training continues from its last evaluation with its "
                    "optimizer state. The data and options are the interrupted run's; options given again "
                    "must match them.")
+@click.option("--lags", default=None, metavar="LIST|auto",
+              help="Also measure the EP rate per unit time on frames k steps apart for each lag k (1,2,4,8; "
+                   "auto: 1,2,4,8 where the trajectories are long enough) and extrapolate it to lag 0: the "
+                   "continuous-time rate, which a coarse frame interval underestimates. summary.json 'lags', "
+                   "rate_vs_lag.png. Each lag costs seconds with --lag-model current (the default).")
+@click.option("--lag-model", type=click.Choice(["current", "network"]), default="current", show_default=True,
+              help="What measures each lag: the closed-form current (seconds; exact for linear dynamics) or "
+                   "a network fit per lag with these options (the cost of one fit per lag, no data check).")
 @read_options
 def fit(paths: tuple[Path, ...], output: Path, model: str | None, hidden_units: int | None, layers: int | None,
         batch_size: int | None, large_batch: int | None, learning_rate: float | None, weight_decay: float | None,
@@ -303,7 +227,7 @@ def fit(paths: tuple[Path, ...], output: Path, model: str | None, hidden_units: 
         ema_momentum: float | None, data_parallel: bool, tensorboard: Path | None, data_check: bool, baselines: bool,
         baseline_degree: int, odd: str | None, noise: str,
         force: bool, resume: bool, key: str | None, columns: str | None, time_column: str | None,
-        waiting_time_column: str | None) -> None:
+        waiting_time_column: str | None, lags: str | None = None, lag_model: str = "current") -> None:
     """Train a NEEP estimator on the trajectories in PATHS and report the EP rate.
 
     PATHS: one trajectory file (.npy, .npz, HDF5 or CSV/TSV, recognised by
@@ -352,6 +276,7 @@ def fit(paths: tuple[Path, ...], output: Path, model: str | None, hidden_units: 
     data = load_input(paths, dt, key=key, columns=columns, time_column=time_column,
                       waiting_time_column=waiting_time_column)
     check_model_for_data(data, model, seq_len)
+    lag_list = parse_lags_option(lags, data) if lags is not None else None
     odd = odd_columns(data, odd, model)
     if ema_momentum is not None and not 0 <= ema_momentum < 1:
         raise click.BadParameter(f"must be in [0, 1), got {ema_momentum}", param_hint="--ema")
@@ -413,4 +338,8 @@ def fit(paths: tuple[Path, ...], output: Path, model: str | None, hidden_units: 
         shutil.rmtree(output, ignore_errors=True)
         click.echo(f"worker done: the chief (worker 0 of {workers}) writes {written_to}/")
         return
-    click.echo(_format_summary(summary, output, time.perf_counter() - start))
+    text = format_summary(summary, output, time.perf_counter() - start)
+    if lag_list is not None:
+        text += "\n" + run_lags(data, output, lag_list, lag_model, seed, baseline_degree, options)
+    click.echo(text)
+

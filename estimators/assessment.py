@@ -44,6 +44,7 @@ from .stats.diagnostics import (
     check_overfitting,
 )
 from .stats.exact import ExactValues
+from .stats.overfitting import overfitting_like_with_like
 from .stats.rates import r_squared
 from .stats.uncertainty import (
     Interval,
@@ -166,13 +167,7 @@ def assess(config: FitConfig, prepared: PreparedFit, exact: ExactValues, measure
     diagnostics.append(check_kept_start(seed_history, rate_interval.stderr))
     kept = [r for r in seed_history if r.get("kept")]
     if kept and kept[0].get("train_ep_rate") is not None and prepared.train_sub is not None:
-        model = models[best]
-        train_delta = _predict(model, prepared.train_sub, prepared, config)
-        train_rate, train_reps = _replicates_free(config, prepared, train_delta)
-        seed_rate, seed_reps = _replicates_free(config, prepared, _predict(model, prepared.sub_states, prepared,
-                                                                          config))
-        diagnostics.append(check_overfitting(train_rate, float(np.std(train_reps, ddof=1)),
-                                             seed_rate, float(np.std(seed_reps, ddof=1))))
+        diagnostics.append(_overfitting(config, prepared, models[best], linear, rate_interval.stderr))
     if config.data_check:
         # The refits train at most as long as the first seed did (with patience it may have stopped early).
         trained = max([r["iteration"] for r in history if r["seed"] == 0] or [config.iterations])
@@ -229,6 +224,32 @@ def _kept_starts(history: list[dict], seeds: int) -> bool:
     """Whether every seed kept its closed-form start (the evaluation kept is iteration 0)."""
     kept = {r["seed"] for r in history if r.get("kept") and r["iteration"] == 0}
     return len(kept) == seeds
+
+
+def _overfitting(config: FitConfig, prepared: PreparedFit, model, linear: LinearCurrent | None,
+                 stderr: float) -> Diagnostic:
+    """The kept network on the training subset against the validation subset, like with like.
+
+    Continuous states: each subset's rate minus the closed-form linear
+    current's on the same windows (``stats.overfitting``): the two
+    subsets' own sampling noise cancels. Discrete states (no reference that
+    cannot overfit): the two rates with their independent errors.
+    """
+    subsets = (prepared.train_sub, prepared.sub_states)
+    deltas = [_predict(model, states, prepared, config) for states in subsets]
+    if prepared.n_states is not None:
+        (train_rate, train_reps), (test_rate, test_reps) = (_replicates_free(config, prepared, d) for d in deltas)
+        return check_overfitting(train_rate, float(np.std(train_reps, ddof=1)), test_rate,
+                                 float(np.std(test_reps, ddof=1)))
+    if linear is None or linear.degree != 1:
+        linear = fit_linear_current(prepared.train.states, mean=prepared.mean, std=prepared.std)
+    references = []
+    for states, delta in zip(subsets, deltas):
+        per_step = linear.delta_s(states)
+        n, k = prepared.seq_len - 1, delta.shape[1]
+        references.append(per_step[:, : k * n].reshape(delta.shape[0], k, n).sum(axis=2))  # the network's windows
+    return overfitting_like_with_like(tuple(deltas), tuple(references), scale=1.0 / (n * prepared.dt),
+                                      stderr=stderr, seed=config.seed, replicates=REPLICATES)
 
 
 def _data_check(config: FitConfig, prepared: PreparedFit, linear: LinearCurrent | None, layout: int,

@@ -31,7 +31,12 @@ import numpy as np
 
 from ..data.odd import parity_signs
 from ..stats.rates import ep_rate_from_cumulative
-from ..stats.uncertainty import Interval, block_statistics, bootstrap_replicates, interval
+from ..stats.uncertainty import (
+    Interval,
+    block_statistics,
+    bootstrap_replicates,
+    interval,
+)
 
 __all__ = ["step_by_step", "step_rate", "GaussianParity", "fit_gaussian_parity"]
 

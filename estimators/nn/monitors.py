@@ -152,7 +152,8 @@ class EPMonitor(_Periodic):
     ----------
     history : list of dict
         One record per evaluation: ``iteration``, ``train_loss``,
-        ``test_objective``, ``best`` (a new best held-out objective),
+        ``test_objective`` and its standard error ``test_objective_stderr``
+        (block bootstrap over the subset), ``best`` (a new best held-out objective),
         ``ep_rate``, ``ep_per_step``, ``lower_bound_j``, ``lower_bound_dv``
         (rates: per unit time, like ``ep_rate``), ``r2``, ``error`` and
         ``ep_rate_exact`` (None without truth), ``train_ep_rate`` and
@@ -232,13 +233,14 @@ class EPMonitor(_Periodic):
             if self.train_states is not None:
                 train_delta_s = predict_delta_s(self.model, self.train_states, seq_len, self.batch_size)
             objective = objective_numpy(delta_s)
+            values = delta_s.astype(np.float64) - np.exp(-delta_s.astype(np.float64))
+            objective_stderr = mean_stderr(values) if np.all(np.isfinite(values)) else float("nan")
             best = bool(objective > self.best_objective)
             if best:
                 self.best_objective = objective
                 self.best_iteration = self._step()
                 self.best_weights = self.model.get_weights()
                 if self.keep_start_unless is not None:
-                    values = delta_s.astype(np.float64) - np.exp(-delta_s.astype(np.float64))
                     if self._start_record is None and self.best_iteration == 0:
                         self._start_record = (objective, values, self.best_weights)
                         self._start_delta = delta_s.astype(np.float64)
@@ -251,6 +253,7 @@ class EPMonitor(_Periodic):
         per_step = per_window / (seq_len - 1)
         record = {
             "test_objective": objective,
+            "test_objective_stderr": objective_stderr,
             "best": best,
             "ep_rate": per_step / self.dt,
             "ep_per_step": per_step,

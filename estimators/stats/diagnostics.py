@@ -20,7 +20,9 @@ checks and reports each with a plain sentence:
   network, while the estimate ``<dS>`` is not: the rate is then at least
   the bound, and the estimate is too low.
 * ``overfitting``: the training-set estimate exceeds the held-out one
-  beyond their errors (the supplement's Fig. S2).
+  beyond their errors (the supplement's Fig. S2); for continuous states
+  like with like, against a reference on the same windows
+  (``stats.overfitting``).
 * ``blocks``: too few independent held-out blocks for a reliable interval.
 
 Paired comparisons use bootstrap replicates drawn with the same seed over

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..data.windows import gather_windows
 from ..nn.backend import is_jax
+from ..nn.divergence import DivergenceStop
 from ..nn.model import NEEPModel, make_optimizer
 from ..nn.monitors import EPMonitor, ProgressPrinter
 from ..nn.networks import build_network, set_linear_current
@@ -103,7 +104,8 @@ def train_one(config: FitConfig, prepared: PreparedFit, train, seed: int, label:
     ``checkpoint``: ``(RunCheckpoint, seed index)`` to back up and resume (see ``checkpoint``).
     """
     model, monitor = build_seed_model(config, prepared, train, seed, label, linear)
-    callbacks = [monitor]
+    stop = DivergenceStop(monitor)  # right after the monitor: it reads the monitor's latest record
+    callbacks = [monitor, stop]
     data_seed = seed
     if checkpoint is not None:
         run, k = checkpoint
@@ -130,6 +132,7 @@ def train_one(config: FitConfig, prepared: PreparedFit, train, seed: int, label:
         model.fit(dataset, epochs=epochs,
                   steps_per_epoch=config.eval_interval // steps if is_jax() else config.eval_interval,
                   callbacks=callbacks, verbose=2 if config.verbose >= 2 else 0, shuffle=False)
+    stop.check(label)
     return _finish(config, model, monitor)
 
 
@@ -189,9 +192,9 @@ def train_stacked(config: FitConfig, prepared: PreparedFit, seeds: list[int], la
     indices = list(range(len(seeds))) if indices is None else indices
     built = [build_seed_model(config, prepared, prepared.train, s, lab, linear) for s, lab in zip(seeds, labels)]
     epochs, steps = config.epochs, config.steps_per_call
-    lists = []
-    for (model, monitor), label, k in zip(built, labels, indices):
-        callbacks = [monitor]
+    lists, stops = [], [DivergenceStop(monitor) for _, monitor in built]
+    for (model, monitor), label, k, stop in zip(built, labels, indices, stops):
+        callbacks = [monitor, stop]  # a diverging seed is reported after the stacked training
         if checkpoint is not None:
             callbacks += checkpoint.callbacks_after(k, monitor)
         if config.verbose and label is not None:
@@ -228,4 +231,6 @@ def train_stacked(config: FitConfig, prepared: PreparedFit, seeds: list[int], la
                 break
     for callbacks in lists:
         callbacks.on_train_end()
+    for stop, label in zip(stops, labels):
+        stop.check(label)
     return [_finish(config, model, monitor) for model, monitor in built]

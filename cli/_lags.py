@@ -1,0 +1,49 @@
+"""``neep fit --lags``: parse the lags, measure and extrapolate them, print the lines (``runs.lags``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import numpy as np
+
+from ._common import user_errors
+
+__all__ = ["parse_lags_option", "run_lags", "format_lags"]
+
+
+def parse_lags_option(text: str, data) -> tuple[int, ...]:
+    """``--lags`` as sorted lags (``click.BadParameter``, one line, when it cannot be read)."""
+    from neep.estimators.stats.lags import parse_lags
+
+    try:
+        return parse_lags(text, int(np.min(data.lengths)))
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--lags") from None
+
+
+def run_lags(data, output: Path, lags, method: str, seed: int, degree: int, options: dict) -> str:
+    """``--lags``: the rates at each lag and the extrapolation, added to the run folder; the lines to print."""
+    from neep.estimators.runs.lags import fit_lags, write_lags
+
+    network = {k: v for k, v in options.items() if k not in ("seed", "data_check")} if method == "network" else {}
+    with user_errors():
+        result = fit_lags(data, lags, method=method, seed=seed, degree=degree, **network)
+        write_lags(output, result)
+    return format_lags(result.as_dict(), "per unit time" if result.dt_known else "per step")
+
+
+def format_lags(lags: dict, unit: str) -> str:
+    """The lines ``neep fit --lags`` prints from ``summary.json["lags"]``."""
+    what = "closed-form current" if lags["method"] == "current" else "network"
+    rows = "; ".join(f"{r['lag']} ({r['tau']:.3g}): {r['rate']:.4g} ± {r['stderr']:.2g}" for r in lags["rows"])
+    ex = lags["extrapolation"]
+    kind = "quadratic" if ex["degree"] == 2 else "linear"
+    lines = [f"lags         rate at lag k (frame interval): {rows} {unit} ({what} per lag)",
+             f"lag -> 0     {ex['value']:.5g} ± {ex['stderr']:.2g} {unit} (95 % interval {ex['low']:.5g} .. "
+             f"{ex['high']:.5g}; {kind} fit in the lag): the continuous-time rate; the per-step value at a "
+             "coarse frame interval is a lower bound on it"]
+    if lags.get("ep_rate_exact") is not None:
+        lines.append(f"             exact (continuous process) {lags['ep_rate_exact']:.5g}: "
+                     f"{lags['relative_error']:+.2%}")
+    return "\n".join(lines)
