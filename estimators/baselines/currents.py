@@ -37,7 +37,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-__all__ = ["LinearCurrent", "fit_linear_current", "current_basis", "basis_size", "iter_pairs"]
+__all__ = ["LinearCurrent", "fit_linear_current", "current_basis", "basis_size", "iter_pairs", "maximize_newton"]
 
 _PAIRS_PER_CHUNK = 1 << 18
 METHODS = ("j", "tur")
@@ -184,6 +184,31 @@ def _j_pass(states, mean, std, w, degree=1):
     return value / total, grad / total, hess / total
 
 
+def maximize_newton(objective, w: np.ndarray, max_newton: int) -> tuple[np.ndarray, float]:
+    """Newton's method with step halving on a concave ``objective(w) -> (value, gradient, Hessian)``.
+
+    Stops when the predicted gain (the Newton decrement squared) is negligible, when no
+    halved step improves the value, or after ``max_newton`` steps. Returns ``(w, value)``.
+    """
+    value, grad, hess = objective(w)
+    for _ in range(max_newton):
+        step = _solve(-hess, grad)
+        gain = float(grad @ step)  # predicted increase of J (Newton decrement^2)
+        if not np.isfinite(gain) or gain < 1e-13 * max(1.0, abs(value)):
+            break
+        scale = 1.0
+        while scale > 1e-3:
+            trial = w + scale * step
+            t_value, t_grad, t_hess = objective(trial)
+            if np.isfinite(t_value) and t_value >= value:
+                w, value, grad, hess = trial, t_value, t_grad, t_hess
+                break
+            scale *= 0.5
+        else:
+            break
+    return w, value
+
+
 def fit_linear_current(states: np.ndarray, *, mean=None, std=None, method: str = "j",
                        max_newton: int = 12, degree: int = 1) -> LinearCurrent:
     """Fit the linear current of the module doc on all pairs of ``states`` (float64).
@@ -223,22 +248,7 @@ def fit_linear_current(states: np.ndarray, *, mean=None, std=None, method: str =
     w = 2.0 * _solve(sigma, mu)
     value = None
     if method == "j":
-        value, grad, hess = _j_pass(states, mean, std, w, degree)
-        for _ in range(max_newton):
-            step = _solve(-hess, grad)
-            gain = float(grad @ step)  # predicted increase of J (Newton decrement^2)
-            if not np.isfinite(gain) or gain < 1e-13 * max(1.0, abs(value)):
-                break
-            scale = 1.0
-            while scale > 1e-3:
-                trial = w + scale * step
-                t_value, t_grad, t_hess = _j_pass(states, mean, std, trial, degree)
-                if np.isfinite(t_value) and t_value >= value:
-                    w, value, grad, hess = trial, t_value, t_grad, t_hess
-                    break
-                scale *= 0.5
-            else:
-                break
+        w, value = maximize_newton(lambda v: _j_pass(states, mean, std, v, degree), w, max_newton)
     if value is None:
         value = _j_pass(states, mean, std, w, degree)[0]
     return LinearCurrent(kernel=w[: d * d].reshape(d, d), bias=w[d * d : d * d + d].copy(), mean=mean, std=std,

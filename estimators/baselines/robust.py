@@ -43,7 +43,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from ..stats.uncertainty import block_statistics, bootstrap_replicates, interval
-from .currents import basis_size, current_basis
+from .currents import basis_size, current_basis, maximize_newton
 from .estimates import Baseline
 
 __all__ = ["RobustCurrent", "fit_robust_current", "iter_triples", "robust_current_baseline"]
@@ -226,22 +226,7 @@ def fit_robust_current(states, noise_variance, *, mean=None, std=None, degree: i
         raise ValueError(f"degree must be an integer in 1..4, got {degree!r}")
     total, mu, second, from_noise = _pass(states, mean, std, noise, None, degree, with_moments=True)
     w = 2.0 * _solve(second - np.outer(mu, mu) - from_noise, mu)
-    value, grad, hess = _pass(states, mean, std, noise, w, degree)
-    for _ in range(max_newton):
-        step = _solve(-hess, grad)
-        gain = float(grad @ step)
-        if not np.isfinite(gain) or gain < 1e-13 * max(1.0, abs(value)):
-            break
-        scale = 1.0
-        while scale > 1e-3:
-            trial = w + scale * step
-            t_value, t_grad, t_hess = _pass(states, mean, std, noise, trial, degree)
-            if np.isfinite(t_value) and t_value >= value:
-                w, value, grad, hess = trial, t_value, t_grad, t_hess
-                break
-            scale *= 0.5
-        else:
-            break
+    w, value = maximize_newton(lambda v: _pass(states, mean, std, noise, v, degree), w, max_newton)
     return RobustCurrent(coefficients=w, mean=mean, std=std, noise_variance=raw, objective=float(value),
                          triples=int(total), degree=int(degree))
 
