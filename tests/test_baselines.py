@@ -63,3 +63,30 @@ def test_bad_states_are_refused(bad):
         fit_linear_current(bad)
     with pytest.raises(ValueError, match="method"):
         fit_linear_current(np.zeros((2, 5, 1)), method="ols")
+
+
+def test_the_cheap_paths_reach_the_same_optimum(monkeypatch):
+    # Quasi-Newton with the TUR pass's second moments, a Hessian from a subset of the chunks, and a
+    # warm start all steer the steps only: the gradient is exact, so each lands on the optimum of J
+    # found by exact Newton, to the stopping tolerance (gain < 1e-13: coefficients agree to ~1e-6
+    # of their size, J to ~1e-12). A 9-bead chain (p = 90 basis currents) in small chunks.
+    import neep.estimators.baselines.currents as currents
+    from neep.simulators import BeadSpring
+
+    x = BeadSpring(n=9).simulate(40, 2000, seed=3)
+    mean, std = x.reshape(-1, 9).mean(0), x.reshape(-1, 9).std(0)
+    exact_newton = currents.maximize_newton
+    monkeypatch.setattr(currents, "maximize_newton",
+                        lambda objective, w, n, gradient=None, hessian=None: exact_newton(objective, w, n))
+    reference = fit_linear_current(x, mean=mean, std=std)
+    monkeypatch.undo()
+    monkeypatch.setattr(currents, "_PAIRS_PER_CHUNK", 8192)
+    monkeypatch.setattr(currents, "HESSIAN_PAIRS", 16384)
+    monkeypatch.setattr(currents, "WIDE_BASIS", 64)
+    assert currents._stride(x, currents.basis_size(9), sampled=True) > 1  # the subset path is taken
+    for fitted in (fit_linear_current(x, mean=mean, std=std),
+                   fit_linear_current(x[:30], mean=mean, std=std, start=reference)):
+        target = reference if fitted.pairs == reference.pairs else fit_linear_current(x[:30], mean=mean, std=std)
+        scale = np.max(np.abs(target.coefficients))
+        assert np.max(np.abs(fitted.coefficients - target.coefficients)) < 1e-5 * scale
+        assert fitted.objective == pytest.approx(target.objective, abs=1e-11)

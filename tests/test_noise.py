@@ -131,3 +131,15 @@ def test_neep_fit_reports_the_noise_and_warns(tmp_path, noisy):
     assert "robust_current" in summary["baselines"] and len(summary["noise"]["std"]) == 2
     off = NEEP(noise="off", **tiny).fit(noisy[:32])
     assert off.noise_.correction == "none" and "robust_current" not in off.baselines_
+
+
+def test_detection_threshold_keeps_the_false_alarm_chance_in_high_dimension():
+    from statistics import NormalDist
+
+    from neep.estimators.stats.noise import Z_DETECT, detection_threshold
+
+    tail = NormalDist().cdf(-Z_DETECT)
+    assert detection_threshold(1) == pytest.approx(Z_DETECT)
+    for d in (2, 20, 100):  # d coordinates at the threshold share one coordinate's tail (Bonferroni)
+        assert d * NormalDist().cdf(-detection_threshold(d)) == pytest.approx(tail, rel=1e-6)
+        assert detection_threshold(d) > detection_threshold(d // 2 or 1)

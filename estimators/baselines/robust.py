@@ -49,6 +49,9 @@ from .estimates import Baseline
 __all__ = ["RobustCurrent", "fit_robust_current", "iter_triples", "robust_current_baseline"]
 
 _TRIPLES_PER_CHUNK = 1 << 18
+#: Numbers (float64) held per chunk by a pass with noise: the basis and its 2 d derivative bases,
+#: (2 d + 1) p per triple (d = 20: 17 GB at the full chunk, hence fewer triples per chunk).
+_NUMBERS_PER_CHUNK = 1 << 26
 
 
 def iter_triples(states: np.ndarray, mean=None, std=None, chunk: int = _TRIPLES_PER_CHUNK
@@ -159,8 +162,9 @@ def _pass(states, mean, std, noise, w, degree=1, with_moments=False):
     p = basis_size(mean.size, degree)
     total, value, grad, hess = 0, 0.0, np.zeros(p), np.zeros((p, p))
     mom = [np.zeros(p), np.zeros((p, p)), np.zeros((p, p))]
+    chunk = max(256, min(_TRIPLES_PER_CHUNK, _NUMBERS_PER_CHUNK // ((2 * mean.size + 1) * p)))
     for part in _parts(states):
-        for *_, z_mid, disp in iter_triples(part, mean, std):
+        for *_, z_mid, disp in iter_triples(part, mean, std, chunk):
             phi = _basis(z_mid, disp, degree)
             unit, slope = _noise_parts(z_mid, disp, degree) if np.any(noise) else ([], [])
             total += phi.shape[0]

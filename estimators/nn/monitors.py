@@ -31,7 +31,7 @@ from ..stats.rates import ep_rate_from_cumulative, r_squared
 from ..stats.uncertainty import mean_stderr
 from .model import predict_delta_s
 
-__all__ = ["EPMonitor", "GroundTruthMonitor", "ProgressPrinter"]
+__all__ = ["EPMonitor", "GroundTruthMonitor", "ProgressPrinter", "patience_start"]
 
 
 def _relative(estimate: float, exact: float) -> float | None:
@@ -100,6 +100,17 @@ class _Periodic(keras.callbacks.Callback):
         raise NotImplementedError
 
 
+def patience_start(ema_momentum: float | None, horizons: float = 2.0) -> int:
+    """The iteration from which patience may stop a training averaged at ``ema_momentum``: ``horizons`` horizons.
+
+    The horizon of a moving average is ``1 / (1 - momentum)`` steps (1000 at 0.999); without
+    an average (None or 0), 0.
+    """
+    if not ema_momentum:
+        return 0
+    return int(round(horizons / (1.0 - float(ema_momentum))))
+
+
 class EPMonitor(_Periodic):
     """Held-out EP rate and objective during training; keeps the best weights by held-out objective.
 
@@ -147,6 +158,12 @@ class EPMonitor(_Periodic):
         Stop training (``model.stop_training``) once this many evaluations in
         a row brought no new best objective: train until the held-out J stops
         improving, the iterations being a cap. None: train them all.
+    patience_from : int
+        ``patience`` may stop the training only from this iteration on. With a
+        moving average of the weights, the evaluated (averaged) weights barely
+        leave the start within the average's horizon ``1 / (1 - momentum)``:
+        evaluations in that time say nothing about what training can reach
+        (the training loop passes two horizons).
 
     Attributes
     ----------
@@ -178,11 +195,13 @@ class EPMonitor(_Periodic):
         evaluate_start: bool = False,
         keep_start_unless: float | None = None,
         patience: int | None = None,
+        patience_from: int = 0,
     ):
         super().__init__(every, use_average)
         if patience is not None and (isinstance(patience, bool) or int(patience) < 1):
             raise ValueError(f"patience must be an integer >= 1 or None, got {patience!r}")
         self.patience = None if patience is None else int(patience)
+        self.patience_from = int(patience_from)
         self.evaluate_start = bool(evaluate_start)
         self.keep_start_unless = keep_start_unless
         if not dt > 0:
@@ -221,7 +240,7 @@ class EPMonitor(_Periodic):
 
     def _run(self, step: int, logs) -> None:
         super()._run(step, logs)
-        if self.patience is not None and self.evaluations_since_best() >= self.patience:
+        if self.patience is not None and step >= self.patience_from and self.evaluations_since_best() >= self.patience:
             self.stopped = True
             self.model.stop_training = True
 

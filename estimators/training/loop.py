@@ -20,7 +20,7 @@ from ..data.windows import gather_windows
 from ..nn.backend import is_jax
 from ..nn.divergence import DivergenceStop
 from ..nn.model import NEEPModel, make_optimizer
-from ..nn.monitors import EPMonitor, ProgressPrinter
+from ..nn.monitors import EPMonitor, ProgressPrinter, patience_start
 from ..nn.networks import build_network, set_linear_current
 from .config import FitConfig
 from .feed import training_feed
@@ -81,7 +81,7 @@ def build_seed_model(config: FitConfig, prepared: PreparedFit, train, seed: int,
                         restore_best=config.restore_best, batch_size=config.eval_batch_size,
                         train_states=prepared.train_sub, evaluate_start=True,
                         keep_start_unless=KEEP_START_UNLESS if linear is not None else None,
-                        patience=config.patience)
+                        patience=config.patience, patience_from=patience_start(config.ema_momentum))
     return model, monitor
 
 
