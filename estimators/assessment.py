@@ -156,7 +156,8 @@ def assess(config: FitConfig, prepared: PreparedFit, exact: ExactValues, measure
         current = linear if linear is not None and linear.degree == 1 else None
         found = evaluate_baselines(train.states, test.states, seq_len=prepared.seq_len, degree=config.baseline_degree,
                                    dt=prepared.dt, mean=prepared.mean, std=prepared.std, n_states=prepared.n_states,
-                                   seed=config.seed, replicates=REPLICATES, current=current)
+                                   seed=config.seed, replicates=REPLICATES, current=current,
+                                   nonlinear=prepared.seq_len == 2)
         checked = _checked(config, prepared, found)
         baselines = {name: dataclasses.replace(b, checked=name in checked) for name, b in found.items()}
         diagnostics.append(check_baselines(rate, rate_reps, layout, [found[name] for name in checked]))
@@ -194,7 +195,9 @@ def _checked(config: FitConfig, prepared: PreparedFit, found: dict) -> list[str]
     """Baselines that measure what the network measures, and that it did not start from.
 
     Continuous data: the currents fitted by the NEEP objective (estimates of
-    the EP per step, in a span the network contains); not the degree-1 one
+    the EP per step, in a span the network contains), and the drift current
+    (force inference on cubic features, the nonlinear yardstick above 5
+    dimensions); not the degree-1 one
     when the current model starts there (no independent check), and never
     the TUR (a bound only as dt -> 0: at finite dt it can exceed the EP per
     step). Discrete data: the plug-in KL of words as long as the network's
@@ -205,7 +208,8 @@ def _checked(config: FitConfig, prepared: PreparedFit, found: dict) -> list[str]
         name = "plugin_kl_pairs" if prepared.seq_len == 2 else f"plugin_kl_{prepared.seq_len}_words"
         return [name] if name in found and found[name].sampled else []
     started = prepared.kind == "current" and config.linear_start
-    return [n for n in found if (n == "linear_current" and not started) or n.startswith("current_degree_")]
+    return [n for n in found if (n == "linear_current" and not started) or n.startswith("current_degree_")
+            or n == "drift_current"]
 
 
 def _pairs(data) -> int:
@@ -273,7 +277,7 @@ def _data_check(config: FitConfig, prepared: PreparedFit, linear: LinearCurrent 
         _say(config, f"data check: refit on {fraction:g} of the training data ({describe(part)} states)")
         start = None
         if prepared.kind == "current" and linear is not None and config.linear_start:
-            start = fit_linear_current(part.states, mean=prepared.mean, std=prepared.std)
+            start = fit_linear_current(part.states, mean=prepared.mean, std=prepared.std, start=linear)
         # No training-set tracking in the refits: only their final estimate is used.
         with data_parallel_scope(config.data_parallel):
             model, _ = train_one(config, dataclasses.replace(prepared, train_sub=None), part, seed, None, start)
@@ -297,7 +301,7 @@ def _closed_form_check(config: FitConfig, prepared: PreparedFit, linear: LinearC
             except ValueError:
                 continue
             _say(config, f"data check: closed form refitted on {fraction:g} of the training data")
-            current = fit_linear_current(part.states, mean=prepared.mean, std=prepared.std)
+            current = fit_linear_current(part.states, mean=prepared.mean, std=prepared.std, start=linear)
         else:
             current = linear
         delta_s = map_parts(current.delta_s, prepared.test.states)

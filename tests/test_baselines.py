@@ -90,3 +90,45 @@ def test_the_cheap_paths_reach_the_same_optimum(monkeypatch):
         scale = np.max(np.abs(target.coefficients))
         assert np.max(np.abs(fitted.coefficients - target.coefficients)) < 1e-5 * scale
         assert fitted.objective == pytest.approx(target.objective, abs=1e-11)
+
+
+def test_drift_current_recovers_the_exact_ep_of_the_linear_chain(chain):
+    # Force inference (drift regressed on cubic features, constant diffusion): on the linear chain the
+    # regression holds the true drift, so the held-out medium-entropy rate is the EP rate. Its error is
+    # the held-out sampling error (bootstrap over trajectories) plus an equal training term from the
+    # fitted drift: 4 sqrt(2) SE bounds both (as for the linear current above).
+    from neep.estimators.baselines.drift import fit_drift_current
+
+    beads, x = chain
+    train, test = x[:100], x[100:]
+    flat = train.reshape(-1, 2)
+    estimate = fit_drift_current(train, mean=flat.mean(0), std=flat.std(0)).delta_s(test)
+    se = np.std(bootstrap_replicates(block_statistics(estimate), 1000, seed=0)["rate"], ddof=1)
+    assert abs(ep_rate_from_cumulative(estimate) - beads.ep_per_step) < 4 * np.sqrt(2) * se
+
+
+def test_the_nonlinear_yardstick_is_a_cubic_current_in_low_and_a_drift_current_in_high_dimension():
+    from neep.estimators.baselines.drift import drift_features, feature_count
+    from neep.estimators.baselines.estimates import evaluate_baselines
+    from neep.simulators import BeadSpring
+
+    for d, name in ((2, "current_degree_3"), (6, "drift_current")):
+        x = BeadSpring(n=d).simulate(8, 400, seed=5)
+        found = evaluate_baselines(x[:4], x[4:], dt=0.01, nonlinear=True, replicates=50)
+        assert name in found and found[name].kind == "estimate"
+        assert drift_features(x[0]).shape == (400, feature_count(d))
+
+
+@pytest.mark.parametrize("degree,separable", [(1, False), (2, True), (3, True)])
+def test_structured_passes_equal_the_explicit_basis(degree, separable, rng):
+    # The degree-1 and separable passes never build the basis; they must give its products exactly.
+    import neep.estimators.baselines.currents as currents
+
+    z0, z1 = rng.normal(size=(300, 4)), rng.normal(size=(300, 4))
+    p = currents.basis_size(4, degree, separable)
+    w, weights = rng.normal(size=p), rng.uniform(size=300)
+    phi = current_basis(z0, z1, degree, separable)
+    assert phi.shape == (300, p)
+    np.testing.assert_allclose(currents._currents(z0, z1, w, degree, separable), phi @ w, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(currents._basis_sums(z0, z1, weights, degree, separable), phi.T @ weights,
+                               rtol=1e-12, atol=1e-12)

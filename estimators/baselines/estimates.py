@@ -42,12 +42,14 @@ from .currents import (
     fit_linear_current,
     iter_pairs,
 )
+from .drift import fit_drift_current
 from .plugin_kl import PluginKL, fit_plugin_kl
 
 __all__ = [
     "Baseline",
     "evaluate_baselines",
     "current_baseline",
+    "drift_baseline",
     "tur_baseline",
     "plugin_kl_baseline",
     "LinearCurrent",
@@ -60,6 +62,9 @@ __all__ = [
 ]
 
 REPLICATES = 2000
+#: The nonlinear yardstick of continuous data (``evaluate_baselines(nonlinear=True)``): a full cubic force
+#: polynomial fitted by J while its basis is at most this wide (d <= 5: 280 currents), else the drift current.
+FULL_CUBIC_MAX = 300
 #: A plug-in table whose distinct words are counted fewer times than this on average is
 #: undersampled: reported, but not used to judge the network.
 MIN_COUNT_PER_WORD = 5.0
@@ -237,7 +242,7 @@ def plugin_kl_baseline(train, test, *, dt: float = 1.0, n: int = 2, n_states: in
 
 def evaluate_baselines(train, test, *, seq_len: int = 2, degree: int = 1, dt: float = 1.0, mean=None, std=None,
                        n_states: int | None = None, seed: int = 0, replicates: int = REPLICATES,
-                       current: LinearCurrent | None = None) -> dict[str, Baseline]:
+                       current: LinearCurrent | None = None, nonlinear: bool = False) -> dict[str, Baseline]:
     """The classical estimates that suit the data, by name (rates per unit time; per step when dt = 1).
 
     Continuous states ``(M, L, d)``: ``linear_current`` and ``tur_linear``,
@@ -246,6 +251,11 @@ def evaluate_baselines(train, test, *, seq_len: int = 2, degree: int = 1, dt: fl
     ``plugin_kl_pairs``, and with ``seq_len`` n > 2 also
     ``plugin_kl_<n>_words`` (the yardstick of a window-n RNEEP).
     ``current``: a degree-1 ``LinearCurrent`` already fitted on ``train``.
+    ``nonlinear`` (continuous states, ``degree`` < 3): also a cubic
+    yardstick, ``current_degree_3`` while its basis has at most
+    ``FULL_CUBIC_MAX`` currents, else ``drift_current`` (``baselines.drift``:
+    the drift regressed on cubic features), so that a network stuck near its
+    linear start on a nonlinear force has a classical estimate to fall short of.
     """
     if isinstance(degree, bool) or not isinstance(degree, (int, np.integer)) or not 1 <= degree <= 4:
         raise ValueError(f"degree must be an integer in 1..4, got {degree!r}")
@@ -263,4 +273,22 @@ def evaluate_baselines(train, test, *, seq_len: int = 2, degree: int = 1, dt: fl
         for base in (current_baseline(train, test, degree=g, mean=mean, std=std, fitted=fitted, **common),
                      tur_baseline(train, test, degree=g, mean=mean, std=std, **common)):
             out[base.name] = base
+    if nonlinear and degree < 3:
+        if basis_size(_parts(train)[0].shape[2], 3) <= FULL_CUBIC_MAX:
+            base = current_baseline(train, test, degree=3, mean=mean, std=std, **common)
+        else:
+            base = drift_baseline(train, test, mean=mean, std=std, **common)
+        out[base.name] = base
     return out
+
+
+def drift_baseline(train, test, *, dt: float = 1.0, mean=None, std=None, seed: int = 0,
+                   replicates: int = REPLICATES) -> Baseline:
+    """The drift current of ``baselines.drift`` fitted on ``train``, its mean EP rate on ``test``."""
+    train, test, mean, std = _continuous(train, test, mean, std)
+    current = fit_drift_current(train, mean=mean, std=std)
+    value, reps, blocks = _rate(_map(current.delta_s, test), 1, dt, seed, replicates)
+    return Baseline("drift_current", "estimate", interval(value, reps, train_share=_share(train, test)),
+                    "force inference: the drift regressed on cubic features of the state, dS = 2 a(midpoint)^T "
+                    "N^-1 dx with N the noise covariance per step (constant diffusion assumed); mean EP of the "
+                    "held-out steps", reps, blocks)

@@ -1,0 +1,146 @@
+"""A force-inference yardstick: the drift regressed on cubic features, turned into a current (NumPy only).
+
+Why it is here. The current model starts at the closed-form *linear* current; on a
+nonlinear force whose network correction does not learn (a 20-bead FPU chain: the
+correction never beat the start, and the estimate was the linear one, 20 % low, with
+no warning), something classical must be able to see the missing EP, or the underfit
+check (``stats.diagnostics.check_baselines``) has nothing to compare with. A cubic
+force polynomial fitted by J has ``d`` times as many coefficients as features
+(``current_basis``: 35 420 for d = 20) and is out of reach; a regression of the
+increments on the same features shares one Gram matrix among the ``d`` coordinates.
+
+The estimator (overdamped dynamics with a constant diffusion matrix, even variables,
+as the current baselines assume):
+
+1. regress each increment ``dz_j`` on features ``psi(z_t)`` of the pre-point (Ito:
+   unbiased for the drift per step ``a(z)``): ``1``, ``z``, every quadratic
+   monomial, and the cubic ones with at most two distinct coordinates
+   (``z_i^3``, ``z_i^2 z_k``); for ``d`` <= 5 every cubic monomial. The
+   Gram matrix of the features comes from a time-strided subset of the states
+   (neighbouring states carry almost the same features); the cross moments with
+   the increments use every pair (they carry the noise average);
+2. the noise covariance per step ``N`` is the residual covariance of the
+   increments, ``2 D dt``;
+3. the EP of a step is the Stratonovich heat over temperature,
+   ``dS = 2 a(zbar)^T N^-1 dz`` (``f^T D^-1 dx``): the medium entropy, whose
+   mean is the EP rate in a steady state with constant diffusion (the system
+   entropy's change averages to zero). Not rescaled by J: J prefers the total
+   EP's smaller fluctuations, and the medium entropy alone would be shrunk
+   (by a third on the 2-bead chain).
+
+An estimate, not a bound: exact in the limit of data when the force is a cubic
+polynomial of that form and the diffusion constant (SFI's force inference with a
+cubic basis does the same); the regression's noise, about ``p d / n`` per step
+against an EP per step of ``sigma dt``, makes it noisy in high dimension. Features
+``p = 1 + d + d(d+1)/2 + d^2`` (631 for d = 20).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+
+import numpy as np
+
+from .currents import iter_pairs
+
+__all__ = ["DriftCurrent", "drift_features", "fit_drift_current", "feature_count"]
+
+#: Every cubic monomial while there are at most this many (d <= 5), else those with at most two coordinates.
+FULL_CUBIC_FEATURES = 56
+#: States (about, every k-th in time) that enter the features' Gram matrix.
+GRAM_STATES = 1 << 19
+_PAIRS_PER_CHUNK = 1 << 16
+
+
+def _full_cubic(d: int) -> bool:
+    return math.comb(d + 2, 3) <= FULL_CUBIC_FEATURES
+
+
+def feature_count(d: int) -> int:
+    """Number of features of ``drift_features`` for ``d`` coordinates."""
+    return 1 + d + math.comb(d + 1, 2) + (math.comb(d + 2, 3) if _full_cubic(d) else d * d)
+
+
+def drift_features(z: np.ndarray) -> np.ndarray:
+    """Features ``(n, feature_count(d))`` of standardized states ``(n, d)``: 1, z, quadratic, cubic (module doc)."""
+    n, d = z.shape
+    upper = np.triu_indices(d)
+    parts = [np.ones((n, 1)), z, (z[:, :, None] * z[:, None, :])[:, upper[0], upper[1]]]  # z_i z_k, k >= i
+    if _full_cubic(d):
+        idx = np.asarray(list(itertools.combinations_with_replacement(range(d), 3)), dtype=np.intp).T
+        parts.append(z[:, idx[0]] * z[:, idx[1]] * z[:, idx[2]])
+    else:  # z_i^2 z_k for all i, k (z_i^3 at k = i)
+        parts.append(((z * z)[:, :, None] * z[:, None, :]).reshape(n, d * d))
+    return np.concatenate(parts, axis=1)
+
+
+@dataclasses.dataclass(frozen=True)
+class DriftCurrent:
+    """A fitted drift current ``dS = 2 a(zbar)^T N^-1 dz`` in standardized coordinates.
+
+    Attributes
+    ----------
+    coefficients : array (p, d)
+        Drift per step ``a(z) = drift_features(z) @ coefficients``.
+    precision : array (d, d)
+        ``2 N^-1``: twice the inverse noise covariance per step.
+    mean, std : array (d,)
+        Standardization the coefficients refer to.
+    pairs : int
+        Training pairs used.
+    """
+
+    coefficients: np.ndarray
+    precision: np.ndarray
+    mean: np.ndarray
+    std: np.ndarray
+    pairs: int
+
+    def _step_ep(self, z0: np.ndarray, z1: np.ndarray) -> np.ndarray:
+        force = drift_features(0.5 * (z0 + z1)) @ self.coefficients @ self.precision
+        return np.einsum("nj,nj->n", force, z1 - z0)
+
+    def delta_s(self, states: np.ndarray) -> np.ndarray:
+        """EP of every step of ``states (M, L, d)``, float64 ``(M, L-1)``."""
+        if states.ndim != 3 or states.shape[2] != self.mean.size:
+            raise ValueError(f"states must have shape (M, L, {self.mean.size}), got {states.shape}")
+        out = [self._step_ep(z0, z1) for z0, z1 in iter_pairs(states, self.mean, self.std, _PAIRS_PER_CHUNK)]
+        return np.concatenate(out).reshape(states.shape[0], states.shape[1] - 1)
+
+
+def _parts(states) -> tuple:
+    return states if isinstance(states, tuple) else (states,)
+
+
+def fit_drift_current(states, *, mean=None, std=None) -> DriftCurrent:
+    """Fit the drift current of the module doc on all pairs of ``states`` (float64).
+
+    ``states``: continuous ``(M, L, d)`` (memory-mapped is fine) or a tuple of
+    such parts; ``mean``, ``std``: the standardization (default none).
+    """
+    parts = _parts(states)
+    d = parts[0].shape[2]
+    mean = np.zeros(d) if mean is None else np.asarray(mean, dtype=np.float64)
+    std = np.ones(d) if std is None else np.asarray(std, dtype=np.float64)
+    p = feature_count(d)
+    total = sum(x.shape[0] * (x.shape[1] - 1) for x in parts)
+    stride = max(1, round(total / GRAM_STATES))
+    gram, gram_rows = np.zeros((p, p)), 0
+    cross, second = np.zeros((p, d)), np.zeros((d, d))
+    for z0, z1 in iter_pairs(states, mean, std, _PAIRS_PER_CHUNK):
+        psi, dz = drift_features(z0), z1 - z0
+        cross += psi.T @ dz
+        second += dz.T @ dz
+        sub = psi[::stride]
+        gram += sub.T @ sub
+        gram_rows += sub.shape[0]
+    gram /= gram_rows
+    cross /= total
+    ridge = 1e-10 * max(float(np.trace(gram)) / p, 1e-300)
+    coefficients = np.linalg.solve(gram + ridge * np.eye(p), cross)
+    noise = second / total - coefficients.T @ gram @ coefficients  # residual covariance per step
+    precision = 2.0 * np.linalg.pinv(0.5 * (noise + noise.T))
+    return DriftCurrent(coefficients, precision, mean, std, int(total))
+
