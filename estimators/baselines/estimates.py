@@ -192,14 +192,22 @@ def current_baseline(train, test, *, dt: float = 1.0, degree: int = 1, mean=None
 
 
 def tur_baseline(train, test, *, dt: float = 1.0, degree: int = 1, mean=None, std=None, seed: int = 0,
-                 replicates: int = REPLICATES) -> Baseline:
+                 replicates: int = REPLICATES, fitted: LinearCurrent | None = None) -> Baseline:
     """Short-time TUR ``2 <J>^2 / (dt Var J)`` on ``test`` of the TUR-optimal current of ``train``.
 
     The bootstrap draws the same blocks as ``current_baseline`` (same seed
     and layout) and recomputes the ratio from per-block sums of J and J^2.
+    ``fitted``: a ``LinearCurrent`` of ``train`` whose fit started at the TUR
+    solution (its ``tur``): reused instead of a second pass over ``train``.
     """
     train, test, mean, std = _continuous(train, test, mean, std)
-    current = fit_linear_current(train, mean=mean, std=std, method="tur", degree=degree)
+    if fitted is not None and fitted.tur is not None and fitted.degree == degree and not fitted.separable:
+        d = fitted.bias.size  # the TUR solution that started the fit of ``fitted`` (the same moments)
+        w = fitted.tur
+        current = dataclasses.replace(fitted, kernel=w[: d * d].reshape(d, d), bias=w[d * d : d * d + d],
+                                      higher=w[d * d + d :], method="tur")
+    else:
+        current = fit_linear_current(train, mean=mean, std=std, method="tur", degree=degree)
     j = _map(current.delta_s, test)
     first, second = block_statistics(j), block_statistics(_map(lambda x: x * x, j))
 
@@ -271,7 +279,7 @@ def evaluate_baselines(train, test, *, seq_len: int = 2, degree: int = 1, dt: fl
     for g in sorted({1, int(degree)}):
         fitted = current if g == 1 and current is not None else None
         for base in (current_baseline(train, test, degree=g, mean=mean, std=std, fitted=fitted, **common),
-                     tur_baseline(train, test, degree=g, mean=mean, std=std, **common)):
+                     tur_baseline(train, test, degree=g, mean=mean, std=std, fitted=fitted, **common)):
             out[base.name] = base
     if nonlinear and degree < 3:
         if basis_size(_parts(train)[0].shape[2], 3) <= FULL_CUBIC_MAX:

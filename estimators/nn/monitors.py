@@ -31,7 +31,7 @@ from ..stats.rates import ep_rate_from_cumulative, r_squared
 from ..stats.uncertainty import mean_stderr
 from .model import predict_delta_s
 
-__all__ = ["EPMonitor", "GroundTruthMonitor", "ProgressPrinter", "patience_start"]
+__all__ = ["EPMonitor", "GroundTruthMonitor", "ProgressPrinter"]
 
 
 def _relative(estimate: float, exact: float) -> float | None:
@@ -100,17 +100,6 @@ class _Periodic(keras.callbacks.Callback):
         raise NotImplementedError
 
 
-def patience_start(ema_momentum: float | None, horizons: float = 2.0) -> int:
-    """The iteration from which patience may stop a training averaged at ``ema_momentum``: ``horizons`` horizons.
-
-    The horizon of a moving average is ``1 / (1 - momentum)`` steps (1000 at 0.999); without
-    an average (None or 0), 0.
-    """
-    if not ema_momentum:
-        return 0
-    return int(round(horizons / (1.0 - float(ema_momentum))))
-
-
 class EPMonitor(_Periodic):
     """Held-out EP rate and objective during training; keeps the best weights by held-out objective.
 
@@ -159,11 +148,8 @@ class EPMonitor(_Periodic):
         a row brought no new best objective: train until the held-out J stops
         improving, the iterations being a cap. None: train them all.
     patience_from : int
-        ``patience`` may stop the training only from this iteration on. With a
-        moving average of the weights, the evaluated (averaged) weights barely
-        leave the start within the average's horizon ``1 / (1 - momentum)``:
-        evaluations in that time say nothing about what training can reach
-        (the training loop passes two horizons).
+        ``patience`` may stop the training only from this iteration on (the
+        training loop: two horizons of the weights' moving average).
 
     Attributes
     ----------

@@ -20,7 +20,7 @@ from ..data.windows import gather_windows
 from ..nn.backend import is_jax
 from ..nn.divergence import DivergenceStop
 from ..nn.model import NEEPModel, make_optimizer
-from ..nn.monitors import EPMonitor, ProgressPrinter, patience_start
+from ..nn.monitors import EPMonitor, ProgressPrinter
 from ..nn.networks import build_network, set_linear_current
 from .config import FitConfig
 from .feed import training_feed
@@ -28,7 +28,7 @@ from .interrupts import SafeInterrupt, deferred_interrupts
 from .prepare import PreparedFit
 from .seeds import seed_for
 
-__all__ = ["KEEP_START_UNLESS", "build_seed_model", "train_one", "train_stacked", "stacking",
+__all__ = ["KEEP_START_UNLESS", "patience_start", "build_seed_model", "train_one", "train_stacked", "stacking",
            "data_parallel_scope"]
 
 #: The current model keeps its closed-form start unless training beats its validation J by
@@ -41,6 +41,19 @@ KEEP_START_UNLESS = 3.0
 
 def _first(states):
     return states[0] if isinstance(states, tuple) else states
+
+
+def patience_start(ema_momentum: float | None, horizons: float = 2.0) -> int:
+    """The iteration from which patience may stop a training averaged at ``ema_momentum``: ``horizons`` horizons.
+
+    The horizon of a moving average is ``1 / (1 - momentum)`` steps (1000 at 0.999); without
+    an average (None or 0), 0. Within it the evaluated (averaged) weights have barely left the
+    start, so evaluations say nothing about what training can reach (the 20-bead FPU chain
+    stopped at 1000 steps, its averaged weights still the closed-form start).
+    """
+    if not ema_momentum:
+        return 0
+    return int(round(horizons / (1.0 - float(ema_momentum))))
 
 
 def build_seed_model(config: FitConfig, prepared: PreparedFit, train, seed: int, label: str | None, linear=None):
