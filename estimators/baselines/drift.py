@@ -63,17 +63,31 @@ def feature_count(d: int) -> int:
     return 1 + d + math.comb(d + 1, 2) + (math.comb(d + 2, 3) if _full_cubic(d) else d * d)
 
 
-def drift_features(z: np.ndarray) -> np.ndarray:
-    """Features ``(n, feature_count(d))`` of standardized states ``(n, d)``: 1, z, quadratic, cubic (module doc)."""
+def drift_features(z: np.ndarray, buffer: np.ndarray | None = None) -> np.ndarray:
+    """Features ``(n, feature_count(d))`` of standardized states ``(n, d)``: 1, z, quadratic, cubic (module doc).
+
+    ``buffer``: a float64 array of at least ``n * feature_count(d)`` numbers to write into
+    (chunked passes reuse one: a fresh block of this size per chunk costs more in page
+    faults than the products).
+    """
     n, d = z.shape
-    upper = np.triu_indices(d)
-    parts = [np.ones((n, 1)), z, (z[:, :, None] * z[:, None, :])[:, upper[0], upper[1]]]  # z_i z_k, k >= i
+    p = feature_count(d)
+    out = np.empty((n, p)) if buffer is None or buffer.size < n * p else buffer.ravel()[: n * p].reshape(n, p)
+    out[:, 0] = 1.0
+    out[:, 1 : d + 1] = z
+    at = d + 1
+    for i in range(d):  # z_i z_k, k >= i
+        np.multiply(z[:, i : i + 1], z[:, i:], out=out[:, at : at + d - i])
+        at += d - i
     if _full_cubic(d):
-        idx = np.asarray(list(itertools.combinations_with_replacement(range(d), 3)), dtype=np.intp).T
-        parts.append(z[:, idx[0]] * z[:, idx[1]] * z[:, idx[2]])
+        for i, j, k in itertools.combinations_with_replacement(range(d), 3):
+            out[:, at] = z[:, i] * z[:, j] * z[:, k]
+            at += 1
     else:  # z_i^2 z_k for all i, k (z_i^3 at k = i)
-        parts.append(((z * z)[:, :, None] * z[:, None, :]).reshape(n, d * d))
-    return np.concatenate(parts, axis=1)
+        for i in range(d):
+            np.multiply((z[:, i] * z[:, i])[:, None], z, out=out[:, at : at + d])
+            at += d
+    return out
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,15 +112,16 @@ class DriftCurrent:
     std: np.ndarray
     pairs: int
 
-    def _step_ep(self, z0: np.ndarray, z1: np.ndarray) -> np.ndarray:
-        force = drift_features(0.5 * (z0 + z1)) @ self.coefficients @ self.precision
+    def _step_ep(self, z0: np.ndarray, z1: np.ndarray, buffer: np.ndarray | None = None) -> np.ndarray:
+        force = drift_features(0.5 * (z0 + z1), buffer) @ (self.coefficients @ self.precision)
         return np.einsum("nj,nj->n", force, z1 - z0)
 
     def delta_s(self, states: np.ndarray) -> np.ndarray:
         """EP of every step of ``states (M, L, d)``, float64 ``(M, L-1)``."""
         if states.ndim != 3 or states.shape[2] != self.mean.size:
             raise ValueError(f"states must have shape (M, L, {self.mean.size}), got {states.shape}")
-        out = [self._step_ep(z0, z1) for z0, z1 in iter_pairs(states, self.mean, self.std, _PAIRS_PER_CHUNK)]
+        buffer = np.empty(_PAIRS_PER_CHUNK * feature_count(self.mean.size))
+        out = [self._step_ep(z0, z1, buffer) for z0, z1 in iter_pairs(states, self.mean, self.std, _PAIRS_PER_CHUNK)]
         return np.concatenate(out).reshape(states.shape[0], states.shape[1] - 1)
 
 
@@ -129,8 +144,9 @@ def fit_drift_current(states, *, mean=None, std=None) -> DriftCurrent:
     stride = max(1, round(total / GRAM_STATES))
     gram, gram_rows = np.zeros((p, p)), 0
     cross, second = np.zeros((p, d)), np.zeros((d, d))
+    buffer = np.empty(_PAIRS_PER_CHUNK * p)
     for z0, z1 in iter_pairs(states, mean, std, _PAIRS_PER_CHUNK):
-        psi, dz = drift_features(z0), z1 - z0
+        psi, dz = drift_features(z0, buffer), z1 - z0
         cross += psi.T @ dz
         second += dz.T @ dz
         sub = psi[::stride]
