@@ -119,16 +119,26 @@ def test_the_nonlinear_yardstick_is_a_cubic_current_in_low_and_a_drift_current_i
         assert drift_features(x[0]).shape == (400, feature_count(d))
 
 
-@pytest.mark.parametrize("degree,separable", [(1, False), (2, True), (3, True)])
+@pytest.mark.parametrize("degree,separable", [(1, False), (2, True), (3, True), (3, False)])
 def test_structured_passes_equal_the_explicit_basis(degree, separable, rng):
     # The degree-1 and separable passes never build the basis; they must give its products exactly.
     import neep.estimators.baselines.currents as currents
 
     z0, z1 = rng.normal(size=(300, 4)), rng.normal(size=(300, 4))
+    import itertools
+
     p = currents.basis_size(4, degree, separable)
     w, weights = rng.normal(size=p), rng.uniform(size=300)
     phi = current_basis(z0, z1, degree, separable)
     assert phi.shape == (300, p)
+    # The documented column order, written out: zbar_i dz_j (i-major), dz_j, then monomial x dz_j.
+    mid, dz = 0.5 * (z0 + z1), z1 - z0
+    columns = [mid[:, i] * dz[:, j] for i in range(4) for j in range(4)] + [dz[:, j] for j in range(4)]
+    for g in range(2, degree + 1):
+        monomials = [(i,) * g for i in range(4)] if separable else \
+            itertools.combinations_with_replacement(range(4), g)
+        columns += [np.prod(mid[:, list(c)], axis=1) * dz[:, j] for c in monomials for j in range(4)]
+    np.testing.assert_allclose(phi, np.stack(columns, axis=1), rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(currents._currents(z0, z1, w, degree, separable), phi @ w, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(currents._basis_sums(z0, z1, weights, degree, separable), phi.T @ weights,
-                               rtol=1e-12, atol=1e-12)
+    features, dz = currents._pieces(z0, z1, degree, separable)
+    np.testing.assert_allclose(currents._outer_sum(features, dz, weights), phi.T @ weights, rtol=1e-12, atol=1e-12)

@@ -37,7 +37,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
-__all__ = ["LinearCurrent", "fit_linear_current", "current_basis", "basis_size", "iter_pairs", "maximize_newton"]
+__all__ = ["LinearCurrent", "fit_linear_current", "current_basis", "basis_features", "basis_size", "iter_pairs",
+           "maximize_newton"]
 
 _PAIRS_PER_CHUNK = 1 << 18
 #: Pairs (about, every k-th in time) that enter the Hessian of a Newton pass and the covariance of the TUR start of a "j" fit.
@@ -58,6 +59,25 @@ def basis_size(d: int, degree: int = 1, separable: bool = False) -> int:
     return d * sum(math.comb(d + g - 1, g) for g in range(degree + 1))
 
 
+def basis_features(mid: np.ndarray, degree: int = 1, separable: bool = False) -> np.ndarray:
+    """The force features ``(n, q)`` of midpoints ``(n, d)``: ``zbar_i``, 1, then the higher monomials.
+
+    Every basis current is a feature times a displacement: ``current_basis`` is
+    their outer product, feature-major, and a force ``F = features @ W`` with
+    ``W = w.reshape(q, d)``. Monomials of degree 2..g with non-decreasing
+    indices, or (``separable``) the powers ``zbar_i^k`` only.
+    """
+    n, d = mid.shape
+    parts = [mid, np.ones((n, 1))]
+    for g in range(2, int(degree) + 1):
+        if separable:
+            parts.append(mid**g)
+            continue
+        for combo in itertools.combinations_with_replacement(range(d), g):
+            parts.append(np.prod(mid[:, list(combo)], axis=1, keepdims=True))
+    return np.concatenate(parts, axis=1)
+
+
 def current_basis(z0: np.ndarray, z1: np.ndarray, degree: int = 1, separable: bool = False) -> np.ndarray:
     """Basis currents of pairs ``(n, d)``: ``zbar_i dz_j`` (i, j), ``dz_j``, then higher monomials.
 
@@ -67,20 +87,12 @@ def current_basis(z0: np.ndarray, z1: np.ndarray, degree: int = 1, separable: bo
     a force polynomial of degree ``g`` (``basis_size(d, g)`` columns).
     ``separable``: only the powers ``zbar_i^k dz_j`` (k = 2..g, i, j), no
     cross terms: ``d^2 g + d`` columns, which stays small in high dimension
-    (d = 20, g = 3: 1220 against 35 420).
+    (d = 20, g = 3: 1220 against 35 420). Passes over data use the features
+    (``basis_features``) instead of this ``d`` times wider array.
     """
-    mid = 0.5 * (z0 + z1)
-    dz = z1 - z0
-    n, d = dz.shape
-    parts = [(mid[:, :, None] * dz[:, None, :]).reshape(n, d * d), dz]
-    for g in range(2, int(degree) + 1):
-        if separable:
-            parts.append(((mid**g)[:, :, None] * dz[:, None, :]).reshape(n, d * d))
-            continue
-        for combo in itertools.combinations_with_replacement(range(d), g):
-            mono = np.prod(mid[:, list(combo)], axis=1)
-            parts.append(mono[:, None] * dz)
-    return np.concatenate(parts, axis=1)
+    mid, dz = 0.5 * (z0 + z1), z1 - z0
+    features = basis_features(mid, degree, separable)
+    return (features[:, :, None] * dz[:, None, :]).reshape(dz.shape[0], -1)
 
 
 def _chunks(m_count: int, per: int, chunk: int) -> Iterator[tuple[int, int, int, int]]:
@@ -195,41 +207,30 @@ def _stride(states, width: int, sampled: bool) -> int:
     return max(1, round(_pair_count(states) / HESSIAN_PAIRS))
 
 
-def _powers(mid: np.ndarray, degree: int) -> list[np.ndarray]:
-    """``[zbar, zbar^2, ..., zbar^degree]``: the features of a linear or separable basis, in its column order."""
-    return [mid] + [mid**g for g in range(2, degree + 1)]
+def _pieces(z0: np.ndarray, z1: np.ndarray, degree: int, separable: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Features of the midpoints and the displacements: the basis is their outer product (never built here)."""
+    return basis_features(0.5 * (z0 + z1), degree, separable), z1 - z0
 
 
 def _currents(z0: np.ndarray, z1: np.ndarray, w: np.ndarray, degree: int, separable: bool = False) -> np.ndarray:
-    """``current_basis(z0, z1, degree, separable) @ w``; linear and separable without building the basis."""
-    if degree != 1 and not separable:
-        return current_basis(z0, z1, degree) @ w
-    d = z0.shape[1]
-    mid, dz = 0.5 * (z0 + z1), z1 - z0
-    blocks = [w[: d * d]] + [w[d * d + d + k * d * d : d * d + d + (k + 1) * d * d] for k in range(degree - 1)]
-    force = w[d * d : d * d + d] + sum(f @ b.reshape(d, d) for f, b in zip(_powers(mid, degree), blocks))
-    return np.einsum("nj,nj->n", force, dz)
+    """``current_basis(z0, z1, degree, separable) @ w`` without building the basis (``n q`` numbers, not ``n q d``)."""
+    features, dz = _pieces(z0, z1, degree, separable)
+    return np.einsum("nj,nj->n", features @ w.reshape(features.shape[1], dz.shape[1]), dz)
 
 
-def _basis_sums(z0: np.ndarray, z1: np.ndarray, weights: np.ndarray | None, degree: int,
-                separable: bool = False) -> np.ndarray:
-    """``sum_n weights_n phi_n`` (all weights 1 when None); linear and separable without building the basis."""
-    if degree != 1 and not separable:
-        phi = current_basis(z0, z1, degree)
-        return phi.sum(axis=0) if weights is None else phi.T @ weights
-    mid, dz = 0.5 * (z0 + z1), z1 - z0
-    weighted = dz if weights is None else dz * weights[:, None]
-    powers = [(f.T @ weighted).ravel() for f in _powers(mid, degree)]
-    return np.concatenate([powers[0], weighted.sum(axis=0), *powers[1:]])
+def _outer_sum(features: np.ndarray, dz: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """``sum_n weights_n (features_n outer dz_n)``, flattened as the basis (all weights 1 when None)."""
+    return (features.T @ (dz if weights is None else dz * weights[:, None])).ravel()
 
 
 def _moments(states, mean, std, degree=1, stride=1, separable=False):
     """Pairs, mean of the basis currents (all pairs) and their covariance (every ``stride``-th pair)."""
     total, sum_phi, sum_outer, outer_rows, outer_sum = 0, 0.0, 0.0, 0, 0.0
     for z0, z1 in iter_pairs(states, mean, std):
-        total += z0.shape[0]
-        sum_phi = sum_phi + _basis_sums(z0, z1, None, degree, separable)
-        phi = current_basis(z0[::stride], z1[::stride], degree, separable)
+        features, dz = _pieces(z0, z1, degree, separable)
+        total += dz.shape[0]
+        sum_phi = sum_phi + _outer_sum(features, dz)
+        phi = (features[::stride, :, None] * dz[::stride, None, :]).reshape(-1, features.shape[1] * dz.shape[1])
         if phi.shape[0]:
             sum_outer = sum_outer + phi.T @ phi
             outer_rows += phi.shape[0]
@@ -241,17 +242,18 @@ def _moments(states, mean, std, degree=1, stride=1, separable=False):
 def _j_pass(states, mean, std, w, degree=1, stride=1, hessian=True, separable=False):
     """Objective J and its gradient at ``w`` over all pairs; the Hessian over every ``stride``-th pair.
 
-    ``hessian=False``: ``(value, gradient)`` only (no basis is built for degree 1: a cheap pass).
+    ``hessian=False``: ``(value, gradient)`` only (the basis is never built: a cheap pass).
     """
     total, value, grad, hess, hess_rows = 0, 0.0, np.zeros_like(w), np.zeros((w.size, w.size)), 0
     for z0, z1 in iter_pairs(states, mean, std):
-        s = _currents(z0, z1, w, degree, separable)
+        features, dz = _pieces(z0, z1, degree, separable)
+        s = np.einsum("nj,nj->n", features @ w.reshape(features.shape[1], dz.shape[1]), dz)
         e = np.exp(np.minimum(-s, 700.0))
         total += s.size
         value += float(np.sum(s - e))
-        grad += _basis_sums(z0, z1, 1.0 + e, degree, separable)
+        grad += _outer_sum(features, dz, 1.0 + e)
         if hessian:
-            phi = current_basis(z0[::stride], z1[::stride], degree, separable)
+            phi = (features[::stride, :, None] * dz[::stride, None, :]).reshape(-1, w.size)
             hess -= (phi * e[::stride, None]).T @ phi
             hess_rows += phi.shape[0]
     if not hessian:
