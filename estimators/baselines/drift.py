@@ -43,7 +43,7 @@ import math
 
 import numpy as np
 
-from .currents import iter_pairs
+from .currents import iter_pairs, tall_times_small
 
 __all__ = ["DriftCurrent", "drift_features", "fit_drift_current", "feature_count"]
 
@@ -113,7 +113,7 @@ class DriftCurrent:
     pairs: int
 
     def _step_ep(self, z0: np.ndarray, z1: np.ndarray, buffer: np.ndarray | None = None) -> np.ndarray:
-        force = drift_features(0.5 * (z0 + z1), buffer) @ (self.coefficients @ self.precision)
+        force = tall_times_small(drift_features(0.5 * (z0 + z1), buffer), self.coefficients @ self.precision)
         return np.einsum("nj,nj->n", force, z1 - z0)
 
     def delta_s(self, states: np.ndarray) -> np.ndarray:
