@@ -58,9 +58,13 @@ from .training.loop import data_parallel_scope, train_one
 from .training.prepare import PreparedFit
 from .training.seeds import seed_for
 
-__all__ = ["Assessment", "assess", "DATA_FRACTIONS", "REPLICATES"]
+__all__ = ["Assessment", "assess", "DATA_FRACTIONS", "WINDOW_DATA_FRACTIONS", "REPLICATES"]
 
 DATA_FRACTIONS = (0.25, 0.5)
+# Windows (seq_len > 2: RNEEP): one refit, on half the data. A GRU fit is iteration-limited on a CPU, so
+# each share costs a whole fit (neep fit leaves the check off for gru: benchmarks/RESULTS-estimators.md,
+# "RNEEP: an interval that covers").
+WINDOW_DATA_FRACTIONS = (0.5,)
 REPLICATES = 2000
 
 
@@ -265,7 +269,7 @@ def _data_check(config: FitConfig, prepared: PreparedFit, linear: LinearCurrent 
         return _closed_form_check(config, prepared, linear, layout, stderr)
     seed = seed_for(config.seed, 0)
     rates = []
-    for fraction in DATA_FRACTIONS:
+    for fraction in WINDOW_DATA_FRACTIONS if prepared.seq_len > 2 else DATA_FRACTIONS:
         try:
             part = prepared.train.split(fraction, min_steps=prepared.seq_len)[0]
         except ValueError:
@@ -282,7 +286,7 @@ def _data_check(config: FitConfig, prepared: PreparedFit, linear: LinearCurrent 
     if not rates:
         return Diagnostic("data", False, "data check skipped: too little training data to refit on fractions")
     full = _replicates(config, prepared, _predict(first, prepared.test.states, prepared, config), layout)["rate"][0]
-    fractions = list(DATA_FRACTIONS[: len(rates)]) + [1.0]
+    fractions = list((WINDOW_DATA_FRACTIONS if prepared.seq_len > 2 else DATA_FRACTIONS)[: len(rates)]) + [1.0]
     return check_data_growth(fractions, rates + [full], stderr)
 
 
