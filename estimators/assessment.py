@@ -205,9 +205,10 @@ def _checked(config: FitConfig, prepared: PreparedFit, found: dict) -> list[str]
     windows (pairs, or n-words for a window-n RNEEP), when its table is
     sampled well enough (``Baseline.sampled``).
     """
-    if prepared.n_states is not None:
+    if prepared.n_states is not None:  # the n-words, and the short words below n (``short_word_length``)
         name = "plugin_kl_pairs" if prepared.seq_len == 2 else f"plugin_kl_{prepared.seq_len}_words"
-        return [name] if name in found and found[name].sampled else []
+        shorter = [n for n in found if n.endswith("_words") and int(n.split("_")[2]) < prepared.seq_len]
+        return [n for n in [name, *shorter] if n in found and found[n].sampled]
     started = prepared.kind == "current" and config.linear_start
     return [n for n in found if (n == "linear_current" and not started) or n.startswith("current_degree_")]
 

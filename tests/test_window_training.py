@@ -40,3 +40,28 @@ def test_windows_keep_the_last_weights_and_refit_on_half_the_data(rng):
     data = next(d for d in est.diagnostics_ if d.name == "data")
     assert data.details["fractions"] == [*WINDOW_DATA_FRACTIONS, 1.0] == [0.5, 1.0]
     assert DATA_FRACTIONS == (0.25, 0.5)  # pairs keep both refits
+
+
+def test_short_word_length_is_the_longest_well_counted_word_below_the_window():
+    from neep.estimators.baselines.estimates import MIN_COUNT_PER_WORD, short_word_length
+
+    assert MIN_COUNT_PER_WORD == 5.0
+    # 3^10 * 5 = 295 245 <= 450 001 < 3^11 * 5: the hidden ratchet's training part at n = 32
+    assert short_word_length(3, 450_001, 32) == 10
+    assert short_word_length(3, 450_001, 8) == 7  # never the window itself
+    assert short_word_length(3, 100, 32) is None and short_word_length(3, 10**6, 3) is None
+
+
+def test_a_window_network_below_the_short_word_plugin_is_flagged():
+    # A driven 3-state cycle (Markov: the plug-in KL of 5-words is its EP per step, ln 4 * (0.8 - 0.2) =
+    # 0.83 per step), fitted for 2 steps only: the network is near 0, many standard errors below.
+    rng = np.random.default_rng(3)
+    steps = np.where(rng.random(20_000) < 0.8, 1, -1)
+    states = (np.cumsum(steps) % 3).astype(np.int8)[None]
+    est = NEEP(model="gru", seq_len=6, hidden_units=4, embedding_dim=4, batch_size=32, iterations=2, eval_every=1,
+               verbose=0, data_check=False).fit(states)
+    assert "plugin_kl_5_words" in est.baselines_ and est.baselines_["plugin_kl_5_words"].checked
+    # 10 000 held-out steps of log-ratio +-ln 4: standard error about 0.011 (1.3 %); 5 % is ~4 of them
+    assert est.baselines_["plugin_kl_5_words"].value == pytest.approx(0.6 * np.log(4), rel=0.05)
+    baseline = next(d for d in est.diagnostics_ if d.name == "baseline")
+    assert baseline.flagged and "plugin kl" in baseline.message
