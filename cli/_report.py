@@ -74,7 +74,8 @@ def format_summary(summary: dict, output: Path, seconds: float) -> str:
         if summary.get("patience") and trained and max(trained) < summary["iterations"]:
             stop = (f"; trained {', '.join(str(t) for t in trained)} steps, stopped after {summary['patience']} "
                     "evaluations without a better validation J")
-        lines.append(f"kept         {kept} (best validation J; the rate above is measured on other data{stop})")
+        how = "best validation J" if summary.get("restore_best", True) else "the last moving-average weights"
+        lines.append(f"kept         {kept} ({how}; the rate above is measured on other data{stop})")
     flags = summary.get("flags") or []
     if flags:
         lines.extend(f"WARNING      {flag}" for flag in flags)

@@ -144,6 +144,9 @@ def read_options(command):
 @click.option("--learning-rate", type=float, default=None, callback=_positive_float,
               help=f"Adam learning rate. Default: {FIT_DEFAULTS['learning_rate']:g}; "
                    f"{GRU_DEFAULTS['learning_rate']:g} for gru.")
+@click.option("--final-learning-rate", type=float, default=None, callback=_positive_float,
+              help="Decay the learning rate geometrically to this over --iterations (give --learning-rate's value "
+                   f"for a constant rate). Default: constant; {GRU_DEFAULTS['final_learning_rate']:g} for gru.")
 @click.option("--weight-decay", type=float, default=None, callback=_non_negative_float,
               help=f"L2 weight decay added to the gradient (PyTorch Adam's, as in the paper). Default: "
                    f"{FIT_DEFAULTS['weight_decay']:g}; 0 for current (its correction network starts at zero, "
@@ -151,16 +154,18 @@ def read_options(command):
 @click.option("--iterations", type=click.IntRange(min=1), default=None,
               help="Training steps per seed. Default: current trains until its validation J stops "
                    "improving (--patience), at most 30000 steps (a linear force stops near 1000: its "
-                   "closed-form start is exact); 2000 for gru (a GRU of 32 units, embedding 8, XLA: sized "
-                   "to finish on a laptop CPU), 3000 for mlp and embedding (the paper: 50000).")
+                   "closed-form start is exact); 4000 for gru (a GRU of 32 units, embedding 8, XLA: sized "
+                   "to finish on a laptop CPU; the last averaged weights are kept), 3000 for mlp and embedding "
+                   "(the paper: 50000).")
 @click.option("--patience", type=click.IntRange(min=0), default=None,
               help="Stop once this many evaluations in a row bring no new best validation J "
                    "(--iterations is then a cap). Default: 10 for current, off for the others; 0: off.")
 @click.option("--eval-every", type=click.IntRange(min=1), default=FIT_DEFAULTS["eval_every"], show_default=True,
               help="Evaluate on a fixed held-out subset every this many steps; the best weights by "
                    "held-out objective are kept.")
-@click.option("--seeds", type=click.IntRange(min=1), default=FIT_DEFAULTS["seeds"], show_default=True,
-              help="Independently initialized networks; the EP rate is their mean +- std (paper: 5).")
+@click.option("--seeds", type=click.IntRange(min=1), default=FIT_DEFAULTS["seeds"],
+              help="Independently initialized networks; the EP rate is their mean, their spread enters the "
+                   f"interval (paper: 5). Default: {FIT_DEFAULTS['seeds']}; {GRU_DEFAULTS['seeds']} for gru.")
 @click.option("--seq-len", type=click.IntRange(min=2), default=FIT_DEFAULTS["seq_len"], show_default=True,
               help="States per window: 2 for pairs (NEEP), more for RNEEP windows (with --model gru).")
 @click.option("--normalize/--no-normalize", default=True, show_default=True,
@@ -185,9 +190,10 @@ def read_options(command):
 @click.option("--tensorboard", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Also write TensorBoard logs (loss, objective, held-out EP rate per evaluation) "
                    "into this folder; view with `tensorboard --logdir DIR`.")
-@click.option("--data-check/--no-data-check", default=True, show_default=True,
-              help="Refit on 1/4 and 1/2 of the training data and warn when the estimate still grows "
-                   "with data (about 2x the fit time for one seed).")
+@click.option("--data-check/--no-data-check", default=True,
+              help="Refit on 1/4 and 1/2 of the training data (windows, --seq-len > 2: on 1/2, which also "
+                   "measures the training-data term of the interval) and warn when the estimate still grows "
+                   "with data (about 2x the fit time for one seed; 1x for windows). Default: on; off for gru.")
 @click.option("--baselines/--no-baselines", "baselines", default=True, show_default=True,
               help="Also compute classical estimators on the same held-out data (continuous: closed-form "
                    "current and short-time TUR bound; discrete: plug-in KL of pairs, and of --seq-len words), "
@@ -227,7 +233,8 @@ def fit(paths: tuple[Path, ...], output: Path, model: str | None, hidden_units: 
         ema_momentum: float | None, data_parallel: bool, tensorboard: Path | None, data_check: bool, baselines: bool,
         baseline_degree: int, odd: str | None, noise: str,
         force: bool, resume: bool, key: str | None, columns: str | None, time_column: str | None,
-        waiting_time_column: str | None, lags: str | None = None, lag_model: str = "current") -> None:
+        waiting_time_column: str | None, lags: str | None = None, lag_model: str = "current",
+        final_learning_rate: float | None = None) -> None:
     """Train a NEEP estimator on the trajectories in PATHS and report the EP rate.
 
     PATHS: one trajectory file (.npy, .npz, HDF5 or CSV/TSV, recognised by
@@ -299,7 +306,8 @@ def fit(paths: tuple[Path, ...], output: Path, model: str | None, hidden_units: 
 
                 callbacks = [keras.callbacks.TensorBoard(log_dir=str(tensorboard))]
             options = dict(model=model, hidden_units=hidden_units, layers=layers, batch_size=batch_size,
-                           learning_rate=learning_rate, weight_decay=weight_decay, iterations=iterations,
+                           learning_rate=learning_rate, final_learning_rate=final_learning_rate,
+                           weight_decay=weight_decay, iterations=iterations,
                            eval_every=eval_every, seeds=seeds, seq_len=seq_len, normalize=normalize, seed=seed,
                            precision=precision, ema_momentum=ema_momentum or None, data_check=data_check,
                            data_parallel=data_parallel, patience=patience or None,
@@ -307,7 +315,7 @@ def fit(paths: tuple[Path, ...], output: Path, model: str | None, hidden_units: 
                            noise=noise)
             # Not given: the model kind's default (runs.defaults), rescaled with --large-batch.
             ctx = click.get_current_context()
-            for name in ("eval_every", "ema_momentum", "weight_decay", "patience"):
+            for name in ("eval_every", "ema_momentum", "weight_decay", "patience", "seeds", "data_check"):
                 if ctx.get_parameter_source(name) == click.core.ParameterSource.DEFAULT:
                     del options[name]
             if resume:  # the interrupted run's options, except those given on this command line

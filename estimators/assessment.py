@@ -58,9 +58,13 @@ from .training.loop import data_parallel_scope, train_one
 from .training.prepare import PreparedFit
 from .training.seeds import seed_for
 
-__all__ = ["Assessment", "assess", "DATA_FRACTIONS", "REPLICATES"]
+__all__ = ["Assessment", "assess", "DATA_FRACTIONS", "WINDOW_DATA_FRACTIONS", "REPLICATES"]
 
 DATA_FRACTIONS = (0.25, 0.5)
+# Windows (seq_len > 2: RNEEP): one refit, on half the data. A GRU fit is iteration-limited on a CPU, so
+# each share costs a whole fit (neep fit leaves the check off for gru: benchmarks/RESULTS-estimators.md,
+# "RNEEP: an interval that covers").
+WINDOW_DATA_FRACTIONS = (0.5,)
 REPLICATES = 2000
 
 
@@ -204,9 +208,10 @@ def _checked(config: FitConfig, prepared: PreparedFit, found: dict) -> list[str]
     windows (pairs, or n-words for a window-n RNEEP), when its table is
     sampled well enough (``Baseline.sampled``).
     """
-    if prepared.n_states is not None:
+    if prepared.n_states is not None:  # the n-words, and the short words below n (``short_word_length``)
         name = "plugin_kl_pairs" if prepared.seq_len == 2 else f"plugin_kl_{prepared.seq_len}_words"
-        return [name] if name in found and found[name].sampled else []
+        shorter = [n for n in found if n.endswith("_words") and int(n.split("_")[2]) < prepared.seq_len]
+        return [n for n in [name, *shorter] if n in found and found[n].sampled]
     started = prepared.kind == "current" and config.linear_start
     return [n for n in found if (n == "linear_current" and not started) or n.startswith("current_degree_")
             or n == "drift_current"]
@@ -269,7 +274,7 @@ def _data_check(config: FitConfig, prepared: PreparedFit, linear: LinearCurrent 
         return _closed_form_check(config, prepared, linear, layout, stderr)
     seed = seed_for(config.seed, 0)
     rates = []
-    for fraction in DATA_FRACTIONS:
+    for fraction in WINDOW_DATA_FRACTIONS if prepared.seq_len > 2 else DATA_FRACTIONS:
         try:
             part = prepared.train.split(fraction, min_steps=prepared.seq_len)[0]
         except ValueError:
@@ -286,7 +291,7 @@ def _data_check(config: FitConfig, prepared: PreparedFit, linear: LinearCurrent 
     if not rates:
         return Diagnostic("data", False, "data check skipped: too little training data to refit on fractions")
     full = _replicates(config, prepared, _predict(first, prepared.test.states, prepared, config), layout)["rate"][0]
-    fractions = list(DATA_FRACTIONS[: len(rates)]) + [1.0]
+    fractions = list((WINDOW_DATA_FRACTIONS if prepared.seq_len > 2 else DATA_FRACTIONS)[: len(rates)]) + [1.0]
     return check_data_growth(fractions, rates + [full], stderr)
 
 

@@ -74,17 +74,15 @@ class NEEP:
         Ensemble size K (paper: 5); mean and standard deviation reported.
     track_train : bool
         Also evaluate as many training windows at every evaluation (``train_ep_rate``, ``train_objective``
-        in ``history_``; Fig. S2 of the supplement: the training-set estimate can overfit).
-        About doubles the (small) evaluation cost.
+        in ``history_``; Fig. S2: the training-set estimate can overfit). Doubles the (small) evaluation cost.
     test_fraction : float
         Held-out share when ``fit`` gets no ``test`` data, in (0, 1): of the
         trajectories when M > 1 (the last ones), of the time when M = 1 (the
         last part). The paper's is 0.5.
     validation_fraction : float
-        Share of the training part set aside, in (0, 1), to choose the kept
-        weights (best objective J). The reported rate is measured on held-out
-        data that took no part in that choice (selection on the measured
-        data would bias small data sets upward). ``train_`` excludes it.
+        Share of the training part set aside, in (0, 1), to choose the kept weights (best objective J). The
+        reported rate is measured on held-out data that took no part in that choice (selection on the
+        measured data would bias small data sets upward). ``train_`` excludes it.
     linear_start : bool
         Start the current model at the closed-form linear current (False:
         at zero, the bare ansatz trained from scratch, for comparison).
@@ -97,8 +95,8 @@ class NEEP:
         Degree of the force polynomial of the continuous baselines (1:
         linear; 2 adds the ``xbar_i xbar_k dx_j`` currents), 1..4.
     data_check : bool
-        Refit the first seed on 1/4 and 1/2 of the training data and flag an
-        estimate that still grows with data (about 1.75x the time of a seed).
+        Refit the first seed on 1/4 and 1/2 of the training data (windows, ``seq_len > 2``: on 1/2) and
+        flag an estimate that still grows with data (about 1.75x the time of a seed; 1x for windows).
     normalize : bool
         Standardize continuous inputs per coordinate (training statistics, stored in the model).
     seed : int
@@ -117,7 +115,7 @@ class NEEP:
         it removes most of the step-to-step wander of the estimate that plain
         Adam shows (the paper's +-5 %). None: plain weights.
     restore_best : bool
-        Keep the weights with the best validation objective (else the last).
+        Keep the weights with the best validation objective (else the last; ``neep fit`` keeps the last for gru).
     eval_batch_size : int
         Batch size for evaluation and prediction.
     jit_compile : bool
@@ -130,16 +128,14 @@ class NEEP:
         windows there ("auto": when it fits, under 4 GiB, and the default
         device is not the CPU); the indices are drawn on the device too.
     stack_seeds : bool or "auto"
-        JAX only: train the ``seeds`` networks as one stacked model (one
-        compiled call advances them all; each keeps its own initialization,
-        batches, selection and estimate: the same numbers as one after the
+        JAX only: train the ``seeds`` networks as one stacked model (one compiled call advances them all; each
+        keeps its own initialization, batches, selection and estimate: the same numbers as one after the
         other, to float round-off). "auto": on JAX with two or more seeds.
     data_parallel : bool
-        Train data parallel over all local devices: each batch split across
-        them, weights replicated, gradients all-reduced (the same arithmetic
-        as one device). JAX: ``keras.distribution.DataParallel``; TensorFlow:
-        ``tf.distribute.MirroredStrategy`` over the GPUs (the CPU's logical
-        devices without one). Seeds are then trained one after the other.
+        Train data parallel over all local devices: each batch split across them, weights replicated,
+        gradients all-reduced (the same arithmetic as one device). JAX: ``keras.distribution.DataParallel``;
+        TensorFlow: ``tf.distribute.MirroredStrategy`` over the GPUs (the CPU's logical devices without one).
+        Seeds are then trained one after the other.
     patience : int or None
         Stop a seed's training once this many evaluations in a row brought
         no new best validation J (``iterations`` is then a cap): train until
@@ -151,6 +147,8 @@ class NEEP:
         Localization noise (continuous states): estimated and reported
         (``noise_``), a warning when significant; "robust" also fits the
         robust current (baseline ``robust_current``), "auto" when significant.
+    final_learning_rate : float or None
+        Decay the learning rate geometrically from ``learning_rate`` to this over ``iterations``; None: constant.
 
     Attributes
     ----------
@@ -243,6 +241,7 @@ class NEEP:
         patience: int | None = None,
         odd=None,
         noise: str = "auto",
+        final_learning_rate: float | None = None,
     ):
         self.model = model
         self.hidden_units = hidden_units
@@ -280,6 +279,7 @@ class NEEP:
         self.patience = patience
         self.odd = odd
         self.noise = noise
+        self.final_learning_rate = final_learning_rate
 
     def get_params(self) -> dict:
         """The constructor parameters, as given (scikit-learn style)."""

@@ -275,3 +275,9 @@ def test_fit_gru_gets_the_gru_defaults(ring, tmp_path, monkeypatch):
     params = resolve_fit_params({k: v for k, v in seen.items() if k not in _RUN_ONLY},
                                 discrete=True)
     assert (params["batch_size"], params["learning_rate"], params["embedding_dim"]) == (64, 0.01, 8)
+    seen.clear()
+    CliRunner().invoke(cli, ["fit", str(ring), "--model", "gru", "--seq-len", "4", "--final-learning-rate", "0.003",
+                             "--seeds", "1", "--data-check", "-o", str(tmp_path / "run3")])
+    params = resolve_fit_params({k: v for k, v in seen.items() if k not in _RUN_ONLY},
+                                discrete=True)
+    assert (params["final_learning_rate"], params["seeds"], params["data_check"]) == (0.003, 1, True)

@@ -208,7 +208,9 @@ def test_scales_and_configs_validate():
         FitConfig(8, 1, 10, final_learning_rate=-1.0)
     quick = get_scale("quick")
     assert quick.with_seeds(2).ratchet.seeds == 2 and quick.ratchet.seeds == 5
-    assert quick.rneep.fit_for(64) == quick.rneep.fit and quick.rneep.fit_for(128).iterations == 4000
+    assert quick.rneep.fit_for(32) == quick.rneep.fit and not quick.rneep.fit.restore_best  # neep fit's gru
+    assert (quick.rneep.fit_for(64).batch_size, quick.rneep.fit_for(128).iterations) == (64, 4000)
+    assert "last weights kept" in quick.rneep.fit.describe("gru")
     tiny = get_scale("tiny").rneep
     assert tiny.fit_for(8).batch_size == 16 and tiny.fit_for(2).batch_size == 32
     assert all(note for note in quick.notes)

@@ -62,8 +62,10 @@ def test_gru_defaults_are_the_measured_cpu_ones_and_the_cli_says_so():
 
     gru = kind_defaults("gru")
     assert GRU_DEFAULTS == gru
+    # issue 17 ("RNEEP: an interval that covers"): 4000 decayed iterations, the last weights, 2 seeds
     measured = {"batch_size": 256, "learning_rate": 3e-3, "embedding_dim": 8, "jit_compile": True,
-                "hidden_units": 32, "iterations": 2000}
+                "hidden_units": 32, "iterations": 4000, "final_learning_rate": 3e-4, "restore_best": False,
+                "seeds": 2, "data_check": False}
     assert {k: gru[k] for k in measured} == measured
     assert {k: v for k, v in gru.items() if k not in measured} == {k: v for k, v in FIT_DEFAULTS.items()
                                                                   if k not in measured}
@@ -79,11 +81,15 @@ def test_resolve_fit_params_none_means_the_kind_default():
     params = resolve_fit_params(dict(model="gru", seq_len=32, batch_size=None, learning_rate=None,
                                      iterations=None, hidden_units=None, ema_momentum=None), discrete=True)
     assert (params["batch_size"], params["learning_rate"], params["hidden_units"], params["iterations"],
-            params["embedding_dim"], params["jit_compile"]) == (256, 3e-3, 32, 2000, 8, True)
+            params["embedding_dim"], params["jit_compile"]) == (256, 3e-3, 32, 4000, 8, True)
     assert params["ema_momentum"] is None  # None there means no moving average, not the default
     given = resolve_fit_params(dict(model="gru", seq_len=8, batch_size=64, learning_rate=1e-2, jit_compile=False),
                                discrete=True)
     assert (given["batch_size"], given["learning_rate"], given["jit_compile"]) == (64, 1e-2, False)
+    paper = resolve_fit_params(dict(model="gru", seq_len=8, final_learning_rate=None, seeds=5, data_check=True,
+                                    restore_best=True), discrete=True)
+    assert (paper["final_learning_rate"], paper["seeds"], paper["data_check"], paper["restore_best"]) == (
+        3e-4, 5, True, True)  # None: the default decay; the others as given
     assert resolve_fit_params({}, discrete=True)["model"] == "embedding"
     assert resolve_fit_params(dict(seq_len=4), discrete=False)["model"] == "mlp"
     assert resolve_fit_params({}, discrete=False)["batch_size"] == 4096
@@ -94,4 +100,8 @@ def test_fit_to_folder_gru_uses_its_defaults(tmp_path, rng):
     est, summary = fit_to_folder(states, tmp_path / "run", plots=False, model="gru", seq_len=4, hidden_units=4,
                                  iterations=2, eval_every=1, verbose=0, data_check=False)
     assert (est.batch_size, est.learning_rate, est.embedding_dim, est.jit_compile) == (256, 3e-3, 8, True)
+    assert (est.final_learning_rate, est.restore_best, est.seeds) == (3e-4, False, 2)
     assert summary["model"] == "gru" and np.isfinite(summary["ep_rate"])
+    assert (summary["final_learning_rate"], summary["restore_best"]) == (3e-4, False)
+    # the last averaged weights are kept: the kept evaluation is the last one of each seed
+    assert [k["iteration"] for k in summary["kept"]] == [2, 2]

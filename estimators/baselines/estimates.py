@@ -52,6 +52,7 @@ __all__ = [
     "drift_baseline",
     "tur_baseline",
     "plugin_kl_baseline",
+    "short_word_length",
     "LinearCurrent",
     "fit_linear_current",
     "PluginKL",
@@ -226,6 +227,25 @@ def tur_baseline(train, test, *, dt: float = 1.0, degree: int = 1, mean=None, st
                     first.n_blocks)
 
 
+def short_word_length(n_states: int, words: int, seq_len: int) -> int | None:
+    """The longest word length ``m``, ``2 < m < seq_len``, whose ``n_states^m`` words are each seen enough.
+
+    Enough: ``words / n_states^m >= MIN_COUNT_PER_WORD`` (``words``: about the
+    training states). The plug-in KL of such short words, ``D_m / (m - 1)``,
+    is a control for a window-n RNEEP: for Markov data it equals the EP per
+    step for every ``m``, and with hidden states it grows with the word length
+    towards the KL rate (on the hidden ratchet: 0.0090, 0.025, 0.038, 0.061
+    per step at m = 4, 8, 13, 32, V = 2), so a network of windows ``n > m``
+    below it has underfit. None when no such ``m`` exists.
+    """
+    best = None
+    for m in range(3, int(seq_len)):
+        if float(n_states) ** m * MIN_COUNT_PER_WORD > words:
+            break
+        best = m
+    return best
+
+
 def plugin_kl_baseline(train, test, *, dt: float = 1.0, n: int = 2, n_states: int | None = None, seed: int = 0,
                        replicates: int = REPLICATES) -> Baseline:
     """Plug-in KL estimate of n-word statistics: counts on ``train``, mean on ``test`` (see ``baselines.plugin_kl``)."""
@@ -257,7 +277,9 @@ def evaluate_baselines(train, test, *, seq_len: int = 2, degree: int = 1, dt: fl
     and with ``degree`` > 1 also ``current_degree_<g>`` and
     ``tur_degree_<g>`` (polynomial force). Discrete states ``(M, L)``:
     ``plugin_kl_pairs``, and with ``seq_len`` n > 2 also
-    ``plugin_kl_<n>_words`` (the yardstick of a window-n RNEEP).
+    ``plugin_kl_<n>_words`` (the yardstick of a window-n RNEEP) and, given
+    ``n_states``, ``plugin_kl_<m>_words`` of the longest well-sampled
+    ``m < n`` (``short_word_length``: a lower reference for windows of n).
     ``current``: a degree-1 ``LinearCurrent`` already fitted on ``train``.
     ``nonlinear`` (continuous states, ``degree`` < 3): also a cubic
     yardstick, ``current_degree_3`` while its basis has at most
@@ -271,7 +293,11 @@ def evaluate_baselines(train, test, *, seq_len: int = 2, degree: int = 1, dt: fl
     common = dict(dt=float(dt), seed=seed, replicates=replicates)
     out: dict[str, Baseline] = {}
     if np.issubdtype(_parts(test)[0].dtype, np.integer):
-        for n in sorted({2, int(seq_len)}):
+        lengths = {2, int(seq_len)}
+        if n_states is not None:
+            short = short_word_length(n_states, _pairs(train) + 1, int(seq_len))
+            lengths |= set() if short is None else {short}
+        for n in sorted(lengths):
             base = plugin_kl_baseline(train, test, n=n, n_states=n_states, **common)
             out[base.name] = base
         return out

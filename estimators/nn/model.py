@@ -22,9 +22,10 @@ __all__ = ["NEEPModel", "make_optimizer", "predict_delta_s"]
 
 
 def make_optimizer(
-    learning_rate: float = 1e-4, weight_decay: float = 5e-5, decoupled: bool = False
+    learning_rate: float = 1e-4, weight_decay: float = 5e-5, decoupled: bool = False,
+    final_learning_rate: float | None = None, steps: int = 1,
 ) -> keras.optimizers.Optimizer:
-    """Adam for a ``NEEPModel``.
+    """Adam for a ``NEEPModel``; ``final_learning_rate``: decayed geometrically to it over ``steps``.
 
     ``decoupled=False`` (the paper's): plain Adam; the weight decay is applied
     by ``NEEPModel`` as PyTorch's coupled L2 term (pass the same
@@ -36,6 +37,9 @@ def make_optimizer(
         raise ValueError(f"learning_rate must be > 0, got {learning_rate!r}")
     if not weight_decay >= 0:
         raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
+    if final_learning_rate is not None:
+        learning_rate = keras.optimizers.schedules.ExponentialDecay(
+            learning_rate, decay_steps=max(1, int(steps)), decay_rate=final_learning_rate / learning_rate)
     if decoupled:
         return keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=weight_decay)
     return keras.optimizers.Adam(learning_rate=learning_rate)

@@ -134,6 +134,8 @@ def fit_summary(est, data=None) -> dict:
         "eval_every": est.eval_every,
         "batch_size": est.batch_size,
         "learning_rate": est.learning_rate,
+        "final_learning_rate": getattr(est, "final_learning_rate", None),
+        "restore_best": est.restore_best,
         "weight_decay": est.weight_decay,
         "seeds": est.seeds,
         "seed": est.seed,

@@ -82,6 +82,7 @@ class FitConfig:
     patience: int | None = None
     odd: tuple | None = None
     noise: str = "auto"
+    final_learning_rate: float | None = None
 
     def __post_init__(self) -> None:
         for name in _POSITIVE + _POSITIVE_OR_NONE:
@@ -96,6 +97,9 @@ class FitConfig:
             raise ValueError(f"model must be one of {', '.join(MODEL_KINDS)}, got {self.model!r}")
         if not (isinstance(self.learning_rate, (int, float)) and self.learning_rate > 0):
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
+        final = self.final_learning_rate
+        if final is not None and not (isinstance(final, (int, float)) and not isinstance(final, bool) and final > 0):
+            raise ValueError(f"final_learning_rate must be > 0 or None, got {final!r}")
         if not (isinstance(self.weight_decay, (int, float)) and self.weight_decay >= 0):
             raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
         for name in ("test_fraction", "validation_fraction"):

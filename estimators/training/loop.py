@@ -85,7 +85,8 @@ def build_seed_model(config: FitConfig, prepared: PreparedFit, train, seed: int,
     # JAX: always compiled (uncompiled JAX runs op by op); the steps of one call are a scan
     # over a block of batches (jax_step), not Keras' Python loop (steps_per_execution).
     model.compile(
-        optimizer=make_optimizer(config.learning_rate, config.weight_decay, config.decoupled_weight_decay),
+        optimizer=make_optimizer(config.learning_rate, config.weight_decay, config.decoupled_weight_decay,
+                                 config.final_learning_rate, config.epochs * config.eval_interval),
         jit_compile=True if is_jax() else config.jit_compile,
         # TensorFlow under MirroredStrategy: one step per call (Keras' multi-step loop
         # under tf.distribute failed to run in TF 2.21: "You must feed a value for placeholder").
