@@ -41,7 +41,7 @@ __all__ = ["LinearCurrent", "fit_linear_current", "current_basis", "basis_featur
            "maximize_newton", "tall_times_small"]
 
 _PAIRS_PER_CHUNK = 1 << 18
-#: Pairs (about, every k-th in time) that enter the Hessian of a Newton pass and the covariance of the TUR start of a "j" fit.
+#: Pairs (about; every k-th in time) that enter each Hessian and the TUR covariance of a wide basis.
 #: The objective and its gradient use every pair, so the fixed point is the exact optimum of J over all
 #: of them; the Hessian only steers the steps, and its sampling error (~ sqrt(p / n) relative) slows the
 #: convergence by about that factor per step. In high dimension it is what costs: n p^2 for p = d^2 + d
@@ -52,47 +52,37 @@ WIDE_BASIS = 256
 METHODS = ("j", "tur")
 
 
-def basis_size(d: int, degree: int = 1, separable: bool = False) -> int:
+def basis_size(d: int, degree: int = 1) -> int:
     """Number of basis currents of ``current_basis`` for ``d`` coordinates and force degree ``degree``."""
-    if separable:
-        return d * d * degree + d
     return d * sum(math.comb(d + g - 1, g) for g in range(degree + 1))
 
 
-def basis_features(mid: np.ndarray, degree: int = 1, separable: bool = False) -> np.ndarray:
+def basis_features(mid: np.ndarray, degree: int = 1) -> np.ndarray:
     """The force features ``(n, q)`` of midpoints ``(n, d)``: ``zbar_i``, 1, then the higher monomials.
 
     Every basis current is a feature times a displacement: ``current_basis`` is
     their outer product, feature-major, and a force ``F = features @ W`` with
-    ``W = w.reshape(q, d)``. Monomials of degree 2..g with non-decreasing
-    indices, or (``separable``) the powers ``zbar_i^k`` only.
+    ``W = w.reshape(q, d)``. Monomials of degree 2..g with non-decreasing indices.
     """
     n, d = mid.shape
     parts = [mid, np.ones((n, 1))]
     for g in range(2, int(degree) + 1):
-        if separable:
-            parts.append(mid**g)
-            continue
         for combo in itertools.combinations_with_replacement(range(d), g):
             parts.append(np.prod(mid[:, list(combo)], axis=1, keepdims=True))
     return np.concatenate(parts, axis=1)
 
 
-def current_basis(z0: np.ndarray, z1: np.ndarray, degree: int = 1, separable: bool = False) -> np.ndarray:
+def current_basis(z0: np.ndarray, z1: np.ndarray, degree: int = 1) -> np.ndarray:
     """Basis currents of pairs ``(n, d)``: ``zbar_i dz_j`` (i, j), ``dz_j``, then higher monomials.
 
     Degree 1 (default): shape ``(n, d^2 + d)``, the linear current. Degree
     ``g > 1`` appends, for each degree 2..g, every monomial
     ``zbar_i zbar_k ...`` (indices non-decreasing) times every ``dz_j``:
     a force polynomial of degree ``g`` (``basis_size(d, g)`` columns).
-    ``separable``: only the powers ``zbar_i^k dz_j`` (k = 2..g, i, j), no
-    cross terms: ``d^2 g + d`` columns, which stays small in high dimension
-    (d = 20, g = 3: 1220 against 35 420). Passes over data use the features
-    (``basis_features``) instead of this ``d`` times wider array.
+    Passes over data use the features (``basis_features``) instead of this
+    ``d`` times wider array.
     """
-    mid, dz = 0.5 * (z0 + z1), z1 - z0
-    features = basis_features(mid, degree, separable)
-    return (features[:, :, None] * dz[:, None, :]).reshape(dz.shape[0], -1)
+    return _outer(*_pieces(z0, z1, degree))
 
 
 def _chunks(m_count: int, per: int, chunk: int) -> Iterator[tuple[int, int, int, int]]:
@@ -143,10 +133,8 @@ class LinearCurrent:
     degree : int
         Degree of the force polynomial (1: linear; ``kernel`` and ``bias``
         are its linear part either way).
-    higher : array (basis_size(d, degree, separable) - d^2 - d,)
+    higher : array (basis_size(d, degree) - d^2 - d,)
         Coefficients of the monomials of degree 2.. (empty for degree 1).
-    separable : bool
-        Powers of single coordinates only (``current_basis``).
     """
 
     kernel: np.ndarray
@@ -158,7 +146,6 @@ class LinearCurrent:
     pairs: int
     degree: int = 1
     higher: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
-    separable: bool = False
     #: The fit's second moments of the basis currents (approximate -Hessian of J; warm starts reuse it)
     #: and its TUR solution w = 2 Sigma^-1 mu (``tur_baseline`` reuses it), when it computed them.
     second: np.ndarray | None = dataclasses.field(default=None, repr=False, compare=False)
@@ -166,7 +153,7 @@ class LinearCurrent:
 
     @property
     def coefficients(self) -> np.ndarray:
-        """``w`` of ``dS = w . current_basis(z, z', degree, separable)``."""
+        """``w`` of ``dS = w . current_basis(z, z', degree)``."""
         return np.concatenate([self.kernel.ravel(), self.bias, self.higher])
 
     def delta_s(self, states: np.ndarray) -> np.ndarray:
@@ -179,7 +166,7 @@ class LinearCurrent:
         out = np.empty((m_count, per))
         for (m0, m1, t0, t1), (z0, z1) in zip(_chunks(m_count, per, _PAIRS_PER_CHUNK),
                                                iter_pairs(states, self.mean, self.std)):
-            out[m0:m1, t0:t1] = _currents(z0, z1, w, self.degree, self.separable).reshape(m1 - m0, t1 - t0)
+            out[m0:m1, t0:t1] = _currents(z0, z1, w, self.degree).reshape(m1 - m0, t1 - t0)
         return out
 
 
@@ -207,9 +194,14 @@ def _stride(states, width: int, sampled: bool) -> int:
     return max(1, round(_pair_count(states) / HESSIAN_PAIRS))
 
 
-def _pieces(z0: np.ndarray, z1: np.ndarray, degree: int, separable: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Features of the midpoints and the displacements: the basis is their outer product (never built here)."""
-    return basis_features(0.5 * (z0 + z1), degree, separable), z1 - z0
+def _pieces(z0: np.ndarray, z1: np.ndarray, degree: int) -> tuple[np.ndarray, np.ndarray]:
+    """Features of the midpoints and the displacements: the basis is their outer product (``_outer``)."""
+    return basis_features(0.5 * (z0 + z1), degree), z1 - z0
+
+
+def _outer(features: np.ndarray, dz: np.ndarray) -> np.ndarray:
+    """The basis currents ``(n, q d)``: each feature times each displacement, feature-major."""
+    return (features[:, :, None] * dz[:, None, :]).reshape(dz.shape[0], -1)
 
 
 def tall_times_small(tall: np.ndarray, small: np.ndarray) -> np.ndarray:
@@ -222,9 +214,9 @@ def tall_times_small(tall: np.ndarray, small: np.ndarray) -> np.ndarray:
     return (small.T @ tall.T).T
 
 
-def _currents(z0: np.ndarray, z1: np.ndarray, w: np.ndarray, degree: int, separable: bool = False) -> np.ndarray:
-    """``current_basis(z0, z1, degree, separable) @ w`` without building the basis (``n q`` numbers, not ``n q d``)."""
-    features, dz = _pieces(z0, z1, degree, separable)
+def _currents(z0: np.ndarray, z1: np.ndarray, w: np.ndarray, degree: int) -> np.ndarray:
+    """``current_basis(z0, z1, degree) @ w`` without building the basis (``n q`` numbers, not ``n q d``)."""
+    features, dz = _pieces(z0, z1, degree)
     return np.einsum("nj,nj->n", tall_times_small(features, w.reshape(features.shape[1], dz.shape[1])), dz)
 
 
@@ -233,14 +225,14 @@ def _outer_sum(features: np.ndarray, dz: np.ndarray, weights: np.ndarray | None 
     return (features.T @ (dz if weights is None else dz * weights[:, None])).ravel()
 
 
-def _moments(states, mean, std, degree=1, stride=1, separable=False):
+def _moments(states, mean, std, degree=1, stride=1):
     """Pairs, mean of the basis currents (all pairs) and their covariance (every ``stride``-th pair)."""
     total, sum_phi, sum_outer, outer_rows, outer_sum = 0, 0.0, 0.0, 0, 0.0
     for z0, z1 in iter_pairs(states, mean, std):
-        features, dz = _pieces(z0, z1, degree, separable)
+        features, dz = _pieces(z0, z1, degree)
         total += dz.shape[0]
         sum_phi = sum_phi + _outer_sum(features, dz)
-        phi = (features[::stride, :, None] * dz[::stride, None, :]).reshape(-1, features.shape[1] * dz.shape[1])
+        phi = _outer(features[::stride], dz[::stride])
         if phi.shape[0]:
             sum_outer = sum_outer + phi.T @ phi
             outer_rows += phi.shape[0]
@@ -249,21 +241,21 @@ def _moments(states, mean, std, degree=1, stride=1, separable=False):
     return total, mu, sum_outer / outer_rows - np.outer(mu_outer, mu_outer), sum_outer / outer_rows
 
 
-def _j_pass(states, mean, std, w, degree=1, stride=1, hessian=True, separable=False):
+def _j_pass(states, mean, std, w, degree=1, stride=1, hessian=True):
     """Objective J and its gradient at ``w`` over all pairs; the Hessian over every ``stride``-th pair.
 
     ``hessian=False``: ``(value, gradient)`` only (the basis is never built: a cheap pass).
     """
     total, value, grad, hess, hess_rows = 0, 0.0, np.zeros_like(w), np.zeros((w.size, w.size)), 0
     for z0, z1 in iter_pairs(states, mean, std):
-        features, dz = _pieces(z0, z1, degree, separable)
+        features, dz = _pieces(z0, z1, degree)
         s = np.einsum("nj,nj->n", tall_times_small(features, w.reshape(features.shape[1], dz.shape[1])), dz)
         e = np.exp(np.minimum(-s, 700.0))
         total += s.size
         value += float(np.sum(s - e))
         grad += _outer_sum(features, dz, 1.0 + e)
         if hessian:
-            phi = (features[::stride, :, None] * dz[::stride, None, :]).reshape(-1, w.size)
+            phi = _outer(features[::stride], dz[::stride])
             hess -= (phi * e[::stride, None]).T @ phi
             hess_rows += phi.shape[0]
     if not hessian:
@@ -318,8 +310,7 @@ def maximize_newton(objective, w: np.ndarray, max_newton: int, *, gradient=None,
 
 
 def fit_linear_current(states: np.ndarray, *, mean=None, std=None, method: str = "j",
-                       max_newton: int = 12, degree: int = 1, start: LinearCurrent | None = None,
-                       separable: bool = False) -> LinearCurrent:
+                       max_newton: int = 12, degree: int = 1, start: LinearCurrent | None = None) -> LinearCurrent:
     """Fit the linear current of the module doc on all pairs of ``states`` (float64).
 
     Parameters
@@ -341,10 +332,6 @@ def fit_linear_current(states: np.ndarray, *, mean=None, std=None, method: str =
         Start Newton here instead of at the TUR solution (method "j"; the same
         degree and standardization), e.g. the fit on more data of the same
         process: it saves the TUR pass and most Newton steps.
-    separable : bool
-        With ``degree`` > 1: powers of single coordinates only, no cross
-        terms (``current_basis``): a nonlinear yardstick that stays cheap in
-        high dimension.
 
     Notes
     -----
@@ -373,23 +360,22 @@ def fit_linear_current(states: np.ndarray, *, mean=None, std=None, method: str =
     d = (states[0] if isinstance(states, tuple) else states).shape[2]
     mean = np.zeros(d) if mean is None else np.asarray(mean, dtype=np.float64)
     std = np.ones(d) if std is None else np.asarray(std, dtype=np.float64)
-    separable = bool(separable) and degree > 1
-    stride = _stride(states, basis_size(d, degree, separable), sampled=True)  # TUR: any current bounds the EP
+    stride = _stride(states, basis_size(d, degree), sampled=True)  # TUR: any current bounds the EP
     if start is not None and method == "j" and start.degree == degree and start.bias.size == d \
-            and start.separable == separable and np.array_equal(start.mean, mean) and np.array_equal(start.std, std):
+            and np.array_equal(start.mean, mean) and np.array_equal(start.std, std):
         total, w, second, tur = _pair_count(states), start.coefficients.copy(), start.second, None
     else:
-        total, mu, sigma, second = _moments(states, mean, std, degree, stride, separable)
+        total, mu, sigma, second = _moments(states, mean, std, degree, stride)
         w = tur = 2.0 * _solve(sigma, mu)
     value = None
     if method == "j":
         # Near w = 0 (small steps) the Hessian of J is about -<phi phi^T>, which the TUR pass already has:
         # cheap gradient passes with it first, exact Newton (a Hessian pass each) only where they stall.
-        w, value = maximize_newton(lambda v: _j_pass(states, mean, std, v, degree, stride, separable=separable), w,
-                                   max_newton, hessian=None if second is None else -second,
-                                   gradient=lambda v: _j_pass(states, mean, std, v, degree, stride, False, separable))
+        w, value = maximize_newton(lambda v: _j_pass(states, mean, std, v, degree, stride), w, max_newton,
+                                   hessian=None if second is None else -second,
+                                   gradient=lambda v: _j_pass(states, mean, std, v, degree, stride, hessian=False))
     if value is None:
-        value = _j_pass(states, mean, std, w, degree, separable=separable)[0]
+        value = _j_pass(states, mean, std, w, degree)[0]
     return LinearCurrent(kernel=w[: d * d].reshape(d, d), bias=w[d * d : d * d + d].copy(), mean=mean, std=std,
                          method=method, objective=float(value), pairs=int(total), degree=int(degree),
-                         higher=w[d * d + d :].copy(), separable=separable, second=second, tur=tur)
+                         higher=w[d * d + d :].copy(), second=second, tur=tur)

@@ -42,7 +42,7 @@ from .currents import (
     fit_linear_current,
     iter_pairs,
 )
-from .drift import fit_drift_current
+from .drift import feature_count, fit_drift_current
 from .plugin_kl import PluginKL, fit_plugin_kl
 
 __all__ = [
@@ -66,6 +66,9 @@ REPLICATES = 2000
 #: The nonlinear yardstick of continuous data (``evaluate_baselines(nonlinear=True)``): a full cubic force
 #: polynomial fitted by J while its basis is at most this wide (d <= 5: 280 currents), else the drift current.
 FULL_CUBIC_MAX = 300
+#: ... and no drift current beyond this many features (d <= 24): its cost grows as d^4 (the 631 features
+#: of d = 20 took about 100 s on 5 million pairs under load); above it the nonlinear check is not made.
+DRIFT_MAX_FEATURES = 1000
 #: A plug-in table whose distinct words are counted fewer times than this on average is
 #: undersampled: reported, but not used to judge the network.
 MIN_COUNT_PER_WORD = 5.0
@@ -202,7 +205,7 @@ def tur_baseline(train, test, *, dt: float = 1.0, degree: int = 1, mean=None, st
     solution (its ``tur``): reused instead of a second pass over ``train``.
     """
     train, test, mean, std = _continuous(train, test, mean, std)
-    if fitted is not None and fitted.tur is not None and fitted.degree == degree and not fitted.separable:
+    if fitted is not None and fitted.tur is not None and fitted.degree == degree:
         d = fitted.bias.size  # the TUR solution that started the fit of ``fitted`` (the same moments)
         w = fitted.tur
         current = dataclasses.replace(fitted, kernel=w[: d * d].reshape(d, d), bias=w[d * d : d * d + d],
@@ -284,7 +287,8 @@ def evaluate_baselines(train, test, *, seq_len: int = 2, degree: int = 1, dt: fl
     ``nonlinear`` (continuous states, ``degree`` < 3): also a cubic
     yardstick, ``current_degree_3`` while its basis has at most
     ``FULL_CUBIC_MAX`` currents, else ``drift_current`` (``baselines.drift``:
-    the drift regressed on cubic features), so that a network stuck near its
+    the drift regressed on cubic features, while it has at most
+    ``DRIFT_MAX_FEATURES`` features), so that a network stuck near its
     linear start on a nonlinear force has a classical estimate to fall short of.
     """
     if isinstance(degree, bool) or not isinstance(degree, (int, np.integer)) or not 1 <= degree <= 4:
@@ -307,12 +311,11 @@ def evaluate_baselines(train, test, *, seq_len: int = 2, degree: int = 1, dt: fl
         for base in (current_baseline(train, test, degree=g, mean=mean, std=std, fitted=fitted, **common),
                      tur_baseline(train, test, degree=g, mean=mean, std=std, fitted=fitted, **common)):
             out[base.name] = base
-    if nonlinear and degree < 3:
-        if basis_size(_parts(train)[0].shape[2], 3) <= FULL_CUBIC_MAX:
-            base = current_baseline(train, test, degree=3, mean=mean, std=std, **common)
-        else:
-            base = drift_baseline(train, test, mean=mean, std=std, **common)
-        out[base.name] = base
+    d = _parts(train)[0].shape[2]
+    if nonlinear and degree < 3 and basis_size(d, 3) <= FULL_CUBIC_MAX:
+        out["current_degree_3"] = current_baseline(train, test, degree=3, mean=mean, std=std, **common)
+    elif nonlinear and degree < 3 and feature_count(d) <= DRIFT_MAX_FEATURES:
+        out["drift_current"] = drift_baseline(train, test, mean=mean, std=std, **common)
     return out
 
 
