@@ -195,6 +195,34 @@ def test_mean_stochastic_ep_matches_ep_rate():
     assert model.ep_per_step == model.ep_rate * model.dt
 
 
+def _euler_log_ratio(model, x):
+    """``ln p(x'|x) - ln p(x|x')`` of every step with the Gaussian Euler transition, in float64."""
+    x = x.astype(np.float64)
+    h = model.dt / model.gamma
+    f = model.force(x) * h
+    forward = x[:, 1:] - x[:, :-1] - f[:, :-1]
+    backward = x[:, :-1] - x[:, 1:] - f[:, 1:]
+    return (np.sum(backward**2, -1) - np.sum(forward**2, -1)) / (4 * model.temperature * h)
+
+
+def test_chain_reference_matches_the_simulated_chain():
+    # The sidecar's chain value (a fixed-seed run of the compiled kernel, its own standard
+    # error) against the mean Euler log-ratio of an independent simulation computed here in
+    # NumPy from the written float32 states: 1000 trajectories of 40 time units (the first 5
+    # dropped: they start from Boltzmann, not the chain's law), the standard error from the
+    # independent trajectory means. dt = 0.02 makes the chain's shift from sigma dt 4 %,
+    # many standard errors: the test also checks that the value is the chain's, not sigma's.
+    model = DrivenRing(dt=0.02)
+    ref = model.chain_reference
+    x = model.simulate(1000, 2000, seed=3)
+    per_trajectory = _euler_log_ratio(model, x)[:, 250:].mean(axis=1) / model.dt
+    mean, se = per_trajectory.mean(), per_trajectory.std(ddof=1) / math.sqrt(len(per_trajectory))
+    assert abs(mean - ref.rate) < Z * math.hypot(se, ref.error), (mean, se, ref)
+    assert ref.rate < model.ep_rate - Z * ref.error  # the O(dt) shift, resolved
+    assert model.chain_ep_estimate(trajectories=8, round_time=50.0, precision=1.0, workers=1) == \
+        model.chain_ep_estimate(trajectories=8, round_time=50.0, precision=1.0, workers=2)  # seed, not workers
+
+
 def test_kernel_matches_numpy_reference():
     # The same Generator stream drives a plain NumPy Euler-Maruyama loop.
     model = DrivenRing(dt=0.02, w1=0.2)
@@ -223,7 +251,9 @@ def test_reproducible_from_seed_and_file_matches_memory(tmp_path):
     assert np.load(result.ep_path).shape == (6, 299)
     meta = json.loads(result.sidecar.read_text())
     assert meta["model"] == "driven-ring" and meta["ep_rate_exact"] == model.ep_rate
-    assert meta["ep_per_step_exact"] == model.ep_rate * model.dt and meta["ep_rate_linear"] == model.linear_ep_rate
+    assert meta["ep_per_step_continuous"] == model.ep_rate * model.dt and meta["ep_rate_linear"] == model.linear_ep_rate
+    assert meta["ep_per_step_exact"] == model.chain_ep_per_step  # the chain's own pair value
+    assert meta["ep_per_step_exact_error"] == model.chain_reference.error * model.dt
     assert meta["parameters"] == {"a": 1.0, "r0": 2.0, "b": 1.0, "w0": 0.25, "w1": 0.05, "temperature": 1.0,
                                   "gamma": 1.0, "dt": 0.01}  # fmt: skip
 
