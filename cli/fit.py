@@ -158,8 +158,10 @@ def read_options(command):
                    "to finish on a laptop CPU; the last averaged weights are kept), 3000 for mlp and embedding "
                    "(the paper: 50000).")
 @click.option("--patience", type=click.IntRange(min=0), default=None,
-              help="Stop once this many evaluations in a row bring no new best validation J "
-                   "(--iterations is then a cap). Default: 10 for current, off for the others; 0: off.")
+              help="Once this many evaluations in a row bring no new best validation J, drop the "
+                   "learning rate 10x (once, if training beat its start) and stop at the next such "
+                   "plateau (--iterations is then a cap). Default: 10 for current, off for the others; "
+                   "0: off.")
 @click.option("--eval-every", type=click.IntRange(min=1), default=FIT_DEFAULTS["eval_every"], show_default=True,
               help="Evaluate on a fixed held-out subset every this many steps; the best weights by "
                    "held-out objective are kept.")

@@ -137,9 +137,9 @@ class NEEP:
         TensorFlow: ``tf.distribute.MirroredStrategy`` over the GPUs (the CPU's logical devices without one).
         Seeds are then trained one after the other.
     patience : int or None
-        Stop a seed's training once this many evaluations in a row brought
-        no new best validation J (``iterations`` is then a cap): train until
-        the held-out objective stops improving. None: train all iterations.
+        Once this many evaluations in a row bring no new best validation J, the
+        learning rate drops 10x (once, if training beat its start), then stop
+        at the next such plateau (``iterations`` a cap). None: all iterations.
     odd : str, sequence of int or str, or None
         Columns odd under time reversal (velocities; sidecar names or indices): the EP is then
         ``r - [q(z) + q(z')] / 2`` per step (``training.parity``, parts in ``odd_``); mlp by default.

@@ -44,6 +44,16 @@ def test_unpaired_and_history_checks():
     assert not check_convergence(rising, stderr=0.05).flagged  # the same rise, below the claimed error
     settled = [{"iteration": 100 * i, "ep_rate": 1.0 + noise[i]} for i in range(21)]
     assert not check_convergence(settled, stderr=0.01).flagged
+    # A step up where the learning rate dropped (iteration 1800), flat after it: over the second half of
+    # the whole training that reads as a trend; after the drop it is none. A real trend after it still is.
+    noise = np.random.default_rng(2).normal(0, 0.01, size=31)
+    stepped = [{"iteration": 100 * i, "ep_rate": 1.0 + 0.05 * (i > 18) + noise[i]} for i in range(31)]
+    assert check_convergence(stepped, stderr=0.01).flagged
+    stepped[18]["learning_rate_drop"] = 0.1
+    assert not check_convergence(stepped, stderr=0.01).flagged
+    rising_after = [dict(r, ep_rate=r["ep_rate"] + 0.01 * max(i - 18, 0)) for i, r in enumerate(stepped)]
+    assert check_convergence(rising_after, stderr=0.01).flagged
+    assert "after the learning rate dropped" in check_convergence(rising_after, stderr=0.01).message
 
 
 def test_a_data_starved_fit_is_flagged():

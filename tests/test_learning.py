@@ -9,6 +9,7 @@ trained correction must beat the start in the paired selection and most of
 the missing EP must come back.
 """
 
+import keras
 import numpy as np
 import pytest
 
@@ -54,13 +55,52 @@ def test_patience_stops_when_the_validation_objective_stops_improving():
                eval_samples=5000, batch_size=512).fit(Trajectories.from_array(states, dt=model.dt))
     for k in range(2):
         history = [r for r in est.history_ if r["seed"] == k]
-        best = max(history, key=lambda r: r["test_objective"])["iteration"]
-        assert history[-1]["iteration"] == max(best + 3 * 50, 1000) < 20_000  # `patience` evaluations later
+        # Training never beats the exact start by 3 paired standard errors: no learning-rate drop.
+        stop, drop = _patience_rule(history, patience=3, every=50, start=1000, can_drop=False)
+        assert history[-1]["iteration"] == stop < 20_000  # `patience` evaluations later
+        assert drop is None and not [r for r in history if r.get("learning_rate_drop")]
     # The start (exact for a linear force) was kept; how far the trained weights moved the rate is recorded
     # with its paired error, and a linear chain gives no reason to doubt the start.
     start = next(r for r in est.history_ if r["seed"] == est.best_seed_ and r["iteration"] == 0)
     assert start["kept"] and np.isfinite(start["trained_rate_gain"]) and start["trained_rate_gain_stderr"] > 0
     assert not [d for d in est.diagnostics_ if d.name == "start" and d.flagged]
+
+
+def _patience_rule(history, patience, every, start, can_drop=True):
+    """(stop, drop) by the documented rule, from the records' ``best`` marks: patience counts the
+    evaluations after the best one (or after the learning rate's drop, if later), from ``start`` on;
+    the first time it runs out, if the best is not the first evaluation (and ``can_drop``: the
+    trained weights beat a closed-form start clearly), the rate drops (once)."""
+    best, drop = None, None
+    for r in history:
+        if r["best"]:
+            best = r["iteration"]
+        since = best if drop is None else max(best, drop)
+        if r["iteration"] >= start and (r["iteration"] - since) // every >= patience:
+            if drop is None and best and can_drop:
+                drop = r["iteration"]
+                continue
+            return r["iteration"], drop
+    return None, drop
+
+
+def test_patience_drops_the_learning_rate_once_after_training_beat_the_start():
+    # An MLP (no closed-form start) on a small chain: training beats its first evaluation, so the
+    # first plateau drops the learning rate 10x and patience starts again; the second one stops.
+    # Two seeds: on JAX they train stacked, and the drop must reach the stacked optimizer state
+    # (else the next write-back restores 1e-3 into the seed's model).
+    model = BeadSpring(n=2)
+    states = simulate_to_arrays(model, 16, 1000, seed=2)["states"]
+    est = NEEP(model="mlp", hidden_units=16, iterations=20_000, eval_every=50, patience=2, learning_rate=1e-3,
+               ema_momentum=0.99, data_check=False, baseline=False, verbose=0, eval_samples=2000, seeds=2,
+               batch_size=256).fit(Trajectories.from_array(states, dt=model.dt))
+    for k in range(2):
+        history = [r for r in est.history_ if r["seed"] == k]
+        stop, drop = _patience_rule(history, patience=2, every=50, start=100)
+        assert drop is not None and history[-1]["iteration"] == stop > drop
+        assert [r["iteration"] for r in history if r.get("learning_rate_drop")] == [drop]
+        rate = float(keras.ops.convert_to_numpy(est.models_[k].optimizer.learning_rate))
+        assert rate == pytest.approx(1e-4, rel=1e-6)
 
 
 def test_patience_is_checked():

@@ -95,7 +95,10 @@ def check_convergence(history: list[dict], stderr: float) -> Diagnostic:
 
     ``history``: one seed's evaluation records (``iteration``, ``ep_rate``);
     ``stderr``: the reported error of the rate. A least-squares line through
-    the evaluations of the second half of training; flagged when its slope
+    the evaluations of the second half of training (of the training after the
+    last drop of the learning rate, a record marked ``learning_rate_drop``,
+    when there was one: the drop itself lifts the averaged estimate in a step,
+    which is not a trend); flagged when its slope
     is positive beyond ``THRESHOLD`` of its own standard errors AND the rise
     it implies over that half exceeds ``stderr`` (a trend that matters at the
     precision claimed).
@@ -104,7 +107,8 @@ def check_convergence(history: list[dict], stderr: float) -> Diagnostic:
     if len(rows) < 6:
         return Diagnostic("convergence", False, "too few evaluations to judge convergence", {})
     last = max(r["iteration"] for r in rows)
-    tail = [r for r in rows if r["iteration"] >= last / 2]
+    drop = max((r["iteration"] for r in history if r.get("learning_rate_drop")), default=0)
+    tail = [r for r in rows if r["iteration"] >= (drop + last) / 2]
     x = np.array([r["iteration"] for r in tail], dtype=np.float64)
     y = np.array([r["ep_rate"] for r in tail], dtype=np.float64)
     if len(tail) < 4 or np.ptp(x) == 0:
@@ -116,6 +120,7 @@ def check_convergence(history: list[dict], stderr: float) -> Diagnostic:
     rise = float(slope * np.ptp(x))
     flagged = t > THRESHOLD and rise > stderr
     message = (f"not converged: the monitored estimate still rose by {rise:.4g} over the second half of training "
+               f"{'after the learning rate dropped ' if drop else ''}"
                f"(trend {t:.1f} standard errors); more iterations would likely raise it" if flagged
                else "no upward trend in the second half of training")
     return Diagnostic("convergence", flagged, message, {"rise_second_half": rise, "trend_sigmas": t})

@@ -20,7 +20,8 @@ from ..data.windows import gather_windows
 from ..nn.backend import is_jax
 from ..nn.divergence import DivergenceStop
 from ..nn.model import NEEPModel, make_optimizer
-from ..nn.monitors import EPMonitor, ProgressPrinter
+from ..nn.monitors import EPMonitor
+from ..nn.progress import ProgressPrinter
 from ..nn.networks import build_network, set_linear_current
 from .config import FitConfig
 from .feed import training_feed
@@ -238,7 +239,10 @@ def train_stacked(config: FitConfig, prepared: PreparedFit, seeds: list[int], la
             values = {name: np.asarray(value) for name, value in logs.items()}
             for j, callbacks in enumerate(lists):
                 if j not in stopped:
+                    decayed = built[j][1].decayed_at
                     callbacks.on_epoch_end(epoch, {name: float(v[j]) for name, v in values.items()})
+                    if built[j][1].decayed_at != decayed:  # the monitor dropped this seed's learning rate
+                        trainer.reload_optimizer(j)
                     if getattr(built[j][0], "stop_training", False):
                         stopped.add(j)
             if pending is not None:

@@ -85,6 +85,12 @@ class StackedTrainer:
         logs, self.state = fn(self.state, data)
         return logs
 
+    def reload_optimizer(self, k: int) -> None:
+        """Copy model ``k``'s optimizer variables into the stacked state (a callback changed its learning rate)."""
+        trainable, non_trainable, optimizer, metrics = self.state
+        optimizer = [value.at[k].set(v.value) for value, v in zip(optimizer, self.models[k].optimizer.variables)]
+        self.state = (trainable, non_trainable, optimizer, metrics)
+
     def unstack(self, stopped: Sequence[int] = ()) -> list:
         """Write each seed's state back into its model (but those in ``stopped``: they keep theirs)."""
         trainable, non_trainable, optimizer, metrics = self.state
