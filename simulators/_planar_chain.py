@@ -30,15 +30,15 @@ method), ``_kernel_params()``, ``sample_stationary``, ``radial_range``,
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import math
 from functools import cached_property
 
 import numpy as np
 
+from ._rounds import check_round_arguments, run_rounds
 from .fpu_chain import EPEstimate
 
-__all__ = ["PlanarChainMixin", "CHAIN_PRECISION"]
+__all__ = ["CHAIN_PRECISION", "PlanarChainMixin"]
 
 #: Relative standard error of the sidecar's reference run.
 CHAIN_PRECISION = 0.003
@@ -76,12 +76,8 @@ class PlanarChainMixin:
         EPEstimate
             ``rate`` and ``error`` per unit time (the mean per step over ``dt``).
         """
-        for name, value in (("precision", precision), ("round_time", round_time), ("max_time", max_time)):
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-                raise ValueError(f"{name} must be a positive number, got {value!r}")
-        for name, value, low in (("trajectories", trajectories, 2), ("seed", seed, 0)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+        precision, trajectories, seed, round_time, max_time = check_round_arguments(
+            precision, trajectories, seed, round_time, max_time)
         from .io import _default_workers
 
         workers = _default_workers() if workers is None else workers
@@ -96,18 +92,13 @@ class PlanarChainMixin:
             return self._chain_kernel(rng, x[b : b + 1], params, self.temperature, self.gamma, self.dt,
                                       burn_in if r == 0 else 0, steps, totals[b : b + 1])
 
-        rounds = 0
-        with cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="neep-chain-ep") as pool:
-            while True:
-                if sum(pool.map(work, range(m), [rounds] * m)):
-                    raise ValueError(f"dt = {self.dt!r} is too large for these parameters: the Euler-Maruyama "
-                                     "chain diverged; use a smaller dt")
-                rounds += 1
-                duration = rounds * steps * self.dt
-                rates = totals / duration
-                rate, error = float(rates.mean()), float(rates.std(ddof=1) / math.sqrt(m))
-                if (rounds >= 2 and error <= precision * abs(rate)) or duration + 1e-9 >= max_time:
-                    break
+        def check(diverged: int) -> None:
+            if diverged:
+                raise ValueError(f"dt = {self.dt!r} is too large for these parameters: the Euler-Maruyama "
+                                 "chain diverged; use a smaller dt")
+
+        rate, error, duration = run_rounds(work, totals, steps * self.dt, precision, max_time, workers, check,
+                                           "neep-chain-ep")
         return EPEstimate(rate=rate, error=error, trajectories=m, duration=duration, burn_in=burn_in * self.dt,
                           seed=int(seed))
 

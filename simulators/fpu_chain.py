@@ -45,7 +45,6 @@ faster: the burn-in leaves at most ``e^-10`` of the initial mismatch.
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import math
 import numbers
 from dataclasses import dataclass
@@ -57,6 +56,7 @@ import numpy as np
 from ._checks import positive as _positive, readonly as _readonly, real as _real
 from ._continuous import chunk_start, continuous_outputs, simulate_in_memory
 from ._fpu_kernels import fpu_heat, fpu_steps
+from ._rounds import check_round_arguments, run_rounds
 from .bead_spring import BeadSpring
 
 __all__ = ["FPUChain", "EPEstimate"]
@@ -255,11 +255,8 @@ class FPUChain:
         -------
         EPEstimate
         """
-        precision = _positive("precision", precision)
-        round_time, max_time = _positive("round_time", round_time), _positive("max_time", max_time)
-        for name, value, low in (("trajectories", trajectories, 2), ("seed", seed, 0)):
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+        precision, trajectories, seed, round_time, max_time = check_round_arguments(
+            precision, trajectories, seed, round_time, max_time)
         from .io import _default_workers
 
         workers = _default_workers() if workers is None else workers
@@ -275,16 +272,8 @@ class FPUChain:
             burn_in = self.burn_in_steps if r == 0 else 0
             return fpu_heat(rng, x[b : b + 1], params, temperatures, burn_in, steps, totals[b : b + 1])
 
-        rounds = 0
-        with cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="neep-fpu-ep") as pool:
-            while True:
-                self._check(sum(pool.map(work, range(m), [rounds] * m)))
-                rounds += 1
-                duration = rounds * steps * self.fine_step
-                rates = totals / duration
-                rate, error = float(rates.mean()), float(rates.std(ddof=1) / math.sqrt(m))
-                if (rounds >= 2 and error <= precision * abs(rate)) or duration + 1e-9 >= max_time:
-                    break
+        rate, error, duration = run_rounds(work, totals, steps * self.fine_step, precision, max_time, workers,
+                                           self._check, "neep-fpu-ep")
         burn_in = self.burn_in_steps * self.fine_step
         return EPEstimate(rate=rate, error=error, trajectories=m, duration=duration, burn_in=burn_in, seed=int(seed))
 
