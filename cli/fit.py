@@ -193,9 +193,9 @@ def read_options(command):
               help="Also write TensorBoard logs (loss, objective, held-out EP rate per evaluation) "
                    "into this folder; view with `tensorboard --logdir DIR`.")
 @click.option("--data-check/--no-data-check", default=True,
-              help="Refit on 1/4 and 1/2 of the training data (windows, --seq-len > 2: on 1/2, which also "
-                   "measures the training-data term of the interval) and warn when the estimate still grows "
-                   "with data (about 2x the fit time for one seed; 1x for windows). Default: on; off for gru.")
+              help="Refit on 1/2 of the training data (a kept closed-form start: the closed form on 1/4 and "
+                   "1/2, in seconds) and warn when the estimate still grows (or falls) with data from 1/2 to all "
+                   "of it (about 1x the fit time for one seed). Default: on; off for gru.")
 @click.option("--baselines/--no-baselines", "baselines", default=True, show_default=True,
               help="Also compute classical estimators on the same held-out data (continuous: closed-form "
                    "current and short-time TUR bound; discrete: plug-in KL of pairs, and of --seq-len words), "

@@ -95,8 +95,8 @@ class NEEP:
         Degree of the force polynomial of the continuous baselines (1:
         linear; 2 adds the ``xbar_i xbar_k dx_j`` currents), 1..4.
     data_check : bool
-        Refit the first seed on 1/4 and 1/2 of the training data (windows, ``seq_len > 2``: on 1/2) and
-        flag an estimate that still grows with data (about 1.75x the time of a seed; 1x for windows).
+        Refit the first seed on 1/2 of the training data (a kept closed-form start: the closed form on 1/4
+        and 1/2) and flag an estimate that still grows with data (about 1x the time of a seed).
     normalize : bool
         Standardize continuous inputs per coordinate (training statistics, stored in the model).
     seed : int

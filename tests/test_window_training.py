@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from neep.estimators import NEEP, make_optimizer
-from neep.estimators.assessment import DATA_FRACTIONS, WINDOW_DATA_FRACTIONS
+from neep.estimators.assessment import DATA_FRACTIONS, REFIT_FRACTIONS
 from neep.estimators.training.config import FitConfig
 
 
@@ -38,8 +38,8 @@ def test_windows_keep_the_last_weights_and_refit_on_half_the_data(rng):
                data_check=True).fit(states)
     assert [r["iteration"] for r in est.history_ if r.get("kept")] == [4]
     data = next(d for d in est.diagnostics_ if d.name == "data")
-    assert data.details["fractions"] == [*WINDOW_DATA_FRACTIONS, 1.0] == [0.5, 1.0]
-    assert DATA_FRACTIONS == (0.25, 0.5)  # pairs keep both refits
+    assert data.details["fractions"] == [*REFIT_FRACTIONS, 1.0] == [0.5, 1.0]
+    assert DATA_FRACTIONS == (0.25, 0.5)  # the closed form (cheap) keeps both refits
 
 
 def test_short_word_length_is_the_longest_well_counted_word_below_the_window():

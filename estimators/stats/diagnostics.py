@@ -5,7 +5,7 @@ variational lower bound, and an undertrained or data-starved network misses
 EP. Its sampling interval cannot show that bias, so every fit runs these
 checks and reports each with a plain sentence:
 
-* ``data``: refits on 1/4 and 1/2 of the training data, evaluated on the
+* ``data``: refits on shares of the training data (1/2; 1/4 too for a closed form), evaluated on the
   same held-out data; when the estimate still grows from 1/2 to all of the
   data by more than its reported error, the true rate is likely higher (and
   when it falls, the fits overfit).
