@@ -84,17 +84,18 @@ def _patience_rule(history, patience, every, start, can_drop=True):
     return None, drop
 
 
-def test_patience_drops_the_learning_rate_once_after_training_beat_the_start():
+@pytest.mark.parametrize("seeds", [1, 2])
+def test_patience_drops_the_learning_rate_once_after_training_beat_the_start(seeds):
     # An MLP (no closed-form start) on a small chain: training beats its first evaluation, so the
     # first plateau drops the learning rate 10x and patience starts again; the second one stops.
     # Two seeds: on JAX they train stacked, and the drop must reach the stacked optimizer state
-    # (else the next write-back restores 1e-3 into the seed's model).
+    # (else the next write-back restores 1e-3 into the seed's model); one seed: Keras' own loop.
     model = BeadSpring(n=2)
     states = simulate_to_arrays(model, 16, 1000, seed=2)["states"]
     est = NEEP(model="mlp", hidden_units=16, iterations=20_000, eval_every=50, patience=2, learning_rate=1e-3,
-               ema_momentum=0.99, data_check=False, baseline=False, verbose=0, eval_samples=2000, seeds=2,
+               ema_momentum=0.99, data_check=False, baseline=False, verbose=0, eval_samples=2000, seeds=seeds,
                batch_size=256).fit(Trajectories.from_array(states, dt=model.dt))
-    for k in range(2):
+    for k in range(seeds):
         history = [r for r in est.history_ if r["seed"] == k]
         stop, drop = _patience_rule(history, patience=2, every=50, start=100)
         assert drop is not None and history[-1]["iteration"] == stop > drop
