@@ -44,10 +44,6 @@ def test_the_fit_starts_cubic_and_leaves_the_linear_value_on_a_nonlinear_force(r
     start = next(r for r in est.history_ if r["iteration"] == 0)
     assert start["ep_rate"] > 3 * linear.value
     assert not cubic.checked and est.baselines_["linear_current"].checked
-    # The cubic start (a PolynomialForce layer) travels with the saved model.
-    again = NEEP.load(tmp_path / "run" / "model.keras")
-    states = np.asarray(data.states[:3, :200])
-    np.testing.assert_array_equal(again.predict(states), est.predict(states))
 
 
 @pytest.fixture(scope="module")
