@@ -124,8 +124,7 @@ def _predict(model, states, prepared: PreparedFit, config: FitConfig):
 
 
 def assess(config: FitConfig, prepared: PreparedFit, exact: ExactValues, measures: SeedMeasures, models: list,
-           history: list[dict], linear: LinearCurrent | None, start: LinearCurrent | None = None,
-           cubic: LinearCurrent | None = None) -> Assessment:
+           history: list[dict], linear: LinearCurrent | None) -> Assessment:
     """The estimate, its interval, the baselines and the diagnostics of a trained ensemble.
 
     Parameters
@@ -142,9 +141,6 @@ def assess(config: FitConfig, prepared: PreparedFit, exact: ExactValues, measure
         The training records of every seed (with ``seed``).
     linear : LinearCurrent or None
         The closed-form linear current of the training data, when fitted.
-    start, cubic : LinearCurrent or None
-        The current model's closed-form start (``training.start.choose_start``: the linear or the cubic
-        current; None: no start), and the cubic current when it was fitted (reused as the yardstick).
     """
     delta_s = measures.mean_delta_s
     train, test = prepared.train, prepared.test
@@ -168,8 +164,8 @@ def assess(config: FitConfig, prepared: PreparedFit, exact: ExactValues, measure
         found = evaluate_baselines(train.states, test.states, seq_len=prepared.seq_len, degree=config.baseline_degree,
                                    dt=prepared.dt, mean=prepared.mean, std=prepared.std, n_states=prepared.n_states,
                                    seed=config.seed, replicates=REPLICATES, current=current,
-                                   nonlinear=prepared.seq_len == 2, cubic=cubic)
-        checked = _checked(config, prepared, found, start)
+                                   nonlinear=prepared.seq_len == 2)
+        checked = _checked(config, prepared, found)
         baselines = {name: dataclasses.replace(b, checked=name in checked) for name, b in found.items()}
         diagnostics.append(check_baselines(rate, rate_reps, layout, [found[name] for name in checked]))
 
@@ -184,7 +180,7 @@ def assess(config: FitConfig, prepared: PreparedFit, exact: ExactValues, measure
         # The refits train at most as long as the first seed did (with patience it may have stopped early).
         trained = max([r["iteration"] for r in history if r["seed"] == 0] or [config.iterations])
         refit = dataclasses.replace(config, iterations=max(1, min(config.iterations, trained)))
-        diagnostics.append(_data_check(refit, prepared, start, layout, models[0], rate_interval.stderr,
+        diagnostics.append(_data_check(refit, prepared, linear, layout, models[0], rate_interval.stderr,
                                        closed_form_only=prepared.kind == "current"
                                        and _kept_starts(history, len(models))))
     value = rate_interval.value
@@ -203,7 +199,7 @@ def assess(config: FitConfig, prepared: PreparedFit, exact: ExactValues, measure
     )
 
 
-def _checked(config: FitConfig, prepared: PreparedFit, found: dict, start: LinearCurrent | None = None) -> list[str]:
+def _checked(config: FitConfig, prepared: PreparedFit, found: dict) -> list[str]:
     """Baselines that measure what the network measures, and that it did not start from.
 
     Continuous data: the currents fitted by the NEEP objective (estimates of
@@ -220,10 +216,9 @@ def _checked(config: FitConfig, prepared: PreparedFit, found: dict, start: Linea
         name = "plugin_kl_pairs" if prepared.seq_len == 2 else f"plugin_kl_{prepared.seq_len}_words"
         shorter = [n for n in found if n.endswith("_words") and int(n.split("_")[2]) < prepared.seq_len]
         return [n for n in [name, *shorter] if n in found and found[n].sampled]
-    # The current model's start is not an independent check of it (the network is kept only above it).
-    started = {"linear_current" if start.degree == 1 else f"current_degree_{start.degree}"} if start else set()
-    return [n for n in found if n not in started and (n == "linear_current" or n.startswith("current_degree_")
-                                                      or n == "drift_current")]
+    started = prepared.kind == "current" and config.linear_start
+    return [n for n in found if (n == "linear_current" and not started) or n.startswith("current_degree_")
+            or n == "drift_current"]
 
 
 def _pairs(data) -> int:
@@ -291,8 +286,7 @@ def _data_check(config: FitConfig, prepared: PreparedFit, linear: LinearCurrent 
         _say(config, f"data check: refit on {fraction:g} of the training data ({describe(part)} states)")
         start = None
         if prepared.kind == "current" and linear is not None and config.linear_start:
-            start = fit_linear_current(part.states, mean=prepared.mean, std=prepared.std, degree=linear.degree,
-                                       start=linear)
+            start = fit_linear_current(part.states, mean=prepared.mean, std=prepared.std, start=linear)
         # No training-set tracking in the refits: only their final estimate is used.
         with data_parallel_scope(config.data_parallel):
             model, _ = train_one(config, dataclasses.replace(prepared, train_sub=None), part, seed, None, start)
@@ -316,8 +310,7 @@ def _closed_form_check(config: FitConfig, prepared: PreparedFit, linear: LinearC
             except ValueError:
                 continue
             _say(config, f"data check: closed form refitted on {fraction:g} of the training data")
-            current = fit_linear_current(part.states, mean=prepared.mean, std=prepared.std, degree=linear.degree,
-                                         start=linear)
+            current = fit_linear_current(part.states, mean=prepared.mean, std=prepared.std, start=linear)
         else:
             current = linear
         delta_s = map_parts(current.delta_s, prepared.test.states)

@@ -31,7 +31,6 @@ from .training.config import FitConfig
 from .training.ensemble import measure_seeds, train_seeds
 from .training.parity import odd_estimate, with_parity
 from .training.prepare import prepare_fit
-from .training.start import choose_start
 
 __all__ = ["NEEP", "load_model"]
 
@@ -316,15 +315,17 @@ class NEEP:
         self.ep_per_step_exact_, self.ep_rate_exact_ = exact.ep_per_step, exact.ep_rate
         self.ep_rate_full_information_, self.exact_reference_ = exact.full_information, exact.reference
         self.ep_rate_exact_held_out_ = exact.held_out
-        # The closed-form linear current: a start of the current model, and a yardstick for any pair model.
+        # The closed-form linear current: the start of the current model, and a yardstick
+        # for any pair model on continuous states.
         self.linear_current_ = None
         if not train.discrete and seq_len == 2 and not config.odd and (kind == "current" or self.baseline):
             self.linear_current_ = fit_linear_current(train.states, mean=prepared.mean, std=prepared.std)
+
         if self.verbose:
             print(f"NEEP: {kind} network, train {describe(train)}, held-out {describe(test)} states"
                   + (f"; {train.describe_states()}" if train.discrete else ""), file=sys.stderr, flush=True)
         self.models_, self.history_ = [], []
-        start_at, cubic = choose_start(config, prepared, self.linear_current_)  # linear or cubic closed form
+        start_at = self.linear_current_ if self.linear_start else None
         for k, (model, history) in enumerate(train_seeds(config, prepared, start_at, checkpoint)):
             self.history_.extend({"seed": k, **rec} for rec in history)
             self.models_.append(model)
@@ -333,8 +334,7 @@ class NEEP:
         self.r2_per_seed_ = measures.r2
         self.best_seed_ = measures.best
         self.model_ = self.models_[self.best_seed_]
-        found = assess(config, prepared, exact, measures, self.models_, self.history_, self.linear_current_, start_at,
-                       cubic)
+        found = assess(config, prepared, exact, measures, self.models_, self.history_, self.linear_current_)
         for field in dataclasses.fields(found):  # field by field: each attribute is the field's name + "_"
             setattr(self, field.name + "_", getattr(found, field.name))
         self.odd_ = None if not config.odd else odd_estimate(config, prepared, measures.mean_delta_s, measures.rates)

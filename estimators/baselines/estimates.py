@@ -273,8 +273,7 @@ def plugin_kl_baseline(train, test, *, dt: float = 1.0, n: int = 2, n_states: in
 
 def evaluate_baselines(train, test, *, seq_len: int = 2, degree: int = 1, dt: float = 1.0, mean=None, std=None,
                        n_states: int | None = None, seed: int = 0, replicates: int = REPLICATES,
-                       current: LinearCurrent | None = None, nonlinear: bool = False,
-                       cubic: LinearCurrent | None = None) -> dict[str, Baseline]:
+                       current: LinearCurrent | None = None, nonlinear: bool = False) -> dict[str, Baseline]:
     """The classical estimates that suit the data, by name (rates per unit time; per step when dt = 1).
 
     Continuous states ``(M, L, d)``: ``linear_current`` and ``tur_linear``,
@@ -284,7 +283,7 @@ def evaluate_baselines(train, test, *, seq_len: int = 2, degree: int = 1, dt: fl
     ``plugin_kl_<n>_words`` (the yardstick of a window-n RNEEP) and, given
     ``n_states``, ``plugin_kl_<m>_words`` of the longest well-sampled
     ``m < n`` (``short_word_length``: a lower reference for windows of n).
-    ``current``, ``cubic``: a degree-1 and a degree-3 ``LinearCurrent`` already fitted on ``train``.
+    ``current``: a degree-1 ``LinearCurrent`` already fitted on ``train``.
     ``nonlinear`` (continuous states, ``degree`` < 3): also a cubic
     yardstick, ``current_degree_3`` while its basis has at most
     ``FULL_CUBIC_MAX`` currents, else ``drift_current`` (``baselines.drift``:
@@ -314,7 +313,7 @@ def evaluate_baselines(train, test, *, seq_len: int = 2, degree: int = 1, dt: fl
             out[base.name] = base
     d = _parts(train)[0].shape[2]
     if nonlinear and degree < 3 and basis_size(d, 3) <= FULL_CUBIC_MAX:
-        out["current_degree_3"] = current_baseline(train, test, degree=3, mean=mean, std=std, fitted=cubic, **common)
+        out["current_degree_3"] = current_baseline(train, test, degree=3, mean=mean, std=std, **common)
     elif nonlinear and degree < 3 and feature_count(d) <= DRIFT_MAX_FEATURES:
         out["drift_current"] = drift_baseline(train, test, mean=mean, std=std, **common)
     return out

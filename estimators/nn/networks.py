@@ -23,13 +23,9 @@ gets its own seeded initializer).
 
 from __future__ import annotations
 
-import itertools
-
 import keras
 
 __all__ = [
-    "PolynomialForce",
-    "set_start_current",
     "mlp_network",
     "embedding_network",
     "gru_network",
@@ -168,38 +164,6 @@ def gru_network(
     return keras.Sequential(stack, name="gru")
 
 
-@keras.saving.register_keras_serializable(package="neep")
-class PolynomialForce(keras.layers.Layer):
-    """A fixed polynomial force ``F(z) = features(z) @ W``: the closed-form start of degree > 1 (not trained).
-
-    ``features``: ``z_i``, 1, then every monomial of degree 2..``degree``
-    with non-decreasing indices, the order of ``baselines.currents.basis_features``;
-    ``W`` (``kernel``, shape (q, d), float32) starts at zero (``set_start_current`` fills it).
-    """
-
-    def __init__(self, dim: int, degree: int, **kwargs):
-        super().__init__(**kwargs)
-        self.dim, self.degree = _check_positive("dim", dim), _check_positive("degree", degree)
-        self.combos = [c for g in range(2, self.degree + 1)
-                       for c in itertools.combinations_with_replacement(range(self.dim), g)]
-
-    def build(self, input_shape):
-        self.kernel = self.add_weight(shape=(self.dim + 1 + len(self.combos), self.dim), initializer="zeros",
-                                      trainable=False, name="kernel")
-
-    def call(self, z):
-        columns = [z, keras.ops.ones_like(z[:, :1])]
-        for combo in self.combos:
-            monomial = z[:, combo[0] : combo[0] + 1]
-            for i in combo[1:]:
-                monomial = monomial * z[:, i : i + 1]
-            columns.append(monomial)
-        return keras.ops.matmul(keras.ops.concatenate(columns, axis=1), self.kernel)
-
-    def get_config(self):
-        return {**super().get_config(), "dim": self.dim, "degree": self.degree}
-
-
 def current_network(
     dim: int,
     hidden_units: int = 128,
@@ -207,13 +171,11 @@ def current_network(
     *,
     dtype: str | None = None,
     seed: int | None = None,
-    start_degree: int = 1,
 ) -> keras.Model:
     """Force ``F: (batch, d) -> (batch, d)`` of the current ansatz: ``linear(z) + correction(z)``.
 
     ``linear`` (layer name ``"linear"``) is a float32 ``Dense(d)`` that starts
-    at zero and is not trained (``set_linear_current`` fills it), or for
-    ``start_degree`` > 1 a ``PolynomialForce`` of that degree (``set_start_current``);
+    at zero and is not trained (``set_linear_current`` fills it);
     ``correction`` is ``layers`` x ReLU of ``hidden_units`` then a
     ``Dense(d)`` initialized at zero, so ``F`` starts equal to ``linear``.
     """
@@ -222,10 +184,7 @@ def current_network(
     layers = _check_positive("layers", layers)
     seeds = _Seeds(seed)
     inputs = keras.Input((dim,), name="midpoint")
-    if _check_positive("start_degree", start_degree) > 1:
-        linear = PolynomialForce(dim, start_degree, dtype="float32", name="linear")
-    else:
-        linear = keras.layers.Dense(dim, kernel_initializer="zeros", dtype="float32", name="linear")
+    linear = keras.layers.Dense(dim, kernel_initializer="zeros", dtype="float32", name="linear")
     linear.trainable = False
     hidden = inputs
     for _ in range(layers):
@@ -248,20 +207,6 @@ def set_linear_current(network: keras.Model, kernel, bias) -> None:
     layer.set_weights([np.asarray(kernel, dtype="float32"), np.asarray(bias, dtype="float32")])
 
 
-def set_start_current(network: keras.Model, current) -> None:
-    """Put a closed-form current (``baselines.currents.LinearCurrent``, any degree) into ``current_network``'s start."""
-    import numpy as np
-
-    layer = network.get_layer("linear")
-    if not isinstance(layer, PolynomialForce):
-        set_linear_current(network, current.kernel, current.bias)
-        return
-    if layer.degree != current.degree:
-        raise ValueError(f"the network starts at degree {layer.degree}, the current has degree {current.degree}")
-    weights = np.asarray(current.coefficients, dtype="float32").reshape(-1, layer.dim)
-    layer.set_weights([weights])
-
-
 def build_network(
     kind: str,
     *,
@@ -272,14 +217,12 @@ def build_network(
     dtype: str | None = None,
     seed: int | None = None,
     dim: int | None = None,
-    start_degree: int = 1,
 ) -> keras.Model:
     """Build ``h`` (or ``F`` for ``"current"``, which needs ``dim``) by name; None sizes take the defaults."""
     if kind == "current":
         if dim is None:
             raise ValueError("the current model needs continuous states of known dimension, got dim=None")
-        return current_network(dim, hidden_units or 128, layers or 2, dtype=dtype, seed=seed,
-                               start_degree=start_degree)
+        return current_network(dim, hidden_units or 128, layers or 2, dtype=dtype, seed=seed)
     if kind == "mlp":
         return mlp_network(hidden_units or 512, layers or 3, dtype=dtype, seed=seed)
     if kind == "embedding":

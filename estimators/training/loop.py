@@ -22,7 +22,7 @@ from ..nn.divergence import DivergenceStop
 from ..nn.model import NEEPModel, make_optimizer
 from ..nn.monitors import EPMonitor
 from ..nn.progress import ProgressPrinter
-from ..nn.networks import build_network, set_start_current
+from ..nn.networks import build_network, set_linear_current
 from .config import FitConfig
 from .feed import training_feed
 from .interrupts import SafeInterrupt, deferred_interrupts
@@ -63,10 +63,8 @@ def build_seed_model(config: FitConfig, prepared: PreparedFit, train, seed: int,
     """One seed's compiled model, its monitor and its callbacks (monitor first), before training."""
     kind, seq_len = prepared.kind, prepared.seq_len
     policy = None if config.precision == "float32" else config.precision
-    start_degree = linear.degree if kind == "current" and linear is not None else 1
     network = build_network(kind, n_states=prepared.n_states, hidden_units=config.hidden_units, layers=config.layers,
-                            embedding_dim=config.embedding_dim, dtype=policy, seed=seed, dim=train.dim,
-                            start_degree=start_degree)
+                            embedding_dim=config.embedding_dim, dtype=policy, seed=seed, dim=train.dim)
     model = NEEPModel(
         network,
         seq_len=seq_len,
@@ -84,7 +82,7 @@ def build_seed_model(config: FitConfig, prepared: PreparedFit, train, seed: int,
     sample = gather_windows(_first(train.states), np.zeros(1, int), np.zeros(1, int), seq_len)
     model(sample)
     if kind == "current" and linear is not None:
-        set_start_current(network, linear)
+        set_linear_current(network, linear.kernel, linear.bias)
     # JAX: always compiled (uncompiled JAX runs op by op); the steps of one call are a scan
     # over a block of batches (jax_step), not Keras' Python loop (steps_per_execution).
     model.compile(
