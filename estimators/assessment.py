@@ -38,6 +38,7 @@ from .stats.diagnostics import (
     check_baselines,
     check_blocks,
     check_bound,
+    check_calibration,
     check_convergence,
     check_data_growth,
     check_kept_start,
@@ -157,6 +158,8 @@ def assess(config: FitConfig, prepared: PreparedFit, exact: ExactValues, measure
 
     diagnostics = [check_blocks(layout, stats.by_trajectory),
                    check_bound(rate, rate_reps, *numbers["lower_bound_j"])]
+    if prepared.kind != "current" and prepared.seq_len == 2:  # a network of the whole log-ratio of pairs
+        diagnostics.append(check_calibration(rate, rate_reps, *numbers["lower_bound_j"]))
     baselines = {}
     if config.baseline:
         _say(config, "baselines: classical estimators on the held-out data")

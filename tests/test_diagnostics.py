@@ -8,6 +8,7 @@ from neep.estimators.stats.diagnostics import (
     check_baseline,
     check_blocks,
     check_bound,
+    check_calibration,
     check_convergence,
     check_data_growth,
     check_kept_start,
@@ -24,6 +25,10 @@ def test_paired_checks_use_the_difference_not_the_shared_noise(rng):
     assert not check_baseline(1.0, rate_reps, 1.003, base_reps - 0.027).flagged
     assert check_bound(1.0, rate_reps, 1.03, base_reps).flagged
     assert not check_bound(1.0, rate_reps, 0.97, base_reps - 0.06).flagged
+    # calibration: the estimate above its bound 1+J, by more than 3 paired errors (here 0.005 each)
+    assert check_calibration(1.03, base_reps, 1.0, rate_reps).flagged  # 6 standard errors above
+    assert not check_calibration(1.01, base_reps - 0.02, 1.0, rate_reps).flagged  # 2: within the error
+    assert not check_calibration(0.97, base_reps - 0.06, 1.0, rate_reps).flagged  # below: check_bound's case
     # data growth: against the estimate's reported standard error (here 0.02)
     growth = check_data_growth([0.25, 0.5, 1.0], [0.9, 0.97, 1.03], 0.02)
     assert growth.flagged and "still rising with data" in growth.message  # 3 standard errors

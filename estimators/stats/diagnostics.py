@@ -49,11 +49,15 @@ __all__ = [
     "check_baseline",
     "check_baselines",
     "check_bound",
+    "check_calibration",
+    "CALIBRATION_SIGMAS",
 ]
 
 THRESHOLD = 2.0
 #: A kept start is doubted beyond this many paired standard errors (as many as it takes to replace it).
 KEPT_START_SIGMAS = 3.0
+#: The estimate above its bound 1+J beyond this many paired standard errors is flagged (``check_calibration``).
+CALIBRATION_SIGMAS = 3.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -245,3 +249,28 @@ def check_bound(rate: float, rate_replicates: np.ndarray, bound: float, bound_re
                f"true rate is at least the bound; the estimate is too low (undertrained)" if flagged
                else "the estimate is at or above its lower bound 1+J")
     return Diagnostic("bound", flagged, message, {"lower_bound_j": float(bound), "excess_sigmas": sigmas})
+
+
+def check_calibration(rate: float, rate_replicates: np.ndarray, bound: float, bound_replicates: np.ndarray
+                      ) -> Diagnostic:
+    """The estimate above its bound ``1 + J`` beyond ``CALIBRATION_SIGMAS`` paired errors: ``<exp(-dS)> > 1``.
+
+    ``rate - (1 + J)`` is ``<exp(-dS)> - 1`` (per step, scaled like the rate),
+    which the fluctuation theorem makes 0 for the exact log-ratio of any
+    pair or window. Above it, the network's ``dS`` is overconfident in
+    places, as a log-ratio scaled up (``a r``, ``a > 1``: ``<exp(-a r)> >= 1``
+    and the mean ``a`` times the EP) or overfitted to the training data; the
+    estimate is then likely high. Only for networks of the whole log-ratio:
+    the current model's ``dS`` lacks the system-entropy term, so its
+    ``<exp(-dS)>`` need not be 1. Measured on the flashing ratchet (10^6
+    jumps, embedding): 0.0049 +- 0.0011 per step for the network, whose
+    estimate was 2.4 % high, against 0.0004 +- 0.0011 for the exact EP.
+    """
+    excess = float(rate - bound)
+    sigmas = _sigmas(excess, _paired_stderr(rate_replicates, bound_replicates))
+    flagged = sigmas > CALIBRATION_SIGMAS
+    message = (f"the estimate lies above its lower bound 1+J ({bound:.4g}) by {sigmas:.1f} standard errors: the mean "
+               f"of exp(-dS) on held-out data exceeds 1 (fluctuation theorem), the EP of steps is overconfident "
+               f"(overfitting); the estimate is likely high" if flagged
+               else "the mean of exp(-dS) on held-out data is 1 within its error (fluctuation theorem)")
+    return Diagnostic("calibration", flagged, message, {"lower_bound_j": float(bound), "excess_sigmas": sigmas})
