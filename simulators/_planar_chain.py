@@ -24,8 +24,8 @@ error; ``ep_rate_exact`` and ``ep_per_step_continuous`` stay the continuous
 process's.
 
 The host supplies ``_chain_kernel`` (its compiled entry point, a static
-method), ``_kernel_params()``, ``sample_stationary``, ``radial_range``,
-``temperature``, ``gamma`` and ``dt``.
+method), ``_kernel_params()``, ``_escape()`` (``PlanarSamplerMixin``),
+``sample_stationary``, ``radial_range``, ``temperature``, ``gamma`` and ``dt``.
 """
 
 from __future__ import annotations
@@ -78,18 +78,15 @@ class PlanarChainMixin:
         """
         precision, trajectories, seed, round_time, max_time = check_round_arguments(
             precision, trajectories, seed, round_time, max_time)
-        from .io import _default_workers
-
-        workers = _default_workers() if workers is None else workers
         m, steps = int(trajectories), max(1, round(round_time / self.dt))
         burn_in = max(1, math.ceil(_BURN_IN * self.radial_range[1] ** 2 * self.gamma / self.temperature / self.dt))
-        x, totals, params = np.empty((m, 2)), np.zeros(m), self._kernel_params()
+        x, totals, params, escape = np.empty((m, 2)), np.zeros(m), self._kernel_params(), self._escape()
 
         def work(b: int, r: int) -> int:
             rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(_REFERENCE_KEY, b, r))))
             if r == 0:
                 x[b] = self.sample_stationary(1, rng)[0]
-            return self._chain_kernel(rng, x[b : b + 1], params, self.temperature, self.gamma, self.dt,
+            return self._chain_kernel(rng, x[b : b + 1], params, self.temperature, self.gamma, self.dt, escape,
                                       burn_in if r == 0 else 0, steps, totals[b : b + 1])
 
         def check(diverged: int) -> None:

@@ -142,7 +142,8 @@ def swirl_euler_maruyama(rng, x0, params, temperature, gamma, dt, escape, write_
 
 # ------------------------------------------------------- the chain's own pair value
 @numba.njit(cache=True, nogil=True)
-def _chain_log_ratio(fields, rng, x, params, temperature, gamma, dt, burn_in, steps, totals) -> int:  # pragma: no cover
+def _chain_log_ratio(fields, rng, x, params, temperature, gamma, dt, escape, burn_in, steps, totals
+                     ) -> int:  # pragma: no cover
     """Advance ``x (m, 2)`` in place; add each trajectory's summed Euler log-ratio to ``totals``.
 
     After ``burn_in`` unmeasured steps, every step ``x -> x'`` of the chain adds
@@ -154,7 +155,8 @@ def _chain_log_ratio(fields, rng, x, params, temperature, gamma, dt, burn_in, st
     Its stationary mean is the KL divergence between the chain's forward and
     reversed pairs (the system-entropy term averages to zero), the value a
     pair estimator converges to on the chain's data. Returns the number of
-    trajectories that diverged (``|x|^2`` beyond 1e6; 0 when all is well).
+    trajectories that diverged (``|x|^2`` beyond ``escape``, as in
+    :func:`_euler_maruyama`; 0 when all is well).
     """
     h = dt / gamma
     noise = math.sqrt(2.0 * temperature * h)
@@ -168,7 +170,7 @@ def _chain_log_ratio(fields, rng, x, params, temperature, gamma, dt, burn_in, st
         for t in range(burn_in + steps):
             n0 = y0 + h * (f0 - g0) + noise * rng.standard_normal()
             n1 = y1 + h * (f1 - g1) + noise * rng.standard_normal()
-            if not n0 * n0 + n1 * n1 <= 1e6:
+            if not n0 * n0 + n1 * n1 <= escape:  # also catches nan
                 diverged += 1
                 break
             _, k0, k1, e0, e1 = fields(params, n0, n1)
@@ -185,11 +187,13 @@ def _chain_log_ratio(fields, rng, x, params, temperature, gamma, dt, burn_in, st
     return diverged
 
 
-def ring_chain_log_ratio(rng, x, params, temperature, gamma, dt, burn_in, steps, totals):
+def ring_chain_log_ratio(rng, x, params, temperature, gamma, dt, escape, burn_in, steps, totals):
     """:func:`_chain_log_ratio` for the driven ring."""
-    return _chain_log_ratio(_ring_fields, rng, x, params, temperature, gamma, dt, burn_in, steps, totals)
+    return _chain_log_ratio(_ring_fields, rng, x, params, temperature, gamma, dt, escape, burn_in, steps,
+                            totals)
 
 
-def swirl_chain_log_ratio(rng, x, params, temperature, gamma, dt, burn_in, steps, totals):
+def swirl_chain_log_ratio(rng, x, params, temperature, gamma, dt, escape, burn_in, steps, totals):
     """:func:`_chain_log_ratio` for the swirl."""
-    return _chain_log_ratio(_swirl_fields, rng, x, params, temperature, gamma, dt, burn_in, steps, totals)
+    return _chain_log_ratio(_swirl_fields, rng, x, params, temperature, gamma, dt, escape, burn_in, steps,
+                            totals)

@@ -55,7 +55,7 @@ class PlanarSamplerMixin:
         states = out["states"]
         m = states.shape[0]
         x0, want_ep, ep = chunk_start(out, initial, lambda count: self.sample_stationary(count, rng))
-        escape = (4.0 * max(self.radial_range[1], 1.0)) ** 2
+        escape = self._escape()
         last = np.empty((m, 2))
         diverged = self._kernel(
             rng, x0, self._kernel_params(), self.temperature, self.gamma, self.dt, escape,
@@ -67,6 +67,10 @@ class PlanarSamplerMixin:
                 f"Euler-Maruyama chain diverged (|x| > {math.sqrt(escape):.3g}); use a smaller dt"
             )
         return {"states": last}
+
+    def _escape(self) -> float:
+        """Squared radius beyond which a trajectory of the chain counts as diverged (4x the bulk's)."""
+        return (4.0 * max(self.radial_range[1], 1.0)) ** 2
 
     def _extra_metadata(self) -> dict[str, Any]:
         return {}

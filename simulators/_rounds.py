@@ -34,15 +34,20 @@ def check_round_arguments(precision: Any, trajectories: Any, seed: Any, round_ti
 
 
 def run_rounds(work: Callable[[int, int], int], totals: np.ndarray, round_duration: float, precision: float,
-               max_time: float, workers: int, check: Callable[[int], None], name: str) -> tuple[float, float, float]:
+               max_time: float, workers: int | None, check: Callable[[int], None], name: str
+               ) -> tuple[float, float, float]:
     """``(rate, error, duration)``: rounds of ``work(b, r)`` over trajectories ``b`` until precise.
 
     ``work`` extends trajectory ``b`` in round ``r`` by ``round_duration`` time
     units, adds to ``totals[b]`` and returns how many trajectories diverged;
     ``check`` receives the round's sum (it raises on divergence). Stops when
     the standard error is at most ``precision`` times the rate (after at least
-    two rounds) or the trajectories have run ``max_time``.
+    two rounds) or the trajectories have run ``max_time``. ``workers``: threads
+    (None: as many as the simulators use, ``io``'s default).
     """
+    from .io import _default_workers
+
+    workers = _default_workers() if workers is None else workers
     m, rounds = totals.size, 0
     with cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name) as pool:
         while True:

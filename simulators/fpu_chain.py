@@ -257,9 +257,6 @@ class FPUChain:
         """
         precision, trajectories, seed, round_time, max_time = check_round_arguments(
             precision, trajectories, seed, round_time, max_time)
-        from .io import _default_workers
-
-        workers = _default_workers() if workers is None else workers
         m, steps = int(trajectories), max(1, round(round_time / self.fine_step))
         x = np.empty((m, self.n))
         totals = np.zeros(m)

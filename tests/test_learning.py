@@ -104,6 +104,19 @@ def test_patience_drops_the_learning_rate_once_after_training_beat_the_start(see
         assert rate == pytest.approx(1e-4, rel=1e-6)
 
 
+def test_a_scheduled_learning_rate_is_not_dropped_and_patience_stops_at_once():
+    # The same fit as above with the rate decaying on a schedule (final_learning_rate): a schedule is not
+    # settable, so the first plateau stops training (the rule with can_drop=False) and nothing is recorded.
+    model = BeadSpring(n=2)
+    states = simulate_to_arrays(model, 16, 1000, seed=2)["states"]
+    est = NEEP(model="mlp", hidden_units=16, iterations=20_000, eval_every=50, patience=2, learning_rate=1e-3,
+               final_learning_rate=1e-4, ema_momentum=0.99, data_check=False, baseline=False, verbose=0,
+               eval_samples=2000, batch_size=256).fit(Trajectories.from_array(states, dt=model.dt))
+    stop, drop = _patience_rule(est.history_, patience=2, every=50, start=100, can_drop=False)
+    assert est.history_[-1]["iteration"] == stop < 20_000
+    assert not [r for r in est.history_ if r.get("learning_rate_drop")]
+
+
 def test_patience_is_checked():
     with pytest.raises(ValueError, match="patience must be an integer >= 1"):
         NEEP(patience=0).config()

@@ -156,9 +156,9 @@ class EPMonitor(_Periodic):
         ``patience`` may stop the training only from this iteration on (the
         training loop: one horizon of the weights' moving average). The first
         time patience runs out, if training beat the first evaluation and the
-        learning rate is a plain variable (no schedule), the rate drops by
+        learning rate is settable (no schedule), the rate drops by
         ``PLATEAU_DECAY`` and patience starts again (``decayed_at``: that
-        iteration); set ``plateau_decay = False`` to stop at once instead.
+        iteration).
 
     Attributes
     ----------
@@ -197,7 +197,6 @@ class EPMonitor(_Periodic):
             raise ValueError(f"patience must be an integer >= 1 or None, got {patience!r}")
         self.patience = None if patience is None else int(patience)
         self.patience_from = int(patience_from)
-        self.plateau_decay = True
         self.evaluate_start = bool(evaluate_start)
         self.keep_start_unless = keep_start_unless
         if not dt > 0:
@@ -245,11 +244,13 @@ class EPMonitor(_Periodic):
 
     def _decay(self, step: int) -> bool:
         """Patience ran out: drop the learning rate once (``PLATEAU_DECAY``); False when it may not."""
-        rate = getattr(getattr(self.model, "optimizer", None), "_learning_rate", None)
-        if not self.plateau_decay or self.decayed_at is not None or not self._beat_start() or \
-                not isinstance(rate, keras.Variable):
-            return False  # already dropped, the start (clearly) still best, or a schedule
-        rate.assign(rate * PLATEAU_DECAY)
+        optimizer = getattr(self.model, "optimizer", None)
+        if optimizer is None or self.decayed_at is not None or not self._beat_start():
+            return False  # already dropped, or the start (clearly) still best
+        try:
+            optimizer.learning_rate = float(keras.ops.convert_to_numpy(optimizer.learning_rate)) * PLATEAU_DECAY
+        except TypeError:  # a LearningRateSchedule (final_learning_rate) is not settable: it decays already
+            return False
         self.decayed_at = step
         self.history[-1]["learning_rate_drop"] = PLATEAU_DECAY  # the diagnostics judge convergence after it
         return True
