@@ -147,6 +147,10 @@ def read_options(command):
 @click.option("--final-learning-rate", type=float, default=None, callback=_positive_float,
               help="Decay the learning rate geometrically to this over --iterations (give --learning-rate's value "
                    f"for a constant rate). Default: constant; {GRU_DEFAULTS['final_learning_rate']:g} for gru.")
+@click.option("--warm-start", type=click.Path(exists=True, path_type=Path), default=None,
+              help="Start the network from a fitted one (a run folder of `neep fit` or its model.keras) instead "
+                   "of a fresh one: same model and sizes, any --seq-len. For long windows, fit --seq-len 32 "
+                   "first and continue from it (a curriculum in n).")
 @click.option("--weight-decay", type=float, default=None, callback=_non_negative_float,
               help=f"L2 weight decay added to the gradient (PyTorch Adam's, as in the paper). Default: "
                    f"{FIT_DEFAULTS['weight_decay']:g}; 0 for current (its correction network starts at zero, "
@@ -236,7 +240,7 @@ def fit(paths: tuple[Path, ...], output: Path, model: str | None, hidden_units: 
         baseline_degree: int, odd: str | None, noise: str,
         force: bool, resume: bool, key: str | None, columns: str | None, time_column: str | None,
         waiting_time_column: str | None, lags: str | None = None, lag_model: str = "current",
-        final_learning_rate: float | None = None) -> None:
+        final_learning_rate: float | None = None, warm_start: Path | None = None) -> None:
     """Train a NEEP estimator on the trajectories in PATHS and report the EP rate.
 
     PATHS: one trajectory file (.npy, .npz, HDF5 or CSV/TSV, recognised by
@@ -261,6 +265,7 @@ def fit(paths: tuple[Path, ...], output: Path, model: str | None, hidden_units: 
       neep fit beads.npy -o run/
       neep fit traj.csv --columns x,y -o run/      # a time column t sets dt
       neep fit a.npy b.csv c.h5 --key /x -o run/   # trajectories of different lengths
+      neep fit h.npy --model gru --seq-len 128 --warm-start run32/ -o run128/
     """
     if resume and force:
         raise click.BadParameter("--resume continues a run; --force replaces one: give one of them",
@@ -314,7 +319,7 @@ def fit(paths: tuple[Path, ...], output: Path, model: str | None, hidden_units: 
                            precision=precision, ema_momentum=ema_momentum or None, data_check=data_check,
                            data_parallel=data_parallel, patience=patience or None,
                            baseline=baselines, baseline_degree=baseline_degree, odd=odd,
-                           noise=noise)
+                           noise=noise, warm_start=None if warm_start is None else str(warm_start))
             # Not given: the model kind's default (runs.defaults), rescaled with --large-batch.
             ctx = click.get_current_context()
             for name in ("eval_every", "ema_momentum", "weight_decay", "patience", "seeds", "data_check"):

@@ -31,6 +31,7 @@ from .training.config import FitConfig
 from .training.ensemble import measure_seeds, train_seeds
 from .training.parity import odd_estimate, with_parity
 from .training.prepare import prepare_fit
+from .training.warm_start import start_weights
 
 __all__ = ["NEEP", "load_model"]
 
@@ -149,6 +150,11 @@ class NEEP:
         robust current (baseline ``robust_current``), "auto" when significant.
     final_learning_rate : float or None
         Decay the learning rate geometrically from ``learning_rate`` to this over ``iterations``; None: constant.
+    warm_start : NEEP, path or list of arrays, optional
+        Start every seed's network from this one's (a fitted ``NEEP``, a
+        ``.keras`` file or ``neep fit`` run folder, or the network's weights)
+        instead of a fresh one: same kind and sizes, any window length (a
+        curriculum in n for ``gru``: see ``training.warm_start``).
 
     Attributes
     ----------
@@ -242,44 +248,11 @@ class NEEP:
         odd=None,
         noise: str = "auto",
         final_learning_rate: float | None = None,
+        warm_start=None,
     ):
-        self.model = model
-        self.hidden_units = hidden_units
-        self.layers = layers
-        self.embedding_dim = embedding_dim
-        self.seq_len = seq_len
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.weight_decay = weight_decay
-        self.iterations = iterations
-        self.eval_every = eval_every
-        self.eval_samples = eval_samples
-        self.seeds = seeds
-        self.test_fraction = test_fraction
-        self.track_train = track_train
-        self.normalize = normalize
-        self.seed = seed
-        self.verbose = verbose
-        self.callbacks = callbacks
-        self.precision = precision
-        self.decoupled_weight_decay = decoupled_weight_decay
-        self.ema_momentum = ema_momentum
-        self.restore_best = restore_best
-        self.eval_batch_size = eval_batch_size
-        self.baseline = baseline
-        self.baseline_degree = baseline_degree
-        self.data_check = data_check
-        self.validation_fraction = validation_fraction
-        self.linear_start = linear_start
-        self.jit_compile = jit_compile
-        self.steps_per_execution = steps_per_execution
-        self.device = device
-        self.stack_seeds = stack_seeds
-        self.data_parallel = data_parallel
-        self.patience = patience
-        self.odd = odd
-        self.noise = noise
-        self.final_learning_rate = final_learning_rate
+        for name, value in locals().items():  # scikit-learn style: every parameter kept as given
+            if name != "self":
+                setattr(self, name, value)
 
     def get_params(self) -> dict:
         """The constructor parameters, as given (scikit-learn style)."""
@@ -307,6 +280,7 @@ class NEEP:
         prepared = prepare_fit(config, data, test)
         prepared = with_parity(config, prepared, config.seed + 1) if config.odd else prepared
         train, test, kind, seq_len = prepared.train, prepared.test, prepared.kind, prepared.seq_len
+        config = dataclasses.replace(config, warm_start=start_weights(config.warm_start, kind))
         self.train_, self.test_ = train, test
         self.kind_, self.seq_len_, self.n_states_ = kind, seq_len, prepared.n_states
         self.labels_ = train.labels

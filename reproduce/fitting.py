@@ -156,6 +156,7 @@ def fit_cached(
     extras: Callable[[Any, Any], dict[str, np.ndarray]] | None = None,
     extras_name: str | None = None,
     progress: Progress | None = None,
+    warm_start: list[np.ndarray] | None = None,
 ) -> tuple[dict, dict[str, np.ndarray]]:
     """Fit (or load) a NEEP ensemble on ``train``, evaluated on ``test``.
 
@@ -180,6 +181,9 @@ def fit_cached(
     extras, extras_name
         ``extras(estimator, test) -> dict of arrays`` computed after the fit
         (e.g. predictions for a figure); ``extras_name`` enters the key.
+    warm_start
+        The network weights to start from (``NEEP(warm_start=...)``); the
+        caller puts what identifies them (the start's key) in ``key_params``.
 
     Returns
     -------
@@ -237,6 +241,7 @@ def fit_cached(
         baseline=True,
         restore_best=config.restore_best,
         jit_compile=kind == "gru",  # XLA: 20-35 % less CPU per GRU step (benchmarks/rneep_cpu.py)
+        warm_start=warm_start,
     )
     estimator.fit(train, test)
     if len(recorder.runs) != seeds:

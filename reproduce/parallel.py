@@ -59,14 +59,15 @@ class Job:
 
     ``run(cache, progress)`` does it (a ``functools.partial`` of a module-level
     function, so it pickles to a worker); ``needs`` is the key of the
-    simulation a fit reads; ``cost`` orders the fits (largest first).
+    simulation a fit reads (and, for a fit that starts from another, that fit's key too: a tuple);
+    ``cost`` orders the fits (largest first).
     """
 
     kind: str  # "simulation" or "fit"
     key: str
     label: str
     run: Callable[[Cache, Callable[[str], None]], Any]
-    needs: str | None = None
+    needs: str | tuple[str, ...] | None = None
     cost: float = 0.0
 
     def done(self, cache: Cache) -> bool:
@@ -74,6 +75,10 @@ class Job:
         if self.kind == "fit":
             return cache.path(self.key, ".json").exists()
         return cache.path(self.key, ".npy").exists() and cache.path(self.key, ".json").exists()
+
+
+def _needs(job: Job) -> tuple[str, ...]:
+    return () if job.needs is None else (job.needs,) if isinstance(job.needs, str) else tuple(job.needs)
 
 
 def _cost(config, seeds: int, seq_len: int = 2) -> float:
@@ -116,8 +121,10 @@ def plan(names: Iterable[str], config: Scale, seed: int) -> list[Job]:
             sim = ratchet.data_key(v, scale.steps, True, seed)
             add(Job("simulation", sim, f"hidden ratchet V={v:g}",
                     functools.partial(ratchet.simulate_job, v, scale.steps, True, seed)))
+            start = scale.warm_from(n)  # the fit whose network this one starts from
             add(Job("fit", ratchet.fig3e_key(scale, seed, v, n), f"RNEEP V={v:g} n={n}",
-                    functools.partial(ratchet.fig3e_fit, scale, seed, v, n), needs=sim,
+                    functools.partial(ratchet.fig3e_fit, scale, seed, v, n),
+                    needs=sim if start is None else (sim, ratchet.fig3e_key(scale, seed, v, start)),
                     cost=_cost(scale.fit_for(n), scale.seeds, n)))
     return list(jobs.values())
 
@@ -221,7 +228,7 @@ def run_jobs(jobs: list[Job], cache: Cache, workers: int, tell: Callable[[str], 
     if not todo:
         return summary
     queue = simulations + fits
-    unsimulated = {job.key for job in simulations}
+    pending = {job.key for job in todo}  # every job not done yet: what a job may need
     total = len(queue)
     finished = 0
     failures: list[tuple[Job, BaseException]] = []
@@ -231,7 +238,7 @@ def run_jobs(jobs: list[Job], cache: Cache, workers: int, tell: Callable[[str], 
     try:
         while queue or running:
             while not failures and len(running) < workers:
-                ready = next((job for job in queue if job.needs not in unsimulated), None)
+                ready = next((job for job in queue if not pending.intersection(_needs(job))), None)
                 if ready is None:
                     break
                 queue.remove(ready)
@@ -254,7 +261,7 @@ def run_jobs(jobs: list[Job], cache: Cache, workers: int, tell: Callable[[str], 
                         tell(f"stopping: no new job; waiting for the {len(running)} in progress "
                              "(their results are kept)")
                     continue
-                unsimulated.discard(job.key)
+                pending.discard(job.key)
                 finished += 1
                 lines = lines or [f"{job.kind} {job.label}: done"]
                 for line in lines[:-1]:

@@ -110,21 +110,38 @@ def fig3e_fits(scale: RneepScale) -> list[tuple[float, int]]:
 
 
 def _fig3e_arguments(scale: RneepScale, seed: int, v: float, n: int) -> tuple[str, dict, dict]:
-    return (f"RNEEP V={v:g} n={n}", {"model": "flashing-ratchet-hidden", "V": v, "L": scale.steps,
-                                     "data_seed": seed},
-            dict(kind="gru", seq_len=n, seeds=scale.seeds, seed=seed))
+    key_params = {"model": "flashing-ratchet-hidden", "V": v, "L": scale.steps, "data_seed": seed}
+    start = scale.warm_from(n)
+    if start is not None:  # the start's key: a changed shorter fit changes this one
+        key_params["warm_start"] = fig3e_key(scale, seed, v, start)
+    # Every fit keeps its network's weights (a few kB): the start of the next longer window.
+    return (f"RNEEP V={v:g} n={n}", key_params,
+            dict(kind="gru", seq_len=n, seeds=scale.seeds, seed=seed, extras=_network, extras_name="network"))
+
+
+def _network(estimator, test) -> dict[str, np.ndarray]:
+    return {f"network_{i}": w for i, w in enumerate(estimator.model_.antisymmetric.get_weights())}
 
 
 def fig3e_key(scale: RneepScale, seed: int, v: float, n: int) -> str:
     """Cache key of the Fig. 3(e) fit at ``(v, n)`` (nothing simulated, read or fitted)."""
     _, key_params, keywords = _fig3e_arguments(scale, seed, v, n)
+    keywords.pop("extras")
     return fit_key(key_params, scale.fit_for(n), **keywords)
 
 
 def fig3e_fit(scale: RneepScale, seed: int, v: float, n: int, cache: Cache, progress: Progress | None = None):
-    """The Fig. 3(e) fit at ``(v, n)`` (from the cache when done): ``(document, arrays)``."""
-    train, test = _data(cache, v, scale.steps, True, seed, progress)
+    """The Fig. 3(e) fit at ``(v, n)`` (from the cache when done): ``(document, arrays)``.
+
+    With ``scale.long_warm_start``, a fit at ``n >= scale.long_from`` starts from the network of
+    the next shorter window at the same ``v`` (fitted first when not in the cache).
+    """
     label, key_params, keywords = _fig3e_arguments(scale, seed, v, n)
+    start = scale.warm_from(n)
+    if start is not None and not cache.path(fig3e_key(scale, seed, v, n), ".json").exists():
+        _, arrays = fig3e_fit(scale, seed, v, start, cache, progress)
+        keywords["warm_start"] = [arrays[f"network_{i}"] for i in range(sum(k.startswith("network_") for k in arrays))]
+    train, test = _data(cache, v, scale.steps, True, seed, progress)
     return fit_cached(cache, label, key_params, train, test, scale.fit_for(n), progress=progress, **keywords)
 
 

@@ -209,7 +209,10 @@ def test_scales_and_configs_validate():
     quick = get_scale("quick")
     assert quick.with_seeds(2).ratchet.seeds == 2 and quick.ratchet.seeds == 5
     assert quick.rneep.fit_for(32) == quick.rneep.fit and not quick.rneep.fit.restore_best  # neep fit's gru
-    assert (quick.rneep.fit_for(64).batch_size, quick.rneep.fit_for(128).iterations) == (64, 4000)
+    assert (quick.rneep.fit_for(64).batch_size, quick.rneep.fit_for(128).iterations) == (64, 2000)
+    # the curriculum in n: 64 starts from 32, 128 from 64, shorter ones fresh
+    assert [quick.rneep.warm_from(n) for n in quick.rneep.seq_lens] == [None, None, None, None, 32, 64]
+    assert quick.rneep.fit_for(128).learning_rate == 1e-3 and quick.rneep.fit_for(32).learning_rate == 3e-3
     assert "last weights kept" in quick.rneep.fit.describe("gru")
     tiny = get_scale("tiny").rneep
     assert tiny.fit_for(8).batch_size == 16 and tiny.fit_for(2).batch_size == 32
@@ -291,7 +294,10 @@ def test_the_plan_lists_every_simulation_and_fit_of_the_serial_run(tiny_run):
     assert len(fits) + len(sims) == len(jobs)
     assert fits == {p.stem for p in (out / "cache").glob("fit-*.json")}
     assert sims == {p.stem for p in (out / "cache").glob("sim-*.npy") if not p.stem.endswith(".ep")}
-    assert all(j.needs in sims for j in jobs if j.kind == "fit")
+    # every fit needs its simulation; a warm-started one (Fig. 3e, n >= long_from) also the fit it starts from
+    needs = [(j.needs,) if isinstance(j.needs, str) else j.needs for j in jobs if j.kind == "fit"]
+    assert all(n[0] in sims and set(n[1:]) <= fits for n in needs)
+    assert sum(len(n) == 2 for n in needs) == len(get_scale("tiny").rneep.potentials)  # n = 8 from n = 2
     assert all(j.done(Cache(out / "cache")) for j in jobs)
 
 

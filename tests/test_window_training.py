@@ -15,8 +15,8 @@ def test_final_learning_rate_is_checked_and_is_the_last_parameter():
         with pytest.raises(ValueError, match="final_learning_rate"):
             FitConfig(final_learning_rate=bad)
     # new parameters go at the end of both, in the same order
-    assert FitConfig.parameter_names()[-1] == "final_learning_rate"
-    assert list(NEEP().get_params())[-1] == "final_learning_rate"
+    assert FitConfig.parameter_names()[-2:] == ("final_learning_rate", "warm_start")
+    assert list(NEEP().get_params())[-2:] == ["final_learning_rate", "warm_start"]
 
 
 def test_make_optimizer_decays_geometrically_to_the_final_rate():
@@ -65,3 +65,51 @@ def test_a_window_network_below_the_short_word_plugin_is_flagged():
     assert est.baselines_["plugin_kl_5_words"].value == pytest.approx(0.6 * np.log(4), rel=0.05)
     baseline = next(d for d in est.diagnostics_ if d.name == "baseline")
     assert baseline.flagged and "plugin kl" in baseline.message
+
+
+def _tiny_gru(states, seq_len, **kw):
+    options = dict(model="gru", hidden_units=4, embedding_dim=4, batch_size=32, iterations=20, eval_every=10,
+                   learning_rate=1e-2, weight_decay=0.0, baseline=False, data_check=False, verbose=0)
+    return NEEP(seq_len=seq_len, **{**options, **kw}).fit(states)
+
+
+def test_warm_start_starts_a_longer_window_from_a_fitted_network(rng, tmp_path):
+    from neep.estimators.runs.fit import fit_to_folder
+
+    states = rng.integers(0, 3, size=(1, 4000)).astype(np.int8)
+    short = _tiny_gru(states, 4)
+    start = short.model_.antisymmetric.get_weights()
+    # A learning rate of 1e-12 moves no weight by more than ~1e-10 (Adam's step is at most about the rate), so
+    # the kept (averaged) network is the start: it was copied in, whichever form the start is given in. atol
+    # 1e-5: the float32 moving average rounds each of its 20 updates (relative 6e-8, weights below 2 here).
+    for source in (short, [w.copy() for w in start]):
+        warm = _tiny_gru(states, 8, warm_start=source, learning_rate=1e-12)
+        for got, want in zip(warm.model_.antisymmetric.get_weights(), start):
+            np.testing.assert_allclose(got, want, atol=1e-5)
+    fresh = _tiny_gru(states, 8, learning_rate=1e-12)  # without it: a fresh network, far from the start
+    assert max(np.max(np.abs(a - b)) for a, b in zip(fresh.model_.antisymmetric.get_weights(), start)) > 1e-2
+    # from a run folder, as `neep fit --warm-start run/` gives it; recorded in summary.json
+    fit_to_folder(states, tmp_path / "short", plots=False, model="gru", seq_len=4, hidden_units=4, embedding_dim=4,
+                  batch_size=32, iterations=20, eval_every=10, seeds=1, verbose=0)
+    est, summary = fit_to_folder(states, tmp_path / "long", plots=False, model="gru", seq_len=8, hidden_units=4,
+                                 embedding_dim=4, batch_size=32, iterations=20, eval_every=10, seeds=1, verbose=0,
+                                 learning_rate=1e-12, warm_start=str(tmp_path / "short"))
+    saved = NEEP.load(tmp_path / "short" / "model.keras").model_.antisymmetric.get_weights()
+    for got, want in zip(est.model_.antisymmetric.get_weights(), saved):
+        np.testing.assert_allclose(got, want, atol=1e-5)
+    assert summary["warm_start"] == str(tmp_path / "short")
+
+
+def test_warm_start_refuses_what_cannot_start_the_fit(rng, tmp_path):
+    states = rng.integers(0, 3, size=(1, 2000)).astype(np.int8)
+    short = _tiny_gru(states, 4)
+    with pytest.raises(ValueError, match="warm_start: its network has weights of shapes"):
+        _tiny_gru(states, 8, hidden_units=8, warm_start=short)  # other sizes
+    with pytest.raises(ValueError, match="a gru model cannot start a embedding fit"):
+        _tiny_gru(states, 2, model="embedding", warm_start=short)
+    with pytest.raises(ValueError, match="not fitted yet"):
+        _tiny_gru(states, 8, warm_start=NEEP(model="gru"))
+    with pytest.raises(ValueError, match="no model file or run folder"):
+        NEEP(model="gru", warm_start=str(tmp_path / "absent")).config()
+    with pytest.raises(ValueError, match="warm_start must be"):
+        _tiny_gru(states, 8, warm_start=3.5)

@@ -165,6 +165,9 @@ def fit_to_folder(data: Any, output: str | Path, *, force: bool = False, dt: flo
     fingerprint = data_fingerprint(trajectories)
     if stored is not None:
         params = check_resume(stored, fingerprint, params, {k: params[k] for k in neep_kwargs if k in params})
+    if not isinstance(params.get("warm_start"), (str, Path, type(None))):
+        raise ValueError("fit_to_folder: warm_start must be a path (a .keras file or run folder), recorded in the "
+                         "run folder; pass a fitted NEEP or weights to NEEP(warm_start=...) directly")
     est = NEEP(**params, callbacks=callbacks)
     est.config()  # the parameter check, before the (long) fit
     if resume_command is None:
@@ -181,6 +184,7 @@ def fit_to_folder(data: Any, output: str | Path, *, force: bool = False, dt: flo
               + (f"; batch {est.batch_size}, learning rate {est.learning_rate:.3g}, evaluation every "
                  f"{est.eval_every}, moving average {f'{est.ema_momentum:.3g}' if est.ema_momentum else 'off'} "
                  "(large batch: square-root rule)" if large_batch is not None else "")
+              + (f"; starting from {est.warm_start}" if isinstance(est.warm_start, (str, Path)) else "")
               + (f"; resuming {output} (seeds done: {len(checkpoint.histories)})" if resume else ""),
               file=sys.stderr, flush=True)
     try:

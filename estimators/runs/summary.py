@@ -135,6 +135,9 @@ def fit_summary(est, data=None) -> dict:
         "batch_size": est.batch_size,
         "learning_rate": est.learning_rate,
         "final_learning_rate": getattr(est, "final_learning_rate", None),
+        # the start's path; "given" for a NEEP or weights passed in Python (not recorded)
+        "warm_start": (None if getattr(est, "warm_start", None) is None
+                       else str(est.warm_start) if isinstance(est.warm_start, (str, Path)) else "given"),
         "restore_best": est.restore_best,
         "weight_decay": est.weight_decay,
         "seeds": est.seeds,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -83,6 +84,7 @@ class FitConfig:
     odd: tuple | None = None
     noise: str = "auto"
     final_learning_rate: float | None = None
+    warm_start: Any = None
 
     def __post_init__(self) -> None:
         for name in _POSITIVE + _POSITIVE_OR_NONE:
@@ -124,6 +126,8 @@ class FitConfig:
             if not items or not all(_is_int(i) and i >= 0 or (isinstance(i, str) and i) for i in items):
                 raise ValueError(f"odd must be column names or 0-based indices, got {self.odd!r}")
             object.__setattr__(self, "odd", tuple(items))
+        if isinstance(self.warm_start, (str, Path)) and not Path(self.warm_start).exists():
+            raise ValueError(f"warm_start: no model file or run folder {str(self.warm_start)!r}")
         for name in _POSITIVE + ("seq_len",):
             object.__setattr__(self, name, int(getattr(self, name)))
 

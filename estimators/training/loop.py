@@ -28,6 +28,7 @@ from .feed import training_feed
 from .interrupts import SafeInterrupt, deferred_interrupts
 from .prepare import PreparedFit
 from .seeds import seed_for
+from .warm_start import set_start_weights
 
 __all__ = ["KEEP_START_UNLESS", "patience_start", "build_seed_model", "train_one", "train_stacked", "stacking",
            "data_parallel_scope"]
@@ -83,6 +84,8 @@ def build_seed_model(config: FitConfig, prepared: PreparedFit, train, seed: int,
     model(sample)
     if kind == "current" and linear is not None:
         set_linear_current(network, linear.kernel, linear.bias)
+    if config.warm_start is not None:  # resolved to the network's weights by NEEP.fit (warm_start)
+        set_start_weights(model, config.warm_start)
     # JAX: always compiled (uncompiled JAX runs op by op); the steps of one call are a scan
     # over a block of batches (jax_step), not Keras' Python loop (steps_per_execution).
     model.compile(
