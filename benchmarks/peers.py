@@ -62,6 +62,7 @@ SFI_METHODS = {
     "SFI quadratic": (2, "WeakNoise", "clean"),
     "SFI cubic": (3, "WeakNoise", "clean"),
     "SFI cubic robust": (3, "noisy", "robust"),
+    "SFI linear robust": (1, "noisy", "robust"),  # the noise rows of issue 16 (linear chain)
 }
 # name -> (simulate subcommand, options, seed)
 BUILTIN_ROWS = {
