@@ -319,7 +319,8 @@ class NEEP:
         self.noise_ = check_noise(train, test, config.noise, dt=self.dt_, degree=config.baseline_degree,
                                   mean=prepared.mean, std=prepared.std, seed=config.seed)  # None if discrete
         if self.noise_ is not None:
-            self.baselines_, self.flags_ = self.noise_.extend(self.baselines_, self.flags_)
+            self.baselines_, self.flags_ = self.noise_.extend(self.baselines_, self.flags_,
+                                                              self.entropy_production_rate_)
         self.seconds_ = time.perf_counter() - start
         return self
 

@@ -101,6 +101,14 @@ def test_check_noise_modes(clean, noisy):
     assert loud.correction == "robust" and "robust_current" in loud.flag
     off = check_noise(noisy[:32], noisy[32:], "off", dt=DT)
     assert off.robust is None and "--noise robust" in off.flag and off.as_dict()["warning"]
+    # Noise biases the network low: a robust current further below it than twice its error is a basis that
+    # misses the force, never offered as the number to read (the driven ring at degree 1)
+    r = loud.robust
+    assert "read robust_current" in loud.warning(r.value + r.stderr)  # within its errors: read it
+    lower = loud.warning(r.value + 3 * r.stderr)
+    assert "misses this force" in lower and "read robust_current" not in lower and "degree 1" in lower
+    _, flags = loud.extend({}, [], r.value + 3 * r.stderr)
+    assert flags == [lower]
     with pytest.raises(ValueError, match="noise must be one of"):
         check_noise(clean, clean, "maybe")
 
