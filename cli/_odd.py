@@ -64,8 +64,12 @@ def odd_lines(summary: dict) -> list[str]:
     odd = summary.get("odd")
     if not odd:
         return []
-    unit, g = summary["rate_unit"], odd["gaussian"]
+    unit, g, n = summary["rate_unit"], odd["gaussian"], odd["network"]
+    reported = odd.get("reported", "network")
     return [f"odd columns  {odd['odd_columns']}: EP = r - [q(z) + q(z')] / 2 per step; pair KL "
             f"{odd['network_pair_kl_per_step']:.5g} - parity KL {odd['network_parity_kl']:.5g} per step (network)",
+            f"network      {n['value']:.5g} ± {n['stderr']:.2g} {unit}" + (" (reported above)" if reported == "network"
+                                                                         else " (not reported: see the warning)"),
             f"gaussian     {g['value']:.5g} ± {g['stderr']:.2g} {unit} (closed form of a linear system, step by "
-            f"step; parity KL {odd['gaussian_parity_kl']:.5g})"]
+            f"step; parity KL {odd['gaussian_parity_kl']:.5g})" + (" (reported above)" if reported == "gaussian"
+                                                                   else "")]

@@ -312,9 +312,9 @@ class NEEP:
         for field in dataclasses.fields(found):  # field by field: each attribute is the field's name + "_"
             setattr(self, field.name + "_", getattr(found, field.name))
         self.odd_ = None if not config.odd else odd_estimate(config, prepared, measures.mean_delta_s, measures.rates)
-        if self.odd_ is not None:  # the EP is r - [q(z) + q(z')] / 2, not the pair network's r
-            self.ep_rate_interval_, self.flags_ = self.odd_.interval, self.flags_ + self.odd_.flags
-            rate = self.entropy_production_rate_ = self.odd_.interval.value
+        if self.odd_ is not None:  # the EP is r - [q(z) + q(z')] / 2 (or its Gaussian form), not the pair's r
+            self.ep_rate_interval_, self.flags_ = self.odd_.headline, self.flags_ + self.odd_.flags
+            rate = self.entropy_production_rate_ = self.odd_.headline.value
             self.ep_per_step_ = rate * self.dt_
         self.noise_ = check_noise(train, test, config.noise, dt=self.dt_, degree=config.baseline_degree,
                                   mean=prepared.mean, std=prepared.std, seed=config.seed)  # None if discrete

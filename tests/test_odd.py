@@ -151,3 +151,23 @@ def test_fit_refuses_velocities_without_odd_in_one_line(tmp_path, trap_sample):
     current = CliRunner().invoke(cli, ["fit", str(path), "--odd", "v1,v2", "--model", "current",
                                        "-o", str(tmp_path / "run")])
     assert current.exit_code != 0 and "even reversal" in current.output
+
+
+def test_the_gaussian_form_is_reported_when_the_network_disagrees_with_it():
+    from neep.cli._odd import odd_lines
+    from neep.estimators.stats.uncertainty import Interval
+    from neep.estimators.training.parity import OddEstimate
+
+    def iv(value, stderr):
+        return Interval(value, stderr, stderr, None)
+
+    # the 2-D trap at dt = 0.01 as measured: network -2.11 +- 0.33, Gaussian 0.671 +- 0.016 (8 errors apart)
+    apart = OddEstimate((2, 3), iv(-2.11, 0.33), 131.8, 133.9, iv(0.671, 0.016), 133.6, 133.9)
+    assert apart.disagree and apart.headline.value == 0.671
+    assert "rate reported is the Gaussian closed form's" in apart.flags[0]
+    # within 3 combined errors: the network's own value, no warning
+    close = OddEstimate((2, 3), iv(0.70, 0.02), 133.9, 133.2, iv(0.671, 0.016), 133.6, 133.9)
+    assert not close.disagree and close.headline.value == 0.70 and close.flags == []
+    summary = {"rate_unit": "per unit time", "odd": apart.as_dict(0.01)}
+    lines = odd_lines(summary)
+    assert apart.as_dict()["reported"] == "gaussian" and "not reported" in lines[1] and "reported above" in lines[2]
