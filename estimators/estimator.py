@@ -321,6 +321,10 @@ class NEEP:
         if self.noise_ is not None:
             self.baselines_, self.flags_ = self.noise_.extend(self.baselines_, self.flags_,
                                                               self.entropy_production_rate_)
+            reported = self.noise_.reported(self.ep_rate_interval_)  # the robust current when higher
+            if reported is not self.ep_rate_interval_:
+                self.ep_rate_interval_, self.entropy_production_rate_ = reported, reported.value
+                self.ep_per_step_ = reported.value * self.dt_
         self.seconds_ = time.perf_counter() - start
         return self
 

@@ -15,6 +15,7 @@ from neep.estimators.baselines.estimates import current_baseline
 from neep.estimators.baselines.noise_check import check_noise
 from neep.estimators.baselines.robust import fit_robust_current, robust_current_baseline
 from neep.estimators.stats.noise import MIN_RATIO, estimate_noise
+from neep.estimators.stats.uncertainty import Interval
 from neep.simulators import BeadSpring, LocalizationNoise, simulate_to_arrays
 
 DT = 0.01
@@ -109,6 +110,11 @@ def test_check_noise_modes(clean, noisy):
     assert "misses this force" in lower and "read robust_current" not in lower and "degree 1" in lower
     _, flags = loud.extend({}, [], r.value + 3 * r.stderr)
     assert flags == [lower]
+    # the larger of the two is reported: the robust current above the network, else the network
+    net = lambda value: Interval(value, 0.01, 0.01, None)  # noqa: E731
+    assert loud.reported(net(r.value - 0.1)) is r.interval and "rate reported is" in loud.warning(r.value - 0.1)
+    assert loud.reported(net(r.value + 0.1)).value == r.value + 0.1
+    assert quiet.reported(net(1.0)).value == 1.0  # no noise: the network, always
     with pytest.raises(ValueError, match="noise must be one of"):
         check_noise(clean, clean, "maybe")
 
@@ -137,6 +143,11 @@ def test_neep_fit_reports_the_noise_and_warns(tmp_path, noisy):
     assert isinstance(est, NEEP) and summary["noise"]["significant"] and summary["noise"]["correction"] == "robust"
     assert summary["noise"]["warning"] and any("localization noise" in f for f in summary["flags"])
     assert "robust_current" in summary["baselines"] and len(summary["noise"]["std"]) == 2
+    # the noise biases the network low: the robust current is reported when it is higher (here 45 % noise and
+    # 4 iterations: the network is near its linear start, which the noise shrinks)
+    robust, network = summary["baselines"]["robust_current"]["value"], float(np.mean(est.ep_rate_per_seed_))
+    assert robust > network and summary["ep_rate"] == pytest.approx(robust)
+    assert any("the rate reported is the noise-robust current's" in f for f in summary["flags"])
     off = NEEP(noise="off", **tiny).fit(noisy[:32])
     assert off.noise_.correction == "none" and "robust_current" not in off.baselines_
 
