@@ -77,6 +77,10 @@ class NoiseReport:
             return head + (f"; the robust current ({robust.value:.5g} ± {robust.stderr:.2g}, force polynomial of "
                            f"degree {self.degree}) is lower still: its polynomial misses this force, so it is no "
                            "correction (try --baseline-degree 3); the true rate is likely above both")
+        if robust is not None and network is not None:  # below the network, within its errors
+            return head + (f"; the robust current ({robust.value:.5g} ± {robust.stderr:.2g}, force polynomial of "
+                           f"degree {self.degree}) is no higher, so no correction is available; the true rate is "
+                           "likely above both")
         if robust is not None:
             return head + f": read {robust.name}, {robust.value:.5g} ± {robust.stderr:.2g}"
         return head + ": fit with --noise robust (NEEP(noise='robust')) for the robust current"
