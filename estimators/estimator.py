@@ -321,7 +321,8 @@ class NEEP:
         if self.noise_ is not None:
             self.baselines_, self.flags_ = self.noise_.extend(self.baselines_, self.flags_,
                                                               self.entropy_production_rate_)
-            reported = self.noise_.reported(self.ep_rate_interval_)  # the robust current when higher
+            # the robust current when higher (its force is that of even variables: never with odd columns)
+            reported = self.ep_rate_interval_ if config.odd else self.noise_.reported(self.ep_rate_interval_)
             if reported is not self.ep_rate_interval_:
                 self.ep_rate_interval_, self.entropy_production_rate_ = reported, reported.value
                 self.ep_per_step_ = reported.value * self.dt_
