@@ -113,3 +113,15 @@ def test_warm_start_refuses_what_cannot_start_the_fit(rng, tmp_path):
         NEEP(model="gru", warm_start=str(tmp_path / "absent")).config()
     with pytest.raises(ValueError, match="warm_start must be"):
         _tiny_gru(states, 8, warm_start=3.5)
+
+
+def test_long_windows_without_a_start_get_the_curriculum_hint(rng, tmp_path, capsys):
+    from neep.estimators.runs.fit import fit_to_folder
+
+    states = rng.integers(0, 3, size=(1, 3000)).astype(np.int8)
+    options = dict(plots=False, model="gru", seq_len=34, hidden_units=4, embedding_dim=4, batch_size=16,
+                   iterations=2, eval_every=1, seeds=1, verbose=1, baseline=False)
+    fit_to_folder(states, tmp_path / "long", **options)
+    assert "hint: windows longer than 32" in capsys.readouterr().err
+    fit_to_folder(states, tmp_path / "short", **{**options, "seq_len": 32})
+    assert "hint:" not in capsys.readouterr().err

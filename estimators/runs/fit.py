@@ -185,6 +185,9 @@ def fit_to_folder(data: Any, output: str | Path, *, force: bool = False, dt: flo
                  f"{est.eval_every}, moving average {f'{est.ema_momentum:.3g}' if est.ema_momentum else 'off'} "
                  "(large batch: square-root rule)" if large_batch is not None else "")
               + (f"; starting from {est.warm_start}" if isinstance(est.warm_start, (str, Path)) else "")
+              + ("\nhint: windows longer than 32 learn better from a shorter window's network (a curriculum in "
+                 "n): fit --seq-len 32 first, then this with --warm-start RUN32" if kind == "gru" and est.seq_len > 32
+                 and est.warm_start is None and not resume else "")
               + (f"; resuming {output} (seeds done: {len(checkpoint.histories)})" if resume else ""),
               file=sys.stderr, flush=True)
     try:
