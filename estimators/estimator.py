@@ -317,12 +317,12 @@ class NEEP:
             rate = self.entropy_production_rate_ = self.odd_.headline.value
             self.ep_per_step_ = rate * self.dt_
         self.noise_ = check_noise(train, test, config.noise, dt=self.dt_, degree=config.baseline_degree,
-                                  mean=prepared.mean, std=prepared.std, seed=config.seed)  # None if discrete
+                                  mean=prepared.mean, std=prepared.std, seed=config.seed,
+                                  odd=bool(config.odd))  # None if discrete
         if self.noise_ is not None:
             self.baselines_, self.flags_ = self.noise_.extend(self.baselines_, self.flags_,
                                                               self.entropy_production_rate_)
-            # the robust current when higher (its force is that of even variables: never with odd columns)
-            reported = self.ep_rate_interval_ if config.odd else self.noise_.reported(self.ep_rate_interval_)
+            reported = self.noise_.reported(self.ep_rate_interval_)  # the robust current when higher
             if reported is not self.ep_rate_interval_:
                 self.ep_rate_interval_, self.entropy_production_rate_ = reported, reported.value
                 self.ep_per_step_ = reported.value * self.dt_

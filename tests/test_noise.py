@@ -116,6 +116,9 @@ def test_check_noise_modes(clean, noisy):
     assert loud.reported(net(r.value - 0.1)) is r.interval and "rate reported is" in loud.warning(r.value - 0.1)
     assert loud.reported(net(r.value + 0.1)).value == r.value + 0.1
     assert quiet.reported(net(1.0)).value == 1.0  # no noise: the network, always
+    # odd columns: the robust current (a force of even variables) is never fitted nor reported
+    odd = check_noise(noisy[:32], noisy[32:], "auto", dt=DT, odd=True)
+    assert odd.robust is None and odd.reported(net(0.5)).value == 0.5 and "assumes even variables" in odd.warning(0.5)
     with pytest.raises(ValueError, match="noise must be one of"):
         check_noise(clean, clean, "maybe")
 

@@ -40,6 +40,9 @@ class NoiseReport:
         The robust current on the held-out data (``"robust_current"``).
     degree : int
         Degree of its force polynomial.
+    odd : bool
+        The data have odd columns (velocities): the robust current, a force of
+        even variables, is then never fitted.
     """
 
     mode: str
@@ -47,6 +50,7 @@ class NoiseReport:
     correction: str
     robust: Baseline | None
     degree: int = 1
+    odd: bool = False
 
     @property
     def flag(self) -> str | None:
@@ -69,7 +73,10 @@ class NoiseReport:
                 f"({100 * self.estimate.ratio[worst]:.0f} % of its step); the network's estimate is not "
                 "corrected for it and is biased low")
         robust = self.robust
-        if robust is not None and network is not None and robust.value > network:
+        if self.odd:
+            return head + ("; the noise-robust current assumes even variables, so there is none for data with odd "
+                           "columns; the true rate is likely higher")
+        if self._above(network):
             return head + (f"; the rate reported is the noise-robust current's ({robust.value:.5g} ± "
                            f"{robust.stderr:.2g}, force polynomial of degree {self.degree}), not the network's "
                            f"({network:.5g})")
@@ -97,10 +104,11 @@ class NoiseReport:
         and 2.032; on the driven ring at 15 % the linear robust current gives 0.23 and the
         network 1.08 (truth 1.19), which stays the reported value.
         """
-        robust = self.robust
-        if robust is None or not self.estimate.significant or not robust.value > network.value:
-            return network
-        return robust.interval
+        return self.robust.interval if self.estimate.significant and self._above(network.value) else network
+
+    def _above(self, network: float | None) -> bool:
+        """Whether the robust current lies above the network's estimate ``network`` (None: unknown)."""
+        return self.robust is not None and network is not None and self.robust.value > network
 
     def extend(self, baselines: dict, flags: list, network: float | None = None) -> tuple[dict, list]:
         """``baselines`` with the robust current added (if fitted), ``flags`` with the warning (if any).
@@ -123,12 +131,13 @@ class NoiseReport:
 
 
 def check_noise(train, test, mode: str = "auto", *, dt: float = 1.0, degree: int = 1, mean=None, std=None,
-                seed: int = 0, replicates: int = 2000) -> NoiseReport | None:
+                seed: int = 0, replicates: int = 2000, odd: bool = False) -> NoiseReport | None:
     """Estimate the noise on ``train`` and apply ``mode`` (see the module doc).
 
     ``train``, ``test``: continuous states ``(M, L, d)`` (or tuples of parts,
     or ``Trajectories``). ``degree``: of the robust current's force polynomial.
-    ``mean``, ``std``: the standardization of the fit.
+    ``mean``, ``std``: the standardization of the fit. ``odd``: the data
+    have odd columns (no robust current: it assumes even variables).
     None for discrete states or a trajectory under ``LAGS + 2`` states (nothing to judge).
     """
     if mode not in NOISE_MODES:
@@ -138,10 +147,10 @@ def check_noise(train, test, mode: str = "auto", *, dt: float = 1.0, degree: int
     if any(p.ndim != 3 or not np.issubdtype(p.dtype, np.floating) or p.shape[1] < LAGS + 2 for p in parts):
         return None
     estimate = estimate_noise(train)
-    robust = mode == "robust" or (mode == "auto" and estimate.significant)
+    robust = not odd and (mode == "robust" or (mode == "auto" and estimate.significant))
     baseline = None
     if robust:
         baseline = robust_current_baseline(train, test, estimate.variance, dt=dt, degree=degree, mean=mean,
                                            std=std, seed=seed, replicates=replicates)
     return NoiseReport(mode=mode, estimate=estimate, correction="robust" if robust else "none", robust=baseline,
-                       degree=degree)
+                       degree=degree, odd=odd)

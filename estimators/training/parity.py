@@ -78,7 +78,7 @@ class OddEstimate:
 
         The network's value is a difference of two learned log-ratios of order one per
         step (the pair's and the parity's), each learned to about 1 %, for an EP 100-1000
-        times smaller: on every underdamped test system it was off by 4 to 230 times the
+        times smaller: on every underdamped test system it was off by 4 to 750 times the
         EP, often negative (-2.1 against 0.667 in the 2-D trap at dt = 0.01), where the
         Gaussian closed form is exact for linear forces (0.671). When they disagree the
         closed form is the better number to print; the warning says it is a baseline

@@ -80,7 +80,7 @@ def start_weights(source: Any, kind: str) -> list[np.ndarray] | None:
 def set_start_weights(model, weights: list[np.ndarray]) -> None:
     """Copy ``weights`` into the built ``model``'s network; ``ValueError`` when the shapes differ."""
     network = model.antisymmetric
-    shapes = [tuple(w.shape) for w in network.get_weights()]
+    shapes = [tuple(v.shape) for v in network.weights]  # no copy of the values
     given = [tuple(np.shape(w)) for w in weights]
     if shapes != given:
         raise ValueError(f"warm_start: its network has weights of shapes {given}, this fit's network {shapes}: "
