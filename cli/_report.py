@@ -9,6 +9,14 @@ from ._odd import odd_lines
 __all__ = ["format_summary"]
 
 
+
+def _noise_done(noise: dict) -> str:
+    """What the fit did about the noise, in a few words."""
+    robust = noise["correction"] == "robust"
+    if noise.get("network_corrected"):
+        return "network trained against it" + (", robust current fitted" if robust else "")
+    return "robust current fitted" if robust else "no correction"
+
 def _not_judged(message: str) -> bool:
     """Whether a diagnostic's message says it could not judge (too few evaluations, nothing to compare)."""
     return message.startswith(("too few", "no classical", "data check skipped", "no training"))
@@ -65,8 +73,7 @@ def format_summary(summary: dict, output: Path, seconds: float) -> str:
                           for s, e, r in zip(noise["std"], noise["std_stderr"], noise["ratio_to_step"]))
         lines.append(f"noise        localization std per coordinate {parts}: "
                      f"{'significant' if noise['significant'] else 'not significant'}; "
-                     f"{'robust current fitted' if noise['correction'] == 'robust' else 'no correction'} "
-                     f"(--noise {noise['mode']})")
+                     f"{_noise_done(noise)} (--noise {noise['mode']})")
     kept = ", ".join(f"seed {k['seed'] + 1} iteration {k['iteration']}" for k in summary.get("kept", []))
     if kept:
         trained = summary.get("iterations_trained") or []

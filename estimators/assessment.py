@@ -32,7 +32,7 @@ import numpy as np
 from .baselines.currents import LinearCurrent, fit_linear_current
 from .baselines.estimates import evaluate_baselines
 from .data.sets import describe, flat, map_parts
-from .nn.model import predict_delta_s
+from .nn.prediction import predict_delta_s
 from .stats.diagnostics import (
     Diagnostic,
     check_baselines,
@@ -56,6 +56,7 @@ from .stats.uncertainty import (
 from .training.config import FitConfig
 from .training.ensemble import SeedMeasures
 from .training.loop import data_parallel_scope, train_one
+from .training.noise import closed_form_start
 from .training.prepare import PreparedFit
 from .training.seeds import seed_for
 
@@ -184,7 +185,7 @@ def assess(config: FitConfig, prepared: PreparedFit, exact: ExactValues, measure
         trained = max([r["iteration"] for r in history if r["seed"] == 0] or [config.iterations])
         refit = dataclasses.replace(config, iterations=max(1, min(config.iterations, trained)))
         diagnostics.append(_data_check(refit, prepared, linear, layout, models[0], rate_interval.stderr,
-                                       closed_form_only=prepared.kind == "current"
+                                       closed_form_only=prepared.kind == "current" and prepared.noise_variance is None
                                        and _kept_starts(history, len(models))))
     value = rate_interval.value
     return Assessment(
@@ -289,7 +290,7 @@ def _data_check(config: FitConfig, prepared: PreparedFit, linear: LinearCurrent 
         _say(config, f"data check: refit on {fraction:g} of the training data ({describe(part)} states)")
         start = None
         if prepared.kind == "current" and linear is not None and config.linear_start:
-            start = fit_linear_current(part.states, mean=prepared.mean, std=prepared.std, start=linear)
+            start = closed_form_start(part.states, prepared.noise_variance, prepared.mean, prepared.std, linear)
         # No training-set tracking in the refits: only their final estimate is used.
         with data_parallel_scope(config.data_parallel):
             model, _ = train_one(config, dataclasses.replace(prepared, train_sub=None), part, seed, None, start)

@@ -23,12 +23,13 @@ from .baselines.currents import fit_linear_current
 from .baselines.noise_check import check_noise
 from .data.odd import resolve_odd, sidecar_columns
 from .data.sets import as_data, describe, map_parts, per_trajectory
-from .nn.model import predict_delta_s
+from .nn.prediction import predict_delta_s
 from .nn.model_file import read_model, write_model
 from .stats.exact import exact_values
 from .stats.rates import rate_per_entry
 from .training.config import FitConfig
 from .training.ensemble import measure_seeds, train_seeds
+from .training.noise import closed_form_start
 from .training.parity import odd_estimate, with_parity
 from .training.prepare import prepare_fit
 from .training.warm_start import start_weights
@@ -300,6 +301,8 @@ class NEEP:
                   + (f"; {train.describe_states()}" if train.discrete else ""), file=sys.stderr, flush=True)
         self.models_, self.history_ = [], []
         start_at = self.linear_current_ if self.linear_start else None
+        if start_at is not None and prepared.noise_variance is not None:  # noise: the robust linear current
+            start_at = closed_form_start(train.states, prepared.noise_variance, prepared.mean, prepared.std)
         for k, (model, history) in enumerate(train_seeds(config, prepared, start_at, checkpoint)):
             self.history_.extend({"seed": k, **rec} for rec in history)
             self.models_.append(model)
@@ -317,8 +320,9 @@ class NEEP:
             rate = self.entropy_production_rate_ = self.odd_.headline.value
             self.ep_per_step_ = rate * self.dt_
         self.noise_ = check_noise(train, test, config.noise, dt=self.dt_, degree=config.baseline_degree,
-                                  mean=prepared.mean, std=prepared.std, seed=config.seed,
-                                  odd=bool(config.odd))  # None if discrete
+                                  mean=prepared.mean, std=prepared.std, seed=config.seed, odd=bool(config.odd),
+                                  network_corrected=prepared.noise_variance is not None,
+                                  fitted=start_at if prepared.noise_variance is not None else None)
         if self.noise_ is not None:
             self.baselines_, self.flags_ = self.noise_.extend(self.baselines_, self.flags_,
                                                               self.entropy_production_rate_)

@@ -73,7 +73,7 @@ def simulate_cached(
 
 def _recorder_class():
     from neep.estimators import EPMonitor
-    from neep.estimators.nn.model import predict_delta_s
+    from neep.estimators.nn.prediction import predict_delta_s
 
     class _Recorder(EPMonitor):
         """Training-set EP during training (Fig. S2) and the untrained network's output (Fig. 2 insets).

@@ -14,7 +14,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(__file__))
 import probe
 from neep.estimators import NEEP
-from neep.estimators.nn.model import predict_delta_s
+from neep.estimators.nn.prediction import predict_delta_s
 
 
 def objective(d):

@@ -4,9 +4,10 @@
 states (``stats.noise.estimate_noise``), decides the correction
 (``"off"``: none; ``"robust"``: always; ``"auto"``: robust when the noise is
 significant) and, when robust, fits ``baselines.robust`` on the training
-data and measures it on the held-out data. The network itself is not
-corrected: when the noise is significant the report carries a warning that
-says so, and which number to read instead.
+data and measures it on the held-out data. The current network is trained
+against the noise (``training.noise``) when ``NEEP.fit`` corrects it; other
+networks are not, and the report then carries a warning that says so, and
+which number to read instead.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 
 from ..stats.noise import LAGS, NoiseEstimate, estimate_noise
 from .estimates import Baseline
-from .robust import robust_current_baseline
+from .robust import RobustCurrent, robust_current_baseline
 
 __all__ = ["NOISE_MODES", "NoiseReport", "check_noise"]
 
@@ -43,6 +44,9 @@ class NoiseReport:
     odd : bool
         The data have odd columns (velocities): the robust current, a force of
         even variables, is then never fitted.
+    network_corrected : bool
+        The network was trained with the noise-corrected objective
+        (``training.noise``): its estimate is then not biased low by the noise.
     """
 
     mode: str
@@ -51,10 +55,11 @@ class NoiseReport:
     robust: Baseline | None
     degree: int = 1
     odd: bool = False
+    network_corrected: bool = False
 
     @property
     def flag(self) -> str | None:
-        """The warning when the noise is significant (the network is never corrected), else None."""
+        """The warning when the noise is significant and the network not corrected for it, else None."""
         return self.warning()
 
     def warning(self, network: float | None = None) -> str | None:
@@ -69,10 +74,17 @@ class NoiseReport:
         if not self.estimate.significant:
             return None
         worst = int(np.argmax(np.where(self.estimate.significant_coordinates, self.estimate.ratio, -1.0)))
-        head = (f"localization noise: std {self.estimate.std[worst]:.3g} in coordinate {worst} "
-                f"({100 * self.estimate.ratio[worst]:.0f} % of its step); the network's estimate is not "
-                "corrected for it and is biased low")
+        noise = (f"localization noise: std {self.estimate.std[worst]:.3g} in coordinate {worst} "
+                 f"({100 * self.estimate.ratio[worst]:.0f} % of its step)")
         robust = self.robust
+        if self.network_corrected:  # trained against it: a note only when the robust current is reported
+            if not self._above(network):
+                return None
+            return noise + (f"; the network was trained against it, but its midpoint's own noise is left (an "
+                            f"O(noise^2) blur of the force), and the noise-robust current is higher: the rate "
+                            f"reported is the robust current's ({robust.value:.5g} ± {robust.stderr:.2g}), not "
+                            f"the network's ({network:.5g})")
+        head = noise + "; the network's estimate is not corrected for it and is biased low"
         if self.odd:
             return head + ("; the noise-robust current assumes even variables, so there is none for data with odd "
                            "columns; the true rate is likely higher")
@@ -122,22 +134,30 @@ class NoiseReport:
     def describe(self) -> str:
         """One line for ``neep fit``: the noise and what was done about it."""
         done = {"robust": "corrected: robust current", "none": "no correction"}[self.correction]
+        if self.network_corrected:
+            done = "corrected: the network trained against it" + (", robust current beside it"
+                                                                   if self.robust is not None else "")
         return f"{self.estimate.describe()}; {done} (--noise {self.mode})"
 
     def as_dict(self) -> dict:
         return {**self.estimate.as_dict(), "mode": self.mode, "correction": self.correction,
                 "robust_current": None if self.robust is None else self.robust.as_dict(),
-                "warning": self.flag is not None, "network_corrected": False, "degree": self.degree}
+                "warning": self.flag is not None, "network_corrected": self.network_corrected, "degree": self.degree}
 
 
 def check_noise(train, test, mode: str = "auto", *, dt: float = 1.0, degree: int = 1, mean=None, std=None,
-                seed: int = 0, replicates: int = 2000, odd: bool = False) -> NoiseReport | None:
+                seed: int = 0, replicates: int = 2000, odd: bool = False, network_corrected: bool = False,
+                fitted: RobustCurrent | None = None) -> NoiseReport | None:
     """Estimate the noise on ``train`` and apply ``mode`` (see the module doc).
 
     ``train``, ``test``: continuous states ``(M, L, d)`` (or tuples of parts,
     or ``Trajectories``). ``degree``: of the robust current's force polynomial.
     ``mean``, ``std``: the standardization of the fit. ``odd``: the data
     have odd columns (no robust current: it assumes even variables).
+    ``network_corrected``: the network was trained against the noise (the
+    report says so). ``fitted``: a degree-1 robust current already fitted on
+    ``train`` with this noise (the corrected network's start), reused when
+    ``degree`` is 1.
     None for discrete states or a trajectory under ``LAGS + 2`` states (nothing to judge).
     """
     if mode not in NOISE_MODES:
@@ -150,7 +170,8 @@ def check_noise(train, test, mode: str = "auto", *, dt: float = 1.0, degree: int
     robust = not odd and (mode == "robust" or (mode == "auto" and estimate.significant))
     baseline = None
     if robust:
+        reuse = fitted if fitted is not None and fitted.degree == degree else None
         baseline = robust_current_baseline(train, test, estimate.variance, dt=dt, degree=degree, mean=mean,
-                                           std=std, seed=seed, replicates=replicates)
+                                           std=std, seed=seed, replicates=replicates, fitted=reuse)
     return NoiseReport(mode=mode, estimate=estimate, correction="robust" if robust else "none", robust=baseline,
-                       degree=degree, odd=odd)
+                       degree=degree, odd=odd, network_corrected=network_corrected)

@@ -104,6 +104,9 @@ def jax_train_step(model, state, data):
     ema = model._ema_index() if model._ema_vars else None
 
     def loss_fn(tv, ntv, batch):
+        if model.noise_variance is not None:  # the noise-corrected objective (CurrentAnsatz)
+            (delta_s, penalty), ntv = model.stateless_call(tv, ntv, batch, training=True, with_penalty=True)
+            return -jnp.mean(delta_s - jnp.exp(-delta_s - penalty)), (delta_s, ntv)
         delta_s, ntv = model.stateless_call(tv, ntv, batch, training=True)
         delta_s = delta_s.astype(jnp.float32)
         if getattr(model, "objective", "neep") == "logistic":

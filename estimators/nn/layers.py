@@ -124,7 +124,22 @@ class CurrentAnsatz(_WrapsNetwork):
     Input: pairs ``(batch, 2, d)`` of continuous states; longer windows are
     refused (the ansatz is a pair form; use ``Antisymmetric`` with a GRU or
     MLP for windows). Output ``(batch,)`` float32.
+
+    ``noise``: localization-noise variance per coordinate, in the units of the
+    inputs (standardized), or None. With it, ``call(..., with_penalty=True)``
+    also returns ``F^T S F`` per pair, the term by which white Gaussian noise
+    of variance ``S`` raises ``<exp(-dS)>`` (``nn.objective``): the
+    midpoint's noise ``(eta + eta') / 2`` is independent of the displacement's
+    ``eta' - eta`` (equal variances), so given the midpoint ``F . (eta' - eta)``
+    is Gaussian with variance ``2 F^T S F``.
     """
+
+    def __init__(self, network: keras.layers.Layer, noise=None, **kwargs):
+        super().__init__(network, **kwargs)
+        self.noise = None if noise is None else [float(v) for v in noise]
+
+    def get_config(self):
+        return {**super().get_config(), "noise": self.noise}
 
     def build(self, input_shape):
         input_shape = tuple(input_shape)
@@ -134,11 +149,16 @@ class CurrentAnsatz(_WrapsNetwork):
             self.network.build((input_shape[0], input_shape[2]))
         self.built = True
 
-    def call(self, inputs, training=None):
+    def call(self, inputs, training=None, with_penalty=False):
         first, second = inputs[:, 0], inputs[:, 1]
         midpoint = (first + second) * 0.5
         force = ops.cast(self.network(midpoint, training=training), "float32")
-        return ops.sum(force * ops.cast(second - first, "float32"), axis=-1)
+        delta_s = ops.sum(force * ops.cast(second - first, "float32"), axis=-1)
+        if not with_penalty:
+            return delta_s
+        if self.noise is None:
+            return delta_s, ops.zeros_like(delta_s)
+        return delta_s, ops.sum(force * force * ops.convert_to_tensor(self.noise, "float32"), axis=-1)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0],)

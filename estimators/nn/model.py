@@ -18,7 +18,7 @@ from .backend import is_jax
 from .layers import Antisymmetric, CurrentAnsatz, Standardize
 from .objective import OBJECTIVES, logistic_objective, neep_objective
 
-__all__ = ["NEEPModel", "make_optimizer", "predict_delta_s"]
+__all__ = ["NEEPModel", "make_optimizer"]
 
 
 def make_optimizer(
@@ -90,6 +90,11 @@ class NEEPModel(keras.Model):
         flips them (``Antisymmetric(odd=...)``). Their standardization mean is
         set to 0, so that standardizing commutes with the flip. Not with the
         current kind (see ``nn.kinds.default_kind``).
+    noise_variance : sequence of float or None
+        Localization-noise variance per coordinate, in data units (current
+        kind only): training maximizes the noise-corrected objective
+        ``mean(dS - exp(-dS - F^T S F))`` (``CurrentAnsatz``, with ``S`` in
+        standardized units) and ``predict_noise_penalty`` gives the term.
     objective : {"neep", "logistic"}
         What training maximizes: the NEEP objective J (the paper's), or
         ``mean ln sigmoid(dS)`` (``nn.objective.logistic_objective``: the same
@@ -112,6 +117,7 @@ class NEEPModel(keras.Model):
         labels: list | None = None,
         odd=None,
         objective: str = "neep",
+        noise_variance=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -142,8 +148,13 @@ class NEEPModel(keras.Model):
             raise ValueError(f"the current model reads pairs (seq_len 2), got seq_len {self.seq_len}; "
                              "use gru or mlp for windows")
         # Both forms are antisymmetric by construction; one attribute name for either.
+        if noise_variance is not None and kind != "current":
+            raise ValueError(f"noise_variance corrects the current model only, got kind {kind!r}")
+        self.noise_variance = None if noise_variance is None else [max(float(v), 0.0) for v in noise_variance]
         if kind == "current":
-            self.antisymmetric = CurrentAnsatz(network, name="antisymmetric")
+            scale = np.ones(len(noise_variance or ())) if std is None else np.asarray(std, dtype=np.float64)
+            noise = None if noise_variance is None else (np.asarray(self.noise_variance) / scale**2).tolist()
+            self.antisymmetric = CurrentAnsatz(network, noise=noise, name="antisymmetric")
         else:
             self.antisymmetric = Antisymmetric(network, odd=self.odd, name="antisymmetric")
         self.loss_tracker = keras.metrics.Mean(name="loss")
@@ -216,10 +227,12 @@ class NEEPModel(keras.Model):
         self.build_from_data(x)
         return super().evaluate(x, *args, **kwargs)
 
-    def call(self, inputs, training=None):
+    def call(self, inputs, training=None, with_penalty=False):
         x = inputs
         if self.standardize is not None:
             x = self.standardize(x)
+        if with_penalty:  # (dS, q): the current model's noise term (zeros without noise)
+            return self.antisymmetric(x, training=training, with_penalty=True)
         return self.antisymmetric(x, training=training)
 
     @property
@@ -265,9 +278,13 @@ class NEEPModel(keras.Model):
         # replica's share of the mean objective and of the L2 term is 1 / replicas of it.
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         with tf.GradientTape() as tape:
-            delta_s = self(x, training=True)
-            maximized = logistic_objective if self.objective == "logistic" else neep_objective
-            loss = -maximized(delta_s) / replicas
+            if self.noise_variance is not None:
+                delta_s, penalty = self(x, training=True, with_penalty=True)
+                loss = -neep_objective(delta_s, penalty) / replicas
+            else:
+                delta_s = self(x, training=True)
+                maximized = logistic_objective if self.objective == "logistic" else neep_objective
+                loss = -maximized(delta_s) / replicas
         grads = tape.gradient(loss, variables)
         if self.weight_decay > 0:
             decay = self.weight_decay / replicas
@@ -329,6 +346,7 @@ class NEEPModel(keras.Model):
             "labels": self.labels,
             "odd": self.odd,
             "objective": self.objective,
+            "noise_variance": self.noise_variance,
         }
 
     @classmethod
@@ -358,60 +376,3 @@ def _input_spec(x) -> tuple[tuple[int, ...], str] | None:
     if np.issubdtype(np.dtype(name), np.integer):
         name = "int32"
     return tuple(int(d) for d in dims[1:]), name
-
-
-def _predict_fn(model: keras.Model):
-    """One compiled forward pass per model: ``tf.function`` on TensorFlow, ``jax.jit`` on JAX."""
-    fn = getattr(model, "_neep_predict_fn", None)
-    if fn is not None:
-        return fn
-    if is_jax():
-        import jax
-
-        forward = jax.jit(lambda tv, ntv, x: model.stateless_call(tv, ntv, x, training=False)[0])
-
-        def fn(batch):
-            if not model.built:  # stateless_call needs the variables: one eager call creates them
-                model(batch[:1], training=False)
-            return forward([v.value for v in model.trainable_variables],
-                           [v.value for v in model.non_trainable_variables], batch)
-    else:
-        import tensorflow as tf
-
-        fn = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
-    object.__setattr__(model, "_neep_predict_fn", fn)
-    return fn
-
-
-def predict_delta_s(
-    model: keras.Model, states, seq_len: int | None = None, batch_size: int = 16384
-):
-    """EP of every evaluation window of ``states`` (``(M, L[, d])``), shape ``(M, K)`` float32.
-
-    Windows tile each trajectory with stride ``seq_len - 1`` (see
-    ``neep.estimators.data.windows``): for pairs, ``K = L - 1`` and entry
-    ``[m, t]`` is the EP of step ``t -> t+1``; for windows of n states, entry
-    ``[m, k]`` is the EP of the window starting at step ``k (n - 1)``. One
-    compiled function runs the model batch by batch; memory stays bounded.
-    On JAX the last, shorter batch is padded to the batch size, so one
-    compilation serves every call.
-    """
-    from ..data.windows import count_evaluation_windows, iter_evaluation_batches
-
-    if seq_len is None:
-        seq_len = getattr(model, "seq_len", 2)
-    fn = _predict_fn(model)
-    pad = is_jax()
-    per = count_evaluation_windows(states, seq_len)
-    total = states.shape[0] * per
-    out = np.empty(total, dtype=np.float32)
-    size = min(batch_size, total)
-    pos = 0
-    for batch in iter_evaluation_batches(states, seq_len, batch_size):
-        count = batch.shape[0]
-        if pad and count < size:
-            batch = np.concatenate([batch, np.repeat(batch[-1:], size - count, axis=0)])
-        values = np.asarray(ops.convert_to_numpy(fn(batch)))[:count]
-        out[pos : pos + count] = values
-        pos += count
-    return out.reshape(states.shape[0], per)

@@ -28,7 +28,7 @@ from ..data.windows import window_sums
 from ..stats.bounds import lower_bound_dv, lower_bound_j, objective_numpy
 from ..stats.rates import ep_rate_from_cumulative, r_squared
 from ..stats.uncertainty import mean_stderr
-from .model import predict_delta_s
+from .prediction import predict_delta_s, predict_noise_penalty
 
 __all__ = ["EPMonitor", "GroundTruthMonitor", "PLATEAU_DECAY"]
 
@@ -262,8 +262,12 @@ class EPMonitor(_Periodic):
             delta_s = predict_delta_s(self.model, self.states, seq_len, self.batch_size)
             if self.train_states is not None:
                 train_delta_s = predict_delta_s(self.model, self.train_states, seq_len, self.batch_size)
-            objective = objective_numpy(delta_s)
-            values = delta_s.astype(np.float64) - np.exp(-delta_s.astype(np.float64))
+            # A noise-corrected current model is judged by its own objective, mean(dS - exp(-dS - q)):
+            # the plain J would prefer the force shrunk by the noise that training corrects for.
+            penalty = predict_noise_penalty(self.model, self.states, self.batch_size)
+            shift = 0.0 if penalty is None else penalty.astype(np.float64)
+            objective = objective_numpy(delta_s, penalty)
+            values = delta_s.astype(np.float64) - np.exp(-delta_s.astype(np.float64) - shift)
             objective_stderr = mean_stderr(values) if np.all(np.isfinite(values)) else float("nan")
             best = bool(objective > self.best_objective)
             if best:
@@ -297,7 +301,8 @@ class EPMonitor(_Periodic):
         }
         if train_delta_s is not None:
             record["train_ep_rate"] = ep_rate_from_cumulative(train_delta_s, 1.0) / (seq_len - 1) / self.dt
-            record["train_objective"] = objective_numpy(train_delta_s)
+            record["train_objective"] = objective_numpy(
+                train_delta_s, predict_noise_penalty(self.model, self.train_states, self.batch_size))
         if self._exact_windows is not None:
             exact = self._exact_windows
             record["r2"] = r_squared(delta_s, exact)

@@ -15,7 +15,7 @@ __all__ = ["neep_objective", "logistic_objective", "OBJECTIVES"]
 OBJECTIVES = ("neep", "logistic")
 
 
-def neep_objective(delta_s):
+def neep_objective(delta_s, penalty=None):
     """Batch estimate of ``J = mean(dS - exp(-dS))`` (Eq. 2), to be maximized.
 
     Parameters
@@ -23,6 +23,11 @@ def neep_objective(delta_s):
     delta_s : tensor
         Estimated entropy production of each transition (or window) in the
         batch, any shape; averaged over all entries.
+    penalty : tensor or None
+        Per-entry ``q >= 0`` in ``mean(dS - exp(-dS - q))``: the noise-corrected
+        objective (``CurrentAnsatz(noise=...)``). With white Gaussian noise in the
+        displacement, ``<exp(-dS)>`` over the noise is ``exp(-dS_clean + q)``,
+        so this is in expectation the objective of the noiseless pairs.
 
     Returns
     -------
@@ -35,7 +40,9 @@ def neep_objective(delta_s):
     outside what a trained estimator produces; an untrained one starts near 0.
     """
     delta_s = ops.convert_to_tensor(delta_s)
-    return ops.mean(delta_s - ops.exp(-delta_s))
+    if penalty is None:
+        return ops.mean(delta_s - ops.exp(-delta_s))
+    return ops.mean(delta_s - ops.exp(-delta_s - penalty))
 
 
 def logistic_objective(delta_s):

@@ -27,10 +27,14 @@ def _as_float64(delta_s: np.ndarray) -> np.ndarray:
     return arr
 
 
-def objective_numpy(delta_s: np.ndarray) -> float:
-    """``J = mean(dS - exp(-dS))`` in float64 (the reference for ``neep_objective``)."""
+def objective_numpy(delta_s: np.ndarray, penalty: np.ndarray | None = None) -> float:
+    """``J = mean(dS - exp(-dS))`` in float64 (the reference for ``neep_objective``).
+
+    ``penalty``: per-entry ``q`` of the noise-corrected ``mean(dS - exp(-dS - q))``.
+    """
     arr = _as_float64(delta_s)
-    return float(np.mean(arr - np.exp(-arr)))
+    shift = 0.0 if penalty is None else np.asarray(penalty, dtype=np.float64).ravel()
+    return float(np.mean(arr - np.exp(-arr - shift)))
 
 
 def lower_bound_j(delta_s: np.ndarray) -> float:

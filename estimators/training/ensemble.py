@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..data.sets import flat, map_parts
-from ..nn.model import predict_delta_s
+from ..nn.prediction import predict_delta_s, predict_noise_penalty
 from ..stats.bounds import objective_numpy
 from ..stats.rates import r_squared, rate_per_entry
 from .config import FitConfig
@@ -75,8 +75,11 @@ def train_seeds(config: FitConfig, prepared: PreparedFit, start_at: Any = None,
     return [trained[k] for k in range(config.seeds)]
 
 
-def seed_numbers(delta_s: Any, seq_len: int, dt: float, exact_windows: Any = None) -> dict:
+def seed_numbers(delta_s: Any, seq_len: int, dt: float, exact_windows: Any = None, penalty: Any = None) -> dict:
     """One seed's held-out numbers from its EP estimates ``delta_s`` (an array or a ragged set's parts).
+
+    ``penalty``: the noise term of a noise-corrected current model, shaped like
+    ``delta_s`` (``nn.prediction.predict_noise_penalty``); J is then its corrected form.
 
     Returns
     -------
@@ -85,7 +88,8 @@ def seed_numbers(delta_s: Any, seq_len: int, dt: float, exact_windows: Any = Non
         ``exact_windows`` (None without them).
     """
     per_step = rate_per_entry(delta_s) / (seq_len - 1)
-    numbers = {"rate": per_step / dt, "objective": objective_numpy(flat(delta_s)), "r2": None}
+    numbers = {"rate": per_step / dt, "objective": objective_numpy(flat(delta_s), None if penalty is None else flat(penalty)),
+               "r2": None}
     if exact_windows is not None:
         numbers["r2"] = r_squared(flat(delta_s), flat(exact_windows))
     return numbers
@@ -140,7 +144,10 @@ def measure_seeds(models: list, states: Any, seq_len: int, dt: float, exact_wind
     per_seed, total = [], None
     for model in models:
         delta_s = map_parts(lambda s: predict_delta_s(model, s, seq_len, batch_size), states)
-        per_seed.append(seed_numbers(delta_s, seq_len, dt, exact_windows))
+        penalty = None
+        if getattr(model, "noise_variance", None) is not None:
+            penalty = map_parts(lambda s: predict_noise_penalty(model, s, batch_size), states)
+        per_seed.append(seed_numbers(delta_s, seq_len, dt, exact_windows, penalty))
         as64 = map_parts(lambda d: d.astype(np.float64), delta_s)
         total = as64 if total is None else (
             tuple(a + b for a, b in zip(total, as64)) if isinstance(as64, tuple) else total + as64)

@@ -79,6 +79,7 @@ def build_seed_model(config: FitConfig, prepared: PreparedFit, train, seed: int,
         labels=prepared.labels,
         odd=config.odd,
         objective="logistic" if config.odd else "neep",
+        noise_variance=prepared.noise_variance if kind == "current" else None,
     )
     sample = gather_windows(_first(train.states), np.zeros(1, int), np.zeros(1, int), seq_len)
     model(sample)

@@ -26,7 +26,8 @@ import numpy as np
 from ..baselines.parity import fit_gaussian_parity, step_by_step, step_rate
 from ..data.odd import flip_odd
 from ..data.sets import sample_states
-from ..nn.model import NEEPModel, make_optimizer, predict_delta_s
+from ..nn.model import NEEPModel, make_optimizer
+from ..nn.prediction import predict_delta_s
 from ..nn.parity_layers import parity_network
 from ..stats.uncertainty import Interval, mean_stderr
 from .config import FitConfig

@@ -24,6 +24,7 @@ from ..data.trajectories import Trajectories
 from ..data.windows import count_evaluation_windows, gather_windows, held_out_subset
 from ..nn.kinds import choose_kind
 from .config import FitConfig
+from .noise import network_noise
 
 __all__ = ["PreparedFit", "prepare_fit", "input_stats", "validation_split", "evaluation_subset"]
 
@@ -114,6 +115,9 @@ class PreparedFit:
         A training subset of as many windows (None without ``track_train``).
     parity : NEEPModel or None
         With odd columns: the parity network ``q`` (``training.parity.with_parity``).
+    noise_variance : list of float or None
+        The localization-noise variance per coordinate the current network is
+        corrected for (``training.noise.network_noise``), or None.
     """
 
     train: Any
@@ -129,6 +133,7 @@ class PreparedFit:
     sub_ep: Any
     train_sub: Any
     parity: Any = None
+    noise_variance: list | None = None
 
 
 def prepare_fit(config: FitConfig, data: Any, test: Any = None) -> PreparedFit:
@@ -187,4 +192,5 @@ def prepare_fit(config: FitConfig, data: Any, test: Any = None) -> PreparedFit:
         train_sub, _ = evaluation_subset(train.states, None, windows, seq_len, config.seed)
     return PreparedFit(train=train, test=test, kind=kind, seq_len=seq_len, n_states=n_states, dt=train.dt,
                        mean=mean, std=std, labels=None if train.labels is None else labels_to_json(train.labels),
-                       sub_states=sub_states, sub_ep=sub_ep, train_sub=train_sub)
+                       sub_states=sub_states, sub_ep=sub_ep, train_sub=train_sub,
+                       noise_variance=network_noise(config, train, kind))
