@@ -102,3 +102,19 @@ def test_fit_trains_the_current_network_against_the_noise(chain):
         plain = NEEP(**tiny, **other).fit(noisy[:24], noisy[24:])
         assert plain.model_.noise_variance is None and not plain.noise_.network_corrected
         assert any("not corrected" in f for f in plain.flags_)
+
+
+def test_a_corrected_network_is_replaced_only_by_a_clearly_higher_robust_current(chain):
+    from neep.estimators.baselines.noise_check import check_noise
+    from neep.estimators.stats.uncertainty import Interval
+
+    _, noisy, _ = chain
+    report = check_noise(noisy[:24], noisy[24:], "auto", dt=DT, network_corrected=True)
+    r = report.robust
+    net = lambda value: Interval(value, 0.01, 0.01, None)  # noqa: E731
+    # within two of the robust current's errors: the corrected network stays, with no warning
+    assert report.reported(net(r.value - r.stderr)).value == r.value - r.stderr
+    assert report.warning(r.value - r.stderr) is None and report.warning(r.value + 1.0) is None
+    # beyond them: the robust current is reported, with a note that says why
+    assert report.reported(net(r.value - 3 * r.stderr)) is r.interval
+    assert "trained against it" in report.warning(r.value - 3 * r.stderr)
