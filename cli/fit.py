@@ -214,9 +214,10 @@ def read_options(command):
                    "r(z, z') - [q(z) + q(z')] / 2 per step (q: the parity log-ratio of one state). Default: "
                    "the sidecar's odd_columns; data whose columns look like velocities are refused without it.")
 @click.option("--noise", type=click.Choice(["auto", "robust", "off"]), default="auto", show_default=True,
-              help="Localization noise (continuous states; always estimated and reported): robust also fits "
-                   "the noise-robust closed-form current (triples, the objective corrected for the noise); "
-                   "auto does so when the noise is significant; off never. The network is not corrected.")
+              help="Localization noise (continuous states; always estimated and reported): robust trains the "
+                   "current network with the objective corrected for the noise and also fits the noise-robust "
+                   "closed-form current (triples); auto does both when the noise is significant; off never. "
+                   "Other networks (mlp, gru) are not corrected.")
 @click.option("--force", is_flag=True, help="Overwrite the run files in an existing, non-empty folder.")
 @click.option("--resume", is_flag=True,
               help="Continue the interrupted fit in -o DIR (Ctrl-C leaves a partial run there): finished "

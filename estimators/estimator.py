@@ -147,8 +147,9 @@ class NEEP:
         ``r - [q(z) + q(z')] / 2`` per step (``training.parity``, parts in ``odd_``); mlp by default.
     noise : {"auto", "robust", "off"}
         Localization noise (continuous states): estimated and reported
-        (``noise_``), a warning when significant; "robust" also fits the
-        robust current (baseline ``robust_current``), "auto" when significant.
+        (``noise_``); "robust" trains the current network against it
+        (``training.noise``) and fits the robust current (baseline
+        ``robust_current``), "auto" does both when it is significant.
     final_learning_rate : float or None
         Decay the learning rate geometrically from ``learning_rate`` to this over ``iterations``; None: constant.
     warm_start : NEEP, path or list of arrays, optional

@@ -171,6 +171,7 @@ def current_network(
     *,
     dtype: str | None = None,
     seed: int | None = None,
+    activation: str = "relu",
 ) -> keras.Model:
     """Force ``F: (batch, d) -> (batch, d)`` of the current ansatz: ``linear(z) + correction(z)``.
 
@@ -190,7 +191,7 @@ def current_network(
     for _ in range(layers):
         hidden = keras.layers.Dense(
             hidden_units,
-            activation="relu",
+            activation=activation,
             kernel_initializer=keras.initializers.GlorotUniform(seed=seeds()),
             dtype=dtype,
         )(hidden)
