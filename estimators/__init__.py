@@ -41,7 +41,7 @@ _LAZY = {
     "LinearCurrent": "baselines.currents",
     "fit_linear_current": "baselines.currents",
     "EPMonitor": "nn.monitors",
-    "GroundTruthMonitor": "nn.monitors",
+    "GroundTruthMonitor": "nn.ground_truth",
     "ProgressPrinter": "nn.monitors",
     "held_out_subset": "data.windows",
     "window_sums": "data.windows",

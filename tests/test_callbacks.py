@@ -100,3 +100,41 @@ def test_training_subset_rate_uses_the_same_estimator(rng):
     plain.set_model(perfect_model())
     plain.on_train_begin()
     assert plain.evaluate()["train_ep_rate"] is None
+
+
+def test_after_the_drop_the_latest_evaluation_as_good_as_the_best_is_kept():
+    # EPMonitor(latest_within=2): after the learning rate's drop, an evaluation whose validation J is within 2
+    # paired standard errors of the best one replaces it in what is kept (the best J among ties is noise),
+    # and patience counts only from one horizon (patience_from) after the drop. Driven by hand: weights set
+    # between evaluations, the optimizer's step counter moved.
+    from neep.estimators import NEEPModel, build_network, fit_linear_current
+    from neep.simulators import BeadSpring, simulate_to_arrays
+
+    states = simulate_to_arrays(BeadSpring(n=2), 16, 2000, seed=4)["states"]
+    network = build_network("current", dim=2, hidden_units=4, layers=1, seed=0)
+    model = NEEPModel(network, kind="current")
+    model(states[:2, :2])
+    model.compile(optimizer=make_optimizer())
+    model.build_from_data(states[:2, :2])
+    linear = fit_linear_current(states)
+    monitor = EPMonitor(states, evaluate_start=True, keep_start_unless=3.0, patience=2, patience_from=100,
+                        latest_within=2.0, use_average=False)
+    monitor.set_model(model)
+    monitor.on_train_begin()  # iteration 0: the start, dS = 0 (J = -1)
+
+    def evaluate_at(step, kernel, bias):
+        network.get_layer("linear").set_weights([kernel.astype("float32"), bias.astype("float32")])
+        model.optimizer.iterations.assign(step)
+        monitor._run(step, None)
+        return monitor.history[-1]
+
+    assert evaluate_at(50, linear.kernel, linear.bias)["best"]  # far above the start: the best
+    monitor.decayed_at = 50  # the drop
+    tied = evaluate_at(100, linear.kernel * 0.999, linear.bias)  # as good within its noise, not better
+    assert not tied["best"] and monitor.evaluations_since_best() == 0  # within the horizon after the drop
+    evaluate_at(150, linear.kernel * 0.2, linear.bias * 0.2)  # clearly worse: not kept
+    evaluate_at(250, linear.kernel * 0.2, linear.bias * 0.2)
+    assert monitor.evaluations_since_best() == 1  # only the evaluation after 50 + 100 counts
+    monitor.on_train_end()
+    assert monitor.best_iteration == 100
+    np.testing.assert_allclose(network.get_layer("linear").get_weights()[0], linear.kernel * 0.999, rtol=1e-6)

@@ -68,14 +68,15 @@ def test_patience_stops_when_the_validation_objective_stops_improving():
 
 def _patience_rule(history, patience, every, start, can_drop=True):
     """(stop, drop) by the documented rule, from the records' ``best`` marks: patience counts the
-    evaluations after the best one (or after the learning rate's drop, if later), from ``start`` on;
+    evaluations after the best one (or after one horizon, ``start``, past the learning rate's drop, if
+    later), from ``start`` on;
     the first time it runs out, if the best is not the first evaluation (and ``can_drop``: the
     trained weights beat a closed-form start clearly), the rate drops (once)."""
     best, drop = None, None
     for r in history:
         if r["best"]:
             best = r["iteration"]
-        since = best if drop is None else max(best, drop)
+        since = best if drop is None else max(best, drop + start)
         if r["iteration"] >= start and (r["iteration"] - since) // every >= patience:
             if drop is None and best and can_drop:
                 drop = r["iteration"]

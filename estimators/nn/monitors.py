@@ -8,7 +8,8 @@ mapping windows to ``dS``):
   bounds and, when the exact per-step EP is given, R^2; keeps the weights
   with the best held-out objective and restores them at the end (the
   supplement: trust the held-out estimate, not the training one).
-* ``GroundTruthMonitor``: R^2 and relative rate error against the exact EP.
+* ``PeriodicMonitor``: the timing both share (``nn.ground_truth.GroundTruthMonitor``,
+  R^2 and the relative rate error against the exact EP, is the other).
 
 Evaluate on a fixed subset (``held_out_subset``) during training; the final
 result should use all held-out data. When the model keeps a moving average of
@@ -30,10 +31,10 @@ from ..stats.rates import ep_rate_from_cumulative, r_squared
 from ..stats.uncertainty import mean_stderr
 from .prediction import predict_delta_s, predict_noise_penalty
 
-__all__ = ["EPMonitor", "GroundTruthMonitor", "PLATEAU_DECAY"]
+__all__ = ["EPMonitor", "PeriodicMonitor", "PLATEAU_DECAY", "relative_error"]
 
 
-def _relative(estimate: float, exact: float) -> float | None:
+def relative_error(estimate: float, exact: float) -> float | None:
     """Relative error ``(estimate - exact) / exact``; None when the exact value is 0."""
     return (estimate - exact) / exact if exact != 0 else None
 
@@ -44,8 +45,13 @@ def _relative(estimate: float, exact: float) -> float | None:
 PLATEAU_DECAY = 0.1
 
 
-class _Periodic(keras.callbacks.Callback):
-    """Shared timing: evaluate every ``every`` optimizer steps, or at each epoch end."""
+class PeriodicMonitor(keras.callbacks.Callback):
+    """The base of the monitors: ``evaluate()`` every ``every`` optimizer steps (None: at each epoch end).
+
+    Each evaluation's dict, with ``iteration``, ``train_loss`` and ``seconds``,
+    is appended to ``history``; ``use_average``: evaluate the model's moving
+    average of its weights when it keeps one.
+    """
 
     def __init__(self, every: int | None, use_average: bool):
         super().__init__()
@@ -105,7 +111,7 @@ class _Periodic(keras.callbacks.Callback):
         raise NotImplementedError
 
 
-class EPMonitor(_Periodic):
+class EPMonitor(PeriodicMonitor):
     """Held-out EP rate and objective during training; keeps the best weights by held-out objective.
 
     Parameters
@@ -158,7 +164,12 @@ class EPMonitor(_Periodic):
         time patience runs out, if training beat the first evaluation and the
         learning rate is settable (no schedule), the rate drops by
         ``PLATEAU_DECAY`` and patience starts again (``decayed_at``: that
-        iteration).
+        iteration), counting from one ``patience_from`` after the drop.
+    latest_within : float or None
+        After the drop: the last evaluation whose objective is within this
+        many paired standard errors of the best one (the same validation
+        pairs) is kept instead of the best. Near the optimum J is flat to its
+        noise while the rate still rises; the best J among ties is noise.
 
     Attributes
     ----------
@@ -191,8 +202,10 @@ class EPMonitor(_Periodic):
         keep_start_unless: float | None = None,
         patience: int | None = None,
         patience_from: int = 0,
+        latest_within: float | None = None,
     ):
         super().__init__(every, use_average)
+        self.latest_within = latest_within
         if patience is not None and (isinstance(patience, bool) or int(patience) < 1):
             raise ValueError(f"patience must be an integer >= 1 or None, got {patience!r}")
         self.patience = None if patience is None else int(patience)
@@ -219,7 +232,7 @@ class EPMonitor(_Periodic):
         self.stopped = False
         self.decayed_at = None
         self._start_record = self._best_values = None
-        self._start_delta = self._trained = None
+        self._start_delta = self._trained = self._latest = None
         seq_len = self._seq_len()
         if self.exact_ep is not None:
             self._exact_windows = window_sums(self.exact_ep, seq_len)
@@ -232,7 +245,8 @@ class EPMonitor(_Periodic):
     def evaluations_since_best(self) -> int:
         """Evaluations after the best objective so far, or after the learning rate's drop if later."""
         best = self.best_iteration
-        since = best if self.decayed_at is None or best is None else max(best, self.decayed_at)
+        # After a drop, the averaged weights need one horizon (patience_from) to show what it brings.
+        since = best if self.decayed_at is None or best is None else max(best, self.decayed_at + self.patience_from)
         return sum(1 for rec in self.history if best is not None and rec["iteration"] > since)
 
     def _run(self, step: int, logs) -> None:
@@ -279,6 +293,11 @@ class EPMonitor(_Periodic):
                         self._start_record = (objective, values, self.best_weights)
                         self._start_delta = delta_s.astype(np.float64)
                     self._best_values = values
+                self._latest = None
+            elif self.latest_within is not None and self.decayed_at is not None and self._best_values is not None:
+                gap = values - self._best_values  # paired: the same validation pairs
+                if np.mean(gap) > -self.latest_within * mean_stderr(gap):
+                    self._latest = (self._step(), self.model.get_weights())
             step = self._step()
             if self.keep_start_unless is not None and step > 0 and (
                     self._trained is None or objective > self._trained[0]):
@@ -309,7 +328,7 @@ class EPMonitor(_Periodic):
             # Like with like: the same slope estimator on the same windows, exact EP in place of dS.
             exact_step = ep_rate_from_cumulative(exact, 1.0) / (seq_len - 1)
             record["ep_rate_exact"] = exact_step / self.dt
-            record["error"] = _relative(per_step, exact_step)
+            record["error"] = relative_error(per_step, exact_step)
         return record
 
     def _beat_start(self) -> bool:
@@ -329,6 +348,9 @@ class EPMonitor(_Periodic):
                 self.kept_start = True
         if self.best_iteration == 0 and self._start_delta is not None and self._trained is not None:
             self._note_trained_gain()
+        if self._latest is not None and self.best_iteration and self._latest[0] > self.best_iteration:
+            self.best_iteration, self.best_weights = self._latest  # as good in J, and trained longer
+        self._latest = None
         self._start_record = self._best_values = None
         self._start_delta = self._trained = None
         if self.restore_best and self.best_weights is not None:
@@ -359,7 +381,7 @@ class EPMonitor(_Periodic):
         state = {key: getattr(self, key) for key in self.STATE_KEYS[:4]}
         state["start_record"], state["best_values"] = self._start_record, self._best_values
         state["start_delta"], state["trained"] = self._start_delta, self._trained
-        state["decayed_at"] = self.decayed_at
+        state["decayed_at"], state["latest"] = self.decayed_at, self._latest
         return state
 
     def set_state(self, state: dict) -> None:
@@ -368,46 +390,6 @@ class EPMonitor(_Periodic):
             setattr(self, key, state[key])
         self._start_record, self._best_values = state["start_record"], state["best_values"]
         self._start_delta, self._trained = state.get("start_delta"), state.get("trained")
-        self.decayed_at = state.get("decayed_at")
+        self.decayed_at, self._latest = state.get("decayed_at"), state.get("latest")
         if self.history:
             self._start = time.perf_counter() - self.history[-1]["seconds"]
-
-
-class GroundTruthMonitor(_Periodic):
-    """R^2 and relative EP-rate error against the exact per-step EP, during training.
-
-    Parameters
-    ----------
-    states : array (M, L, d) or (M, L)
-        Trajectories with known EP (a fixed subset).
-    exact_ep : array (M, L-1)
-        Their exact per-step EP.
-    seq_len, every, use_average, batch_size
-        As for ``EPMonitor``.
-
-    Attributes
-    ----------
-    history : list of dict
-        ``iteration``, ``r2``, ``error`` (relative error of the EP rate, the
-        slope of the cumulative EP, against the same slope of the exact
-        cumulative EP of the same windows), ``seconds``.
-    """
-
-    def __init__(self, states, exact_ep, *, seq_len=None, every=None, use_average=True, batch_size=16384):
-        super().__init__(every, use_average)
-        self.states = states
-        self.exact_ep = exact_ep
-        self.seq_len = seq_len
-        self.batch_size = batch_size
-
-    def evaluate(self) -> dict:
-        seq_len = int(self.seq_len or getattr(self.model, "seq_len", 2))
-        exact = window_sums(self.exact_ep, seq_len)
-        with self._averaged():
-            delta_s = predict_delta_s(self.model, self.states, seq_len, self.batch_size)
-        estimate = ep_rate_from_cumulative(delta_s, 1.0)
-        exact_slope = ep_rate_from_cumulative(exact, 1.0)
-        return {
-            "r2": r_squared(delta_s, exact),
-            "error": _relative(estimate, exact_slope),
-        }

@@ -30,7 +30,7 @@ from .prepare import PreparedFit
 from .seeds import seed_for
 from .warm_start import set_start_weights
 
-__all__ = ["KEEP_START_UNLESS", "patience_start", "build_seed_model", "train_one", "train_stacked", "stacking",
+__all__ = ["KEEP_START_UNLESS", "LATEST_WITHIN", "patience_start", "build_seed_model", "train_one", "train_stacked", "stacking",
            "data_parallel_scope"]
 
 #: The current model keeps its closed-form start unless training beats its validation J by
@@ -39,6 +39,11 @@ __all__ = ["KEEP_START_UNLESS", "patience_start", "build_seed_model", "train_one
 #: rate. 3, not 2: the best of ~30 evaluations is compared with the start (a maximum over
 #: many correlated tests; at 2 the 5-bead grid rows kept noise twice, +7 % and +21 %).
 KEEP_START_UNLESS = 3.0
+
+
+#: After the learning rate's drop, the current model keeps the last evaluation within this many paired
+#: standard errors of the best validation J, not the best (``EPMonitor(latest_within=...)``).
+LATEST_WITHIN = 2.0
 
 
 def _first(states):
@@ -102,7 +107,8 @@ def build_seed_model(config: FitConfig, prepared: PreparedFit, train, seed: int,
                         restore_best=config.restore_best, batch_size=config.eval_batch_size,
                         train_states=prepared.train_sub, evaluate_start=True,
                         keep_start_unless=KEEP_START_UNLESS if linear is not None else None,
-                        patience=config.patience, patience_from=patience_start(config.ema_momentum))
+                        patience=config.patience, patience_from=patience_start(config.ema_momentum),
+                        latest_within=LATEST_WITHIN if linear is not None else None)
     return model, monitor
 
 
