@@ -82,6 +82,8 @@ def format_summary(summary: dict, output: Path, seconds: float) -> str:
             stop = (f"; trained {', '.join(str(t) for t in trained)} steps, stopped after {summary['patience']} "
                     "evaluations without a better validation J")
         how = "best validation J" if summary.get("restore_best", True) else "the last moving-average weights"
+        if summary.get("restore_best", True) and not all(k.get("best", True) for k in summary.get("kept", [])):
+            how = "the last evaluation within 2 paired errors of the best validation J, after the learning-rate drop"
         lines.append(f"kept         {kept} ({how}; the rate above is measured on other data{stop})")
     flags = summary.get("flags") or []
     if flags:

@@ -87,8 +87,8 @@ def fit_summary(est, data=None) -> dict:
     error = None if not exact else (rate.value - exact) / exact
     test_process = est.test_.ep_rate_exact if est.test_ is not None else None
     kind = est.kind_
-    kept = [{"seed": r["seed"], "iteration": r["iteration"], "test_objective": r["test_objective"]}
-            for r in est.history_ if r.get("kept")]
+    kept = [{"seed": r["seed"], "iteration": r["iteration"], "test_objective": r["test_objective"],
+             "best": bool(r.get("best", True))} for r in est.history_ if r.get("kept")]
     summary = {
         "ep_rate": rate.value,
         "ep_rate_stderr": rate.stderr,
