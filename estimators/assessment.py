@@ -158,7 +158,7 @@ def assess(config: FitConfig, prepared: PreparedFit, exact: ExactValues, measure
     r2 = None if windows is None else r_squared(flat(delta_s), flat(windows))
 
     diagnostics = [check_blocks(layout, stats.by_trajectory),
-                   check_bound(rate, rate_reps, *numbers["lower_bound_j"], training=rate_interval.training_stderr)]
+                   check_bound(rate, rate_reps, *numbers["lower_bound_j"])]
     if prepared.kind != "current" and prepared.seq_len == 2:  # a network of the whole log-ratio of pairs
         diagnostics.append(check_calibration(rate, rate_reps, *numbers["lower_bound_j"]))
     baselines = {}
@@ -172,7 +172,7 @@ def assess(config: FitConfig, prepared: PreparedFit, exact: ExactValues, measure
         checked = _checked(config, prepared, found)
         baselines = {name: dataclasses.replace(b, checked=name in checked) for name, b in found.items()}
         diagnostics.append(check_baselines(rate, rate_reps, layout, [found[name] for name in checked],
-                                           training=rate_interval.training_stderr))
+                                           stderr=rate_interval.stderr))
 
     best = measures.best
     seed_history = [r for r in history if r["seed"] == best]

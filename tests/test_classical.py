@@ -180,8 +180,10 @@ def test_the_underfit_check_names_the_baseline_the_network_falls_below():
     assert flagged.flagged and "underfit" in flagged.message and "plugin kl pairs" in flagged.message
     level = check_baselines(base.value, base.replicates + 1e-3, base.n_blocks, [base])
     assert not level.flagged
-    # 1e-3 below with a paired spread near 0 (the same fit twice, shifted): many paired errors, but within
-    # the network's training-data error (here 1e-3 / 1e-3 = 1 error in quadrature): not flagged
+    # 1e-3 below, many paired errors (a small paired spread): flagged, unless the estimate's reported error
+    # (stderr) is larger than the shortfall, which its interval then already holds
     close = base.value - 1e-3
-    assert check_baselines(close, base.replicates - 1e-3, base.n_blocks, [base]).flagged
-    assert not check_baselines(close, base.replicates - 1e-3, base.n_blocks, [base], training=1e-3).flagged
+    near = base.replicates - 1e-3 + rng.normal(scale=1e-5, size=base.replicates.size)
+    assert check_baselines(close, near, base.n_blocks, [base]).flagged
+    assert check_baselines(close, near, base.n_blocks, [base], stderr=5e-4).flagged
+    assert not check_baselines(close, near, base.n_blocks, [base], stderr=2e-3).flagged
