@@ -54,8 +54,8 @@ def test_corrected_objective_of_noisy_pairs_is_the_clean_one(chain):
         return d.mean() / (d.std(ddof=1) / np.sqrt(d.size))
 
     # Same trajectories: the corrected objective of the noisy pairs estimates the clean objective (what is
-    # left, the midpoint's own noise, is O(S^2): measured -1.4 SE here); 4 SE bound a Gaussian error
-    # outside 6e-5 of the time. The plain objective lies far below (measured -41 SE): the bias corrected.
+    # left, the midpoint's own noise, adds a term of order S dt: measured -1.4 SE here); 4 SE bound a
+    # Gaussian error outside 6e-5 of the time. The plain objective lies far below (measured -41 SE).
     assert abs(z(corrected)) < 4
     assert z(plain) < -10
     # the penalty is F^T S F in standardized units: S = noise^2 / std^2, F the model's force at the midpoint
