@@ -167,8 +167,7 @@ def train_parity_network(config: FitConfig, prepared: PreparedFit, seed: int) ->
 def with_parity(config: FitConfig, prepared: PreparedFit, seed: int) -> PreparedFit:
     """``prepared`` with its parity network trained (``PreparedFit.parity``), before the pair networks.
 
-    The current kind needs it inside its model (``nn.parity_layers.OddCurrent``); the
-    others subtract it afterwards (``odd_estimate``).
+    ``odd_estimate`` subtracts it from the pair networks' ``r`` afterwards, step by step.
     """
     if isinstance(prepared.test.states, tuple) or isinstance(prepared.train.states, tuple):
         raise ValueError("odd columns: trajectories of different lengths are not supported yet; give "
