@@ -43,6 +43,7 @@ from .stats.diagnostics import (
     check_data_growth,
     check_kept_start,
     check_overfitting,
+    without_contradiction,
 )
 from .stats.exact import ExactValues
 from .stats.overfitting import overfitting_like_with_like
@@ -173,6 +174,7 @@ def assess(config: FitConfig, prepared: PreparedFit, exact: ExactValues, measure
         baselines = {name: dataclasses.replace(b, checked=name in checked) for name, b in found.items()}
         diagnostics.append(check_baselines(rate, rate_reps, layout, [found[name] for name in checked],
                                            stderr=rate_interval.stderr))
+        diagnostics = without_contradiction(diagnostics)
 
     best = measures.best
     seed_history = [r for r in history if r["seed"] == best]

@@ -13,6 +13,7 @@ from neep.estimators.stats.diagnostics import (
     check_data_growth,
     check_kept_start,
     check_overfitting,
+    without_contradiction,
 )
 
 
@@ -98,3 +99,16 @@ def test_a_kept_start_is_doubted_only_beyond_its_paired_error_and_the_stated_one
     assert not check_kept_start(history(0.2, 0.1), 0.05).flagged
     # the start was not kept: no record of a gain, nothing to judge
     assert not check_kept_start([{"iteration": 0, "ep_rate": 1.0}], 0.05).flagged
+
+
+def test_an_underfit_network_is_not_also_called_likely_high(rng):
+    # The estimate above its bound 1+J by 6 paired errors: "likely high" alone; beside a network below a
+    # classical estimate (underfit), the two contradict, and the excess is read as noise in dS.
+    shared = rng.normal(0, 0.1, size=2000)
+    rate_reps, base_reps = 1.0 + shared, 1.03 + shared + rng.normal(0, 0.005, size=2000)
+    calibration = check_calibration(1.03, base_reps, 1.0, rate_reps)
+    under = check_baseline(1.03, base_reps, 2.0, base_reps + 0.97)
+    assert calibration.flagged and under.flagged
+    assert without_contradiction([calibration]) == [calibration]  # alone: kept
+    kept = without_contradiction([calibration, under])
+    assert kept[1] is under and not kept[0].flagged and "not judged" in kept[0].message

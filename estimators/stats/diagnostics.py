@@ -51,6 +51,7 @@ __all__ = [
     "check_bound",
     "check_calibration",
     "CALIBRATION_SIGMAS",
+    "without_contradiction",
 ]
 
 THRESHOLD = 2.0
@@ -297,3 +298,20 @@ def check_calibration(rate: float, rate_replicates: np.ndarray, bound: float, bo
     else:
         message = "the mean of exp(-dS) on held-out data is 1 within its error (fluctuation theorem)"
     return Diagnostic("calibration", flagged, message, {"lower_bound_j": float(bound), "excess_sigmas": sigmas})
+
+
+def without_contradiction(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """No "likely high" from the calibration check beside an underfit below a classical estimate.
+
+    A network below a classical estimate of the same quantity beyond its errors is
+    low, and its ``<exp(-dS)>`` above 1 is then noise in ``dS`` rather than an
+    overconfident log-ratio (the accuracy grid's 5-bead chain at Tc/Th = 0.8, mlp:
+    -51 %, flagged as underfit and, by the calibration check, as "likely high, by
+    about 50 %"). The calibration diagnostic stays, not flagged, with the reason.
+    """
+    if not any(d.name == "baseline" and d.flagged for d in diagnostics):
+        return diagnostics
+    return [dataclasses.replace(d, flagged=False, message="calibration not judged: the network lies below a classical "
+                                "estimate, so its excess of exp(-dS) is read as noise in dS, not as an estimate "
+                                "too high; " + d.message) if d.name == "calibration" and d.flagged else d
+            for d in diagnostics]
