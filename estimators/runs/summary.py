@@ -177,14 +177,17 @@ def fit_summary(est, data=None) -> dict:
             "trajectory by its time). jump_data: continuous-time jumps, each step one jump, dt the mean waiting "
             "time, so the rate per unit time is the EP per jump over the mean time per jump (stationary Markov jump "
             "process). kept: the evaluation "
-            "whose weights each seed kept (best objective J on validation data set aside from the training part; "
+            "whose weights each seed kept (best objective J on validation data set aside from the training part, "
+            "or, best false, the last evaluation as good after the learning-rate drop; "
             "the held-out data the rate is measured on take no part in that choice). baselines: classical estimators "
             "fitted on the training data and measured on the same held-out data (value, stderr, kind: 'estimate' "
             "or 'lower bound'; checked: compared with the network by the 'baseline' diagnostic). flags: "
             "diagnostics that fired; when any is present, read the estimate with it. noise (continuous states): the "
             "localization noise per coordinate (std, its stderr, ratio_to_step: std over the rms noiseless step; "
             "significant), the correction used (mode: --noise; correction: robust or none; robust_current: the "
-            "noise-robust closed-form current) and warning: noise significant and the network not corrected."
+            "noise-robust closed-form current; network_corrected: the current network was trained with the "
+            "noise-corrected objective) and warning: noise significant and the network not corrected, or the "
+            "robust current reported in its place."
         ),
     }
     return json_ready(summary)
