@@ -323,7 +323,8 @@ class NEEP:
         self.noise_ = check_noise(train, test, config.noise, dt=self.dt_, degree=config.baseline_degree,
                                   mean=prepared.mean, std=prepared.std, seed=config.seed, odd=bool(config.odd),
                                   network_corrected=prepared.noise_variance is not None,
-                                  fitted=start_at if prepared.noise_variance is not None else None)
+                                  fitted=start_at if prepared.noise_variance is not None else None,
+                                  estimate=prepared.noise_estimate)
         if self.noise_ is not None:
             self.baselines_, self.flags_ = self.noise_.extend(self.baselines_, self.flags_,
                                                               self.entropy_production_rate_)

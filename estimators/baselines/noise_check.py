@@ -148,15 +148,17 @@ class NoiseReport:
                                                                    if self.robust is not None else "")
         return f"{self.estimate.describe()}; {done} (--noise {self.mode})"
 
-    def as_dict(self) -> dict:
+    def as_dict(self, network: float | None = None) -> dict:
+        """JSON-ready; ``warning``: whether ``warning(network)`` says anything (``network``: the network's rate)."""
         return {**self.estimate.as_dict(), "mode": self.mode, "correction": self.correction,
                 "robust_current": None if self.robust is None else self.robust.as_dict(),
-                "warning": self.flag is not None, "network_corrected": self.network_corrected, "degree": self.degree}
+                "warning": self.warning(network) is not None, "network_corrected": self.network_corrected,
+                "degree": self.degree}
 
 
 def check_noise(train, test, mode: str = "auto", *, dt: float = 1.0, degree: int = 1, mean=None, std=None,
                 seed: int = 0, replicates: int = 2000, odd: bool = False, network_corrected: bool = False,
-                fitted: RobustCurrent | None = None) -> NoiseReport | None:
+                fitted: RobustCurrent | None = None, estimate: NoiseEstimate | None = None) -> NoiseReport | None:
     """Estimate the noise on ``train`` and apply ``mode`` (see the module doc).
 
     ``train``, ``test``: continuous states ``(M, L, d)`` (or tuples of parts,
@@ -166,7 +168,7 @@ def check_noise(train, test, mode: str = "auto", *, dt: float = 1.0, degree: int
     ``network_corrected``: the network was trained against the noise (the
     report says so). ``fitted``: a degree-1 robust current already fitted on
     ``train`` with this noise (the corrected network's start), reused when
-    ``degree`` is 1.
+    ``degree`` is 1. ``estimate``: the noise of ``train`` already estimated.
     None for discrete states or a trajectory under ``LAGS + 2`` states (nothing to judge).
     """
     if mode not in NOISE_MODES:
@@ -175,7 +177,7 @@ def check_noise(train, test, mode: str = "auto", *, dt: float = 1.0, degree: int
     parts = train if isinstance(train, tuple) else (train,)
     if any(p.ndim != 3 or not np.issubdtype(p.dtype, np.floating) or p.shape[1] < LAGS + 2 for p in parts):
         return None
-    estimate = estimate_noise(train)
+    estimate = estimate_noise(train) if estimate is None else estimate
     robust = not odd and (mode == "robust" or (mode == "auto" and estimate.significant))
     baseline = None
     if robust:

@@ -171,7 +171,6 @@ def current_network(
     *,
     dtype: str | None = None,
     seed: int | None = None,
-    activation: str = "relu",
 ) -> keras.Model:
     """Force ``F: (batch, d) -> (batch, d)`` of the current ansatz: ``linear(z) + correction(z)``.
 
@@ -191,7 +190,7 @@ def current_network(
     for _ in range(layers):
         hidden = keras.layers.Dense(
             hidden_units,
-            activation=activation,
+            activation="relu",
             kernel_initializer=keras.initializers.GlorotUniform(seed=seeds()),
             dtype=dtype,
         )(hidden)

@@ -116,7 +116,8 @@ def fit_summary(est, data=None) -> dict:
         "odd": None if getattr(est, "odd_", None) is None else est.odd_.as_dict(dt),
         "diagnostics": [d.as_dict() for d in est.diagnostics_],
         "flags": est.flags_,
-        "noise": None if getattr(est, "noise_", None) is None else est.noise_.as_dict(),
+        "noise": None if getattr(est, "noise_", None) is None
+        else est.noise_.as_dict(float(np.mean(est.ep_rate_per_seed_))),  # the network's rate: the ensemble mean's
         "kept": kept,
         "objective_per_seed": est.objective_per_seed_,
         "best_seed": est.best_seed_,

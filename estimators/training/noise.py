@@ -38,29 +38,30 @@ import numpy as np
 
 from ..baselines.currents import LinearCurrent, fit_linear_current
 from ..baselines.robust import RobustCurrent, fit_robust_current
-from ..stats.noise import LAGS, estimate_noise
+from ..stats.noise import LAGS, NoiseEstimate, estimate_noise
 from .config import FitConfig
 
 __all__ = ["network_noise", "closed_form_start"]
 
 
-def network_noise(config: FitConfig, train: Any, kind: str) -> list[float] | None:
-    """The noise variance per coordinate (data units) the current network corrects for, or None.
+def network_noise(config: FitConfig, train: Any, kind: str) -> tuple[NoiseEstimate | None, list[float] | None]:
+    """The noise estimate of ``train`` and the variance per coordinate (data units) the network corrects for.
 
-    None unless ``kind`` is ``"current"``, the states are continuous, no column
-    is odd, ``config.noise`` is not ``"off"``, every trajectory has at least
-    ``LAGS + 2`` states, and the noise is significant (``"auto"``) or asked
-    for (``"robust"``).
+    The estimate is None unless ``kind`` is ``"current"``, the states are
+    continuous, no column is odd, ``config.noise`` is not ``"off"`` and every
+    trajectory has at least ``LAGS + 2`` states (``check_noise`` then makes its
+    own); the variance is None unless, besides, the noise is significant
+    (``"auto"``) or asked for (``"robust"``).
     """
     if kind != "current" or config.noise == "off" or config.odd or train.discrete:
-        return None
+        return None, None
     parts = train.states if isinstance(train.states, tuple) else (train.states,)
     if any(p.shape[1] < LAGS + 2 for p in parts):
-        return None
+        return None, None
     estimate = estimate_noise(train.states)
     if config.noise == "robust" or estimate.significant:
-        return np.maximum(estimate.variance, 0.0).tolist()
-    return None
+        return estimate, np.maximum(estimate.variance, 0.0).tolist()
+    return estimate, None
 
 
 def closed_form_start(states: Any, noise_variance: list[float] | None, mean, std,

@@ -115,9 +115,12 @@ class PreparedFit:
         A training subset of as many windows (None without ``track_train``).
     parity : NEEPModel or None
         With odd columns: the parity network ``q`` (``training.parity.with_parity``).
+    noise_estimate : stats.noise.NoiseEstimate or None
+        The localization noise of ``train``, when the current network may be
+        corrected for it (``training.noise.network_noise``; reused by ``check_noise``).
     noise_variance : list of float or None
         The localization-noise variance per coordinate the current network is
-        corrected for (``training.noise.network_noise``), or None.
+        corrected for, or None.
     """
 
     train: Any
@@ -133,6 +136,7 @@ class PreparedFit:
     sub_ep: Any
     train_sub: Any
     parity: Any = None
+    noise_estimate: Any = None
     noise_variance: list | None = None
 
 
@@ -190,7 +194,8 @@ def prepare_fit(config: FitConfig, data: Any, test: Any = None) -> PreparedFit:
     if config.track_train:  # as many windows as the held-out subset, for a fair comparison
         windows = sub_states.shape[0] * count_evaluation_windows(sub_states, seq_len)
         train_sub, _ = evaluation_subset(train.states, None, windows, seq_len, config.seed)
+    noise_estimate, noise_variance = network_noise(config, train, kind)
     return PreparedFit(train=train, test=test, kind=kind, seq_len=seq_len, n_states=n_states, dt=train.dt,
                        mean=mean, std=std, labels=None if train.labels is None else labels_to_json(train.labels),
-                       sub_states=sub_states, sub_ep=sub_ep, train_sub=train_sub,
-                       noise_variance=network_noise(config, train, kind))
+                       sub_states=sub_states, sub_ep=sub_ep, train_sub=train_sub, noise_estimate=noise_estimate,
+                       noise_variance=noise_variance)
