@@ -85,6 +85,8 @@ def format_summary(summary: dict, output: Path, seconds: float) -> str:
         if summary.get("restore_best", True) and not all(k.get("best", True) for k in summary.get("kept", [])):
             how = "the last evaluation within 2 paired errors of the best validation J, after the learning-rate drop"
         lines.append(f"kept         {kept} ({how}; the rate above is measured on other data{stop})")
+    # Findings inside the interval: said, not warned about (the interval holds them).
+    lines.extend(f"note         {d['message']}" for d in summary.get("diagnostics") or [] if d.get("note"))
     flags = summary.get("flags") or []
     if flags:
         lines.extend(f"WARNING      {flag}" for flag in flags)

@@ -159,7 +159,7 @@ def assess(config: FitConfig, prepared: PreparedFit, exact: ExactValues, measure
     r2 = None if windows is None else r_squared(flat(delta_s), flat(windows))
 
     diagnostics = [check_blocks(layout, stats.by_trajectory),
-                   check_bound(rate, rate_reps, *numbers["lower_bound_j"])]
+                   check_bound(rate, rate_reps, *numbers["lower_bound_j"], upper=rate_interval.high)]
     if prepared.kind != "current" and prepared.seq_len == 2:  # a network of the whole log-ratio of pairs
         diagnostics.append(check_calibration(rate, rate_reps, *numbers["lower_bound_j"]))
     baselines = {}

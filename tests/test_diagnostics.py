@@ -26,6 +26,12 @@ def test_paired_checks_use_the_difference_not_the_shared_noise(rng):
     assert not check_baseline(1.0, rate_reps, 1.003, base_reps - 0.027).flagged
     assert check_bound(1.0, rate_reps, 1.03, base_reps).flagged
     assert not check_bound(1.0, rate_reps, 0.97, base_reps - 0.06).flagged
+    # 6 paired errors above, but inside the reported interval (upper end 1.04): a note, not a warning
+    inside = check_bound(1.0, rate_reps, 1.03, base_reps, upper=1.04)
+    assert not inside.flagged and inside.details["note"] and "likely low by 3.0% or more" in inside.message
+    outside = check_bound(1.0, rate_reps, 1.03, base_reps, upper=1.02)
+    assert outside.flagged and not outside.details["note"] and "above its interval" in outside.message
+    assert not check_bound(1.0, rate_reps, 1.003, base_reps - 0.027, upper=1.002).details["note"]  # not significant
     # calibration: the estimate above its bound 1+J, by more than 3 paired errors (here 0.005 each)
     assert check_calibration(1.03, base_reps, 1.0, rate_reps).flagged  # 6 standard errors above
     assert not check_calibration(1.01, base_reps - 0.02, 1.0, rate_reps).flagged  # 2: within the error
@@ -112,3 +118,19 @@ def test_an_underfit_network_is_not_also_called_likely_high(rng):
     assert without_contradiction([calibration]) == [calibration]  # alone: kept
     kept = without_contradiction([calibration, under])
     assert kept[1] is under and not kept[0].flagged and "not judged" in kept[0].message
+
+
+def test_a_bound_inside_the_interval_is_printed_as_a_note_not_a_warning(tmp_path):
+    import json
+    from pathlib import Path
+
+    from neep.cli._report import format_summary
+
+    summary = json.loads((Path(__file__).parent / "data" / "v0.1" / "summary.json").read_text())
+    rate_reps = 1.0 + np.random.default_rng(0).normal(0, 0.01, 2000)
+    bound = check_bound(1.0, rate_reps, 1.03, rate_reps + 0.03 + np.random.default_rng(1).normal(0, 0.005, 2000),
+                        upper=1.04)
+    summary.update(diagnostics=[bound.as_dict()], flags=[], ep_rate_target=None, ep_rate_full_information=None)
+    text = format_summary(summary, tmp_path, 1.0)
+    assert f"note         {bound.message}" in text.splitlines()
+    assert "WARNING" not in text

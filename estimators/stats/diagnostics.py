@@ -34,6 +34,7 @@ difference's spread excludes the sampling noise both estimates share.
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 
@@ -249,15 +250,37 @@ def check_baselines(rate: float, rate_replicates: np.ndarray, n_blocks: int, bas
                        "compared": {n: r[0] for n, r in rows.items()}})
 
 
-def check_bound(rate: float, rate_replicates: np.ndarray, bound: float, bound_replicates: np.ndarray) -> Diagnostic:
-    """The variational lower bound ``1 + J`` above the estimate beyond their paired error."""
+def check_bound(rate: float, rate_replicates: np.ndarray, bound: float, bound_replicates: np.ndarray,
+                upper: float = -math.inf) -> Diagnostic:
+    """The variational lower bound ``1 + J`` above the estimate beyond their paired error, and above ``upper``.
+
+    ``1 + J <= E[dS*]`` for any ``dS``: a bound above the estimate says the
+    estimate is low. ``upper``: the top of the estimate's reported interval.
+    A bound that lies above the estimate beyond the paired error but inside
+    the interval is not flagged (the interval already holds it; the
+    diagnostic keeps the excess): the interval is what a warning protects.
+    Measured (session 6): on the driven ring the current network's mean sat
+    1.1-1.9 % below the chain's value on five of six data sets, the bound
+    1.5-2.1 paired errors above it on three, always inside the interval
+    (1.3-1.8 reported errors); on 20 clean runs of the 2-bead chain the one
+    firing was 1.5 reported errors. Every grid run whose interval missed and
+    the bound fired has the bound outside the interval or an underfit flag.
+    """
     excess = float(bound - rate)
     sigmas = _sigmas(excess, _paired_stderr(bound_replicates, rate_replicates))
-    flagged = sigmas > THRESHOLD
-    message = (f"the lower bound 1+J ({bound:.4g}) lies above the estimate by {sigmas:.1f} standard errors: the "
-               f"true rate is at least the bound; the estimate is too low (undertrained)" if flagged
-               else "the estimate is at or above its lower bound 1+J")
-    return Diagnostic("bound", flagged, message, {"lower_bound_j": float(bound), "excess_sigmas": sigmas})
+    significant = sigmas > THRESHOLD
+    flagged = significant and bound > upper
+    if flagged:
+        message = (f"the lower bound 1+J ({bound:.4g}) lies above the estimate by {sigmas:.1f} standard errors and "
+                   f"above its interval: the true rate is at least the bound; the estimate is too low (undertrained)")
+    elif significant:
+        message = (f"the lower bound 1+J ({bound:.4g}) lies above the estimate by {sigmas:.1f} paired standard "
+                   f"errors, inside its interval: the true rate is at least the bound, so the estimate is likely low "
+                   f"by {excess / abs(rate):.1%} or more, within the interval")
+    else:
+        message = "the estimate is at or above its lower bound 1+J"
+    return Diagnostic("bound", flagged, message, {"lower_bound_j": float(bound), "excess_sigmas": sigmas,
+                                                  "note": bool(significant and not flagged)})
 
 
 def check_calibration(rate: float, rate_replicates: np.ndarray, bound: float, bound_replicates: np.ndarray
