@@ -74,6 +74,10 @@ def format_summary(summary: dict, output: Path, seconds: float) -> str:
         lines.append(f"noise        localization std per coordinate {parts}: "
                      f"{'significant' if noise['significant'] else 'not significant'}; "
                      f"{_noise_done(noise)} (--noise {noise['mode']})")
+    start = summary.get("start") or {}
+    if start.get("gain_sigmas") is not None:
+        lead = f"validation J {start['gain_sigmas']:+.1f} paired errors against the linear current"
+        lines.append(f"start        {start['start'].replace('_', ' ')} (the cubic closed form's {lead})")
     kept = ", ".join(f"seed {k['seed'] + 1} iteration {k['iteration']}" for k in summary.get("kept", []))
     if kept:
         trained = summary.get("iterations_trained") or []

@@ -218,6 +218,10 @@ def read_options(command):
                    "current network with the objective corrected for the noise and also fits the noise-robust "
                    "closed-form current (triples); auto does both when the noise is significant; off never. "
                    "Other networks (mlp, gru) are not corrected.")
+@click.option("--start", "start_at", type=click.Choice(["auto", "linear"]), default="auto", show_default=True,
+              help="Closed-form start of the current network: auto takes the cubic velocity current (increments "
+                   "regressed on cubic features of the midpoint) when its validation J beats the linear "
+                   "current's by 2 paired errors; linear always starts at the linear current.")
 @click.option("--force", is_flag=True, help="Overwrite the run files in an existing, non-empty folder.")
 @click.option("--resume", is_flag=True,
               help="Continue the interrupted fit in -o DIR (Ctrl-C leaves a partial run there): finished "
@@ -241,7 +245,7 @@ def fit(paths: tuple[Path, ...], output: Path, model: str | None, hidden_units: 
         baseline_degree: int, odd: str | None, noise: str,
         force: bool, resume: bool, key: str | None, columns: str | None, time_column: str | None,
         waiting_time_column: str | None, lags: str | None = None, lag_model: str = "current",
-        final_learning_rate: float | None = None, warm_start: Path | None = None) -> None:
+        final_learning_rate: float | None = None, warm_start: Path | None = None, start_at: str = "auto") -> None:
     """Train a NEEP estimator on the trajectories in PATHS and report the EP rate.
 
     PATHS: one trajectory file (.npy, .npz, HDF5 or CSV/TSV, recognised by
@@ -320,7 +324,8 @@ def fit(paths: tuple[Path, ...], output: Path, model: str | None, hidden_units: 
                            precision=precision, ema_momentum=ema_momentum or None, data_check=data_check,
                            data_parallel=data_parallel, patience=patience or None,
                            baseline=baselines, baseline_degree=baseline_degree, odd=odd,
-                           noise=noise, warm_start=None if warm_start is None else str(warm_start))
+                           noise=noise, warm_start=None if warm_start is None else str(warm_start),
+                           cubic_start=start_at == "auto")
             # Not given: the model kind's default (runs.defaults), rescaled with --large-batch.
             ctx = click.get_current_context()
             for name in ("eval_every", "ema_momentum", "weight_decay", "patience", "seeds", "data_check"):

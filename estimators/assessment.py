@@ -41,6 +41,7 @@ from .stats.diagnostics import (
     check_calibration,
     check_convergence,
     check_data_growth,
+    check_frames,
     check_kept_start,
     check_overfitting,
     without_contradiction,
@@ -127,7 +128,7 @@ def _predict(model, states, prepared: PreparedFit, config: FitConfig):
 
 
 def assess(config: FitConfig, prepared: PreparedFit, exact: ExactValues, measures: SeedMeasures, models: list,
-           history: list[dict], linear: LinearCurrent | None) -> Assessment:
+           history: list[dict], linear: LinearCurrent | None, start: Any = None) -> Assessment:
     """The estimate, its interval, the baselines and the diagnostics of a trained ensemble.
 
     Parameters
@@ -144,6 +145,8 @@ def assess(config: FitConfig, prepared: PreparedFit, exact: ExactValues, measure
         The training records of every seed (with ``seed``).
     linear : LinearCurrent or None
         The closed-form linear current of the training data, when fitted.
+    start : LinearCurrent, training.start.ClosedFormStart or None
+        The networks' closed-form start (a cubic one is refitted by the data check).
     """
     delta_s = measures.mean_delta_s
     train, test = prepared.train, prepared.test
@@ -177,6 +180,8 @@ def assess(config: FitConfig, prepared: PreparedFit, exact: ExactValues, measure
         diagnostics = without_contradiction(diagnostics)
 
     best = measures.best
+    if prepared.kind == "current" and not config.odd and not getattr(test, "metadata", {}).get("jump_data"):
+        diagnostics.append(_frames(config, prepared, models[best], delta_s if len(models) == 1 else None))
     seed_history = [r for r in history if r["seed"] == best]
     diagnostics.append(check_convergence(seed_history, rate_interval.sampling_stderr))
     diagnostics.append(check_kept_start(seed_history, rate_interval.stderr))
@@ -187,7 +192,8 @@ def assess(config: FitConfig, prepared: PreparedFit, exact: ExactValues, measure
         # The refits train at most as long as the first seed did (with patience it may have stopped early).
         trained = max([r["iteration"] for r in history if r["seed"] == 0] or [config.iterations])
         refit = dataclasses.replace(config, iterations=max(1, min(config.iterations, trained)))
-        diagnostics.append(_data_check(refit, prepared, linear, layout, models[0], rate_interval.stderr,
+        cubic = start if getattr(start, "terms", None) is not None else None
+        diagnostics.append(_data_check(refit, prepared, cubic or linear, layout, models[0], rate_interval.stderr,
                                        closed_form_only=prepared.kind == "current" and prepared.noise_variance is None
                                        and _kept_starts(history, len(models))))
     value = rate_interval.value
@@ -204,6 +210,23 @@ def assess(config: FitConfig, prepared: PreparedFit, exact: ExactValues, measure
         diagnostics=diagnostics,
         flags=[d.message for d in diagnostics if d.flagged],
     )
+
+
+def _frames(config: FitConfig, prepared: PreparedFit, model, delta_s: Any) -> Diagnostic:
+    """``check_frames``: the best seed's force on held-out frames 1 and 2 steps apart (every other state)."""
+    test = prepared.test
+    if delta_s is None:
+        delta_s = _predict(model, test.states, prepared, config)
+    states2 = map_parts(lambda s: s[:, ::2], test.states)
+    if min(np.shape(s)[1] for s in (states2 if isinstance(states2, tuple) else (states2,))) < 2:
+        return Diagnostic("frames", False, "frame interval: not judged (too few states per trajectory)", {})
+    delta2 = _predict(model, states2, prepared, config)
+    stats1, stats2 = block_statistics(delta_s), block_statistics(delta2)
+    rate, reps = _replicates(config, prepared, delta_s, stats1.n_blocks)["rate"]
+    rate2, reps2 = _replicates(config, prepared, delta2, stats2.n_blocks)["rate"]
+    # Whole trajectories as blocks at both lags: the same draws, paired.
+    return check_frames(rate, reps, rate2 / 2.0, reps2 / 2.0, paired=stats1.by_trajectory and stats2.by_trajectory
+                        and stats1.n_blocks == stats2.n_blocks)
 
 
 def _checked(config: FitConfig, prepared: PreparedFit, found: dict) -> list[str]:
@@ -292,7 +315,9 @@ def _data_check(config: FitConfig, prepared: PreparedFit, linear: LinearCurrent 
             continue
         _say(config, f"data check: refit on {fraction:g} of the training data ({describe(part)} states)")
         start = None
-        if prepared.kind == "current" and linear is not None and config.linear_start:
+        if prepared.kind == "current" and getattr(linear, "terms", None) is not None:  # a cubic start: refitted
+            start = linear.refit(part.states)
+        elif prepared.kind == "current" and linear is not None and config.linear_start:
             start = closed_form_start(part.states, prepared.noise_variance, prepared.mean, prepared.std, linear)
         # No training-set tracking in the refits: only their final estimate is used.
         with data_parallel_scope(config.data_parallel):
@@ -317,7 +342,8 @@ def _closed_form_check(config: FitConfig, prepared: PreparedFit, linear: LinearC
             except ValueError:
                 continue
             _say(config, f"data check: closed form refitted on {fraction:g} of the training data")
-            current = fit_linear_current(part.states, mean=prepared.mean, std=prepared.std, start=linear)
+            current = (linear.refit(part.states) if getattr(linear, "terms", None) is not None
+                       else fit_linear_current(part.states, mean=prepared.mean, std=prepared.std, start=linear))
         else:
             current = linear
         delta_s = map_parts(current.delta_s, prepared.test.states)

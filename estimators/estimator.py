@@ -29,7 +29,7 @@ from .stats.exact import exact_values
 from .stats.rates import rate_per_entry
 from .training.config import FitConfig
 from .training.ensemble import measure_seeds, train_seeds
-from .training.noise import closed_form_start
+from .training.start import current_start
 from .training.parity import odd_estimate, with_parity
 from .training.prepare import prepare_fit
 from .training.warm_start import start_weights
@@ -88,6 +88,9 @@ class NEEP:
     linear_start : bool
         Start the current model at the closed-form linear current (False:
         at zero, the bare ansatz trained from scratch, for comparison).
+    cubic_start : bool
+        With ``linear_start``: start at the cubic velocity current instead when
+        its validation J is higher by 2 paired errors (``training.start``).
     baseline : bool
         Also compute the classical estimators of ``baselines`` on the same
         held-out data (continuous: closed-form current and its TUR bound;
@@ -241,6 +244,7 @@ class NEEP:
         data_check: bool = True,
         validation_fraction: float = 0.1,
         linear_start: bool = True,
+        cubic_start: bool = True,
         jit_compile: bool = False,
         steps_per_execution: int | None = None,
         device: bool | str = "auto",
@@ -301,9 +305,9 @@ class NEEP:
             print(f"NEEP: {kind} network, train {describe(train)}, held-out {describe(test)} states"
                   + (f"; {train.describe_states()}" if train.discrete else ""), file=sys.stderr, flush=True)
         self.models_, self.history_ = [], []
-        start_at = self.linear_current_ if self.linear_start else None
-        if start_at is not None and prepared.noise_variance is not None:  # noise: the robust linear current
-            start_at = closed_form_start(train.states, prepared.noise_variance, prepared.mean, prepared.std)
+        # The current network's closed-form start: linear, noise-robust, or cubic (training.start).
+        start_at, self.start_ = current_start(prepared, self.linear_current_ if self.linear_start else None,
+                                              self.cubic_start)
         for k, (model, history) in enumerate(train_seeds(config, prepared, start_at, checkpoint)):
             self.history_.extend({"seed": k, **rec} for rec in history)
             self.models_.append(model)
@@ -312,7 +316,8 @@ class NEEP:
         self.r2_per_seed_ = measures.r2
         self.best_seed_ = measures.best
         self.model_ = self.models_[self.best_seed_]
-        found = assess(config, prepared, exact, measures, self.models_, self.history_, self.linear_current_)
+        found = assess(config, prepared, exact, measures, self.models_, self.history_, self.linear_current_,
+                       start_at)
         for field in dataclasses.fields(found):  # field by field: each attribute is the field's name + "_"
             setattr(self, field.name + "_", getattr(found, field.name))
         self.odd_ = None if not config.odd else odd_estimate(config, prepared, measures.mean_delta_s, measures.rates)

@@ -134,3 +134,18 @@ def test_a_bound_inside_the_interval_is_printed_as_a_note_not_a_warning(tmp_path
     text = format_summary(summary, tmp_path, 1.0)
     assert f"note         {bound.message}" in text.splitlines()
     assert "WARNING" not in text
+
+
+def test_the_frame_check_notes_a_falling_rate_and_never_warns(rng):
+    from neep.estimators.stats.diagnostics import FRAME_NOTE, check_frames
+
+    shared = rng.normal(0, 0.05, size=2000)  # the two lags' shared sampling noise
+    rate_reps = 1.0 + shared
+    # 10 % lower on frames 2 apart, paired spread 0.01: 10 errors and twice FRAME_NOTE
+    falls = check_frames(1.0, rate_reps, 0.9, 0.9 + shared + rng.normal(0, 0.01, 2000))
+    assert falls.details["note"] and not falls.flagged and "lower bound" in falls.message
+    assert falls.details["drop"] == pytest.approx(0.1)
+    # a drop below FRAME_NOTE (2 %: the 2-bead chain at dt 0.01), however significant, is not noted
+    assert not check_frames(1.0, rate_reps, 1.0 - FRAME_NOTE / 2.5, rate_reps - 0.02).details["note"]
+    # 10 % but within the error of unpaired lags (spread 0.07): not noted
+    assert not check_frames(1.0, rate_reps, 0.9, 0.9 + rng.normal(0, 0.05, 2000), paired=False).details["note"]

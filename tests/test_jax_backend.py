@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # The tests of everything the estimator runs on: layers, objective, callbacks, the
 # estimator, the run folder, the diagnostics. (Simulators and CLI parsing have no backend.)
 ESTIMATOR_TESTS = ["test_layers.py", "test_objective.py", "test_callbacks.py", "test_estimator.py",
-                   "test_run.py", "test_diagnostics.py", "test_learning.py", "test_noise_network.py"]
+                   "test_run.py", "test_diagnostics.py", "test_learning.py", "test_noise_network.py",
+                   "test_start.py"]
 
 
 def _env(backend: str) -> dict:

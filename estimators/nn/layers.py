@@ -19,7 +19,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-__all__ = ["Antisymmetric", "CurrentAnsatz", "Standardize"]
+__all__ = ["Antisymmetric", "CurrentAnsatz", "Monomials", "Standardize"]
 
 
 class _WrapsNetwork(keras.layers.Layer):
@@ -201,3 +201,34 @@ class Standardize(keras.layers.Layer):
         config = super().get_config()
         config.update(mean=self.mean, std=self.std)
         return config
+
+
+@keras.saving.register_keras_serializable(package="neep")
+class Monomials(keras.layers.Layer):
+    """Monomials of degree <= 3 of the inputs ``(batch, d)`` -> ``(batch, q)``, float32.
+
+    ``terms``: ``q`` triples of indices into ``[1, z_0, ..., z_{d-1}]`` (0 is the
+    constant), the monomial being their product: ``(i+1, 0, 0)`` is ``z_i``,
+    ``(i+1, k+1, l+1)`` is ``z_i z_k z_l``. Three gathers and two products, whatever
+    ``q`` (a Python loop over the terms would put ``q`` small ops in every step).
+    The polynomial start of the current network (``training.start``) reads them.
+    """
+
+    def __init__(self, terms, **kwargs):
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+        self.terms = [[int(i) for i in t] for t in terms]
+        if not self.terms or any(len(t) != 3 or min(t) < 0 for t in self.terms):
+            raise ValueError("terms must be a non-empty list of triples of indices >= 0")
+
+    def get_config(self):
+        return {**super().get_config(), "terms": self.terms}
+
+    def call(self, inputs):
+        z = ops.cast(inputs, "float32")
+        padded = ops.concatenate([ops.ones_like(z[:, :1]), z], axis=-1)
+        columns = [ops.take(padded, [t[k] for t in self.terms], axis=1) for k in range(3)]
+        return columns[0] * columns[1] * columns[2]
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], len(self.terms))

@@ -25,12 +25,15 @@ from __future__ import annotations
 
 import keras
 
+from .layers import Monomials
+
 __all__ = [
     "mlp_network",
     "embedding_network",
     "gru_network",
     "current_network",
     "set_linear_current",
+    "set_polynomial_current",
     "build_network",
     "MODEL_KINDS",
 ]
@@ -171,13 +174,18 @@ def current_network(
     *,
     dtype: str | None = None,
     seed: int | None = None,
+    poly_terms=None,
 ) -> keras.Model:
-    """Force ``F: (batch, d) -> (batch, d)`` of the current ansatz: ``linear(z) + correction(z)``.
+    """Force ``F: (batch, d) -> (batch, d)`` of the current ansatz: ``linear(z) [+ poly(z)] + correction(z)``.
 
     ``linear`` (layer name ``"linear"``) is a float32 ``Dense(d)`` that starts
     at zero and is not trained (``set_linear_current`` fills it);
     ``correction`` is ``layers`` x ReLU of ``hidden_units`` then a
     ``Dense(d)`` initialized at zero, so ``F`` starts equal to ``linear``.
+    ``poly_terms`` (``nn.layers.Monomials``): also a fixed polynomial part,
+    the monomials times a ``Dense(d)`` without bias named ``"poly"``, zero
+    and not trained until ``set_polynomial_current`` fills it (the cubic
+    closed-form start, ``training.start``).
     """
     dim = _check_positive("dim", dim)
     hidden_units = _check_positive("hidden_units", hidden_units)
@@ -195,7 +203,12 @@ def current_network(
             dtype=dtype,
         )(hidden)
     correction = keras.layers.Dense(dim, kernel_initializer="zeros", dtype="float32", name="correction")(hidden)
-    force = keras.layers.Add(dtype="float32", name="force")([linear(inputs), correction])
+    parts = [linear(inputs), correction]
+    if poly_terms is not None:
+        poly = keras.layers.Dense(dim, use_bias=False, kernel_initializer="zeros", dtype="float32", name="poly")
+        poly.trainable = False
+        parts.insert(1, poly(Monomials(poly_terms, name="monomials")(inputs)))
+    force = keras.layers.Add(dtype="float32", name="force")(parts)
     return keras.Model(inputs, force, name="current")
 
 
@@ -205,6 +218,13 @@ def set_linear_current(network: keras.Model, kernel, bias) -> None:
 
     layer = network.get_layer("linear")
     layer.set_weights([np.asarray(kernel, dtype="float32"), np.asarray(bias, dtype="float32")])
+
+
+def set_polynomial_current(network: keras.Model, higher) -> None:
+    """Put the higher monomials' coefficients ``(q, d)`` into ``current_network``'s ``poly`` layer."""
+    import numpy as np
+
+    network.get_layer("poly").set_weights([np.asarray(higher, dtype="float32")])
 
 
 def build_network(
@@ -217,12 +237,16 @@ def build_network(
     dtype: str | None = None,
     seed: int | None = None,
     dim: int | None = None,
+    poly_terms=None,
 ) -> keras.Model:
-    """Build ``h`` (or ``F`` for ``"current"``, which needs ``dim``) by name; None sizes take the defaults."""
+    """Build ``h`` (or ``F`` for ``"current"``, which needs ``dim``) by name; None sizes take the defaults.
+
+    ``poly_terms``: the current network's fixed polynomial part (``current_network``).
+    """
     if kind == "current":
         if dim is None:
             raise ValueError("the current model needs continuous states of known dimension, got dim=None")
-        return current_network(dim, hidden_units or 128, layers or 2, dtype=dtype, seed=seed)
+        return current_network(dim, hidden_units or 128, layers or 2, dtype=dtype, seed=seed, poly_terms=poly_terms)
     if kind == "mlp":
         return mlp_network(hidden_units or 512, layers or 3, dtype=dtype, seed=seed)
     if kind == "embedding":

@@ -119,6 +119,7 @@ def fit_summary(est, data=None) -> dict:
         "noise": None if getattr(est, "noise_", None) is None
         else est.noise_.as_dict(float(np.mean(est.ep_rate_per_seed_))),  # the network's rate: the ensemble mean's
         "kept": kept,
+        "start": getattr(est, "start_", None),
         "objective_per_seed": est.objective_per_seed_,
         "best_seed": est.best_seed_,
         "rate_unit": unit,

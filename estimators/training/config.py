@@ -26,7 +26,7 @@ PRECISIONS = ("float32", "mixed_bfloat16")
 _POSITIVE = ("batch_size", "iterations", "eval_every", "eval_samples", "seeds", "embedding_dim", "eval_batch_size")
 _POSITIVE_OR_NONE = ("hidden_units", "layers", "steps_per_execution", "patience")
 _CHOICES = {"data_parallel": (True, False), "stack_seeds": (True, False, "auto"), "device": (True, False, "auto"),
-            "noise": ("auto", "robust", "off")}
+            "noise": ("auto", "robust", "off"), "cubic_start": (True, False)}
 
 
 def _is_int(value: Any) -> bool:
@@ -75,6 +75,7 @@ class FitConfig:
     data_check: bool = True
     validation_fraction: float = 0.1
     linear_start: bool = True
+    cubic_start: bool = True
     jit_compile: bool = False
     steps_per_execution: int | None = None
     device: bool | str = "auto"

@@ -22,7 +22,7 @@ from ..nn.divergence import DivergenceStop
 from ..nn.model import NEEPModel, make_optimizer
 from ..nn.monitors import EPMonitor
 from ..nn.progress import ProgressPrinter
-from ..nn.networks import build_network, set_linear_current
+from ..nn.networks import build_network, set_linear_current, set_polynomial_current
 from .config import FitConfig
 from .feed import training_feed
 from .interrupts import SafeInterrupt, deferred_interrupts
@@ -70,7 +70,8 @@ def build_seed_model(config: FitConfig, prepared: PreparedFit, train, seed: int,
     kind, seq_len = prepared.kind, prepared.seq_len
     policy = None if config.precision == "float32" else config.precision
     network = build_network(kind, n_states=prepared.n_states, hidden_units=config.hidden_units, layers=config.layers,
-                            embedding_dim=config.embedding_dim, dtype=policy, seed=seed, dim=train.dim)
+                            embedding_dim=config.embedding_dim, dtype=policy, seed=seed, dim=train.dim,
+                            poly_terms=getattr(linear, "terms", None) if kind == "current" else None)
     model = NEEPModel(
         network,
         seq_len=seq_len,
@@ -90,6 +91,8 @@ def build_seed_model(config: FitConfig, prepared: PreparedFit, train, seed: int,
     model(sample)
     if kind == "current" and linear is not None:
         set_linear_current(network, linear.kernel, linear.bias)
+        if getattr(linear, "terms", None) is not None:  # a cubic start (training.start)
+            set_polynomial_current(network, linear.higher)
     if config.warm_start is not None:  # resolved to the network's weights by NEEP.fit (warm_start)
         set_start_weights(model, config.warm_start)
     # JAX: always compiled (uncompiled JAX runs op by op); the steps of one call are a scan
