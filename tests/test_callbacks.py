@@ -138,3 +138,27 @@ def test_after_the_drop_the_latest_evaluation_as_good_as_the_best_is_kept():
     monitor.on_train_end()
     assert monitor.best_iteration == 100
     np.testing.assert_allclose(network.get_layer("linear").get_weights()[0], linear.kernel * 0.999, rtol=1e-6)
+
+
+def test_stop_from_holds_patience_back_until_its_iteration():
+    # EPMonitor(stop_from=N): from a cubic start the correction needs longer to beat it; patience may not
+    # stop before N, and stops at the first evaluation from N on once it has run out.
+    from neep.estimators import NEEPModel, build_network
+    from neep.simulators import BeadSpring, simulate_to_arrays
+
+    states = simulate_to_arrays(BeadSpring(n=2), 8, 500, seed=4)["states"]
+    network = build_network("current", dim=2, hidden_units=4, layers=1, seed=0)
+    model = NEEPModel(network, kind="current")
+    model(states[:2, :2])
+    model.compile(optimizer=make_optimizer())
+    monitor = EPMonitor(states, evaluate_start=True, patience=2, patience_from=100, stop_from=300,
+                        use_average=False)
+    monitor.set_model(model)
+    monitor.on_train_begin()  # iteration 0: nothing later beats it (the weights never change)
+    for step in (100, 200):
+        model.optimizer.iterations.assign(step)
+        monitor._run(step, None)
+        assert not model.stop_training  # 2 evaluations without a better J, but before stop_from
+    model.optimizer.iterations.assign(300)
+    monitor._run(300, None)
+    assert model.stop_training and monitor.stopped

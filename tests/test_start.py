@@ -83,6 +83,17 @@ def test_choose_start_takes_the_cubic_only_where_it_wins(fpu):
     assert choose_start(linear, None, y[32:])[0] is linear
 
 
+def test_one_long_trajectory_is_judged_in_time_blocks(fpu):
+    # A single recorded trajectory (the common experiment): the paired error comes from time blocks,
+    # and the cubic still wins on the FPU chain (the same 144 000 validation pairs as above, in one piece).
+    model, x, _ = fpu
+    long = model.simulate(trajectories=1, steps=144_000, seed=8)
+    mean, std = _stats(x[:48])
+    linear = fit_linear_current(x[:48], mean=mean, std=std)
+    chosen, record = choose_start(linear, polynomial_start(x[:48], mean, std), long)
+    assert record["start"] == "velocity_current" and record["gain_sigmas"] > 2
+
+
 def test_a_fit_starts_at_the_velocity_current_and_its_file_keeps_it(fpu, tmp_path):
     from neep.estimators import NEEP, load_model
 

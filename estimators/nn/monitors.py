@@ -165,6 +165,9 @@ class EPMonitor(PeriodicMonitor):
         learning rate is settable (no schedule), the rate drops by
         ``PLATEAU_DECAY`` and patience starts again (``decayed_at``: that
         iteration), counting from one ``patience_from`` after the drop.
+    stop_from : int
+        No stop by patience before this iteration (a closed-form start close
+        to the optimum, which the correction needs longer to beat).
     latest_within : float or None
         After the drop: the last evaluation whose objective is within this
         many paired standard errors of the best one (the same validation
@@ -203,6 +206,7 @@ class EPMonitor(PeriodicMonitor):
         patience: int | None = None,
         patience_from: int = 0,
         latest_within: float | None = None,
+        stop_from: int = 0,
     ):
         super().__init__(every, use_average)
         self.latest_within = latest_within
@@ -210,6 +214,7 @@ class EPMonitor(PeriodicMonitor):
             raise ValueError(f"patience must be an integer >= 1 or None, got {patience!r}")
         self.patience = None if patience is None else int(patience)
         self.patience_from = int(patience_from)
+        self.stop_from = int(stop_from)
         self.evaluate_start = bool(evaluate_start)
         self.keep_start_unless = keep_start_unless
         if not dt > 0:
@@ -251,7 +256,8 @@ class EPMonitor(PeriodicMonitor):
 
     def _run(self, step: int, logs) -> None:
         super()._run(step, logs)
-        if self.patience is not None and step >= self.patience_from and self.evaluations_since_best() >= self.patience:
+        if (self.patience is not None and step >= max(self.patience_from, self.stop_from)
+                and self.evaluations_since_best() >= self.patience):
             if not self._decay(step):
                 self.stopped = True
                 self.model.stop_training = True

@@ -37,7 +37,6 @@ import numpy as np
 
 from ..baselines.drift import DriftCurrent, feature_count, fit_drift_current
 from ..baselines.estimates import DRIFT_MAX_FEATURES
-from ..data.sets import map_parts
 from .noise import closed_form_start
 
 __all__ = ["ClosedFormStart", "polynomial_start", "choose_start", "current_start", "MARGIN"]
@@ -88,10 +87,10 @@ class ClosedFormStart:
     def refit(self, states: Any) -> "ClosedFormStart":
         """The same kind of start fitted on other data (the data check's fractions)."""
         fitted = self.fitted
-        return _as_start(self.name, _fit(self.name, states, fitted.mean, fitted.std))
+        return _as_start(self.name, _fit(states, fitted.mean, fitted.std))
 
 
-def _fit(name: str, states: Any, mean, std) -> DriftCurrent:
+def _fit(states: Any, mean, std) -> DriftCurrent:
     return fit_drift_current(states, mean=mean, std=std, midpoint=True)
 
 
@@ -106,14 +105,18 @@ def polynomial_start(states: Any, mean, std) -> ClosedFormStart | None:
     d = (states[0] if isinstance(states, tuple) else states).shape[2]
     if feature_count(d) > DRIFT_MAX_FEATURES:
         return None
-    return _as_start("velocity_current", _fit("velocity_current", states, np.asarray(mean, float),
-                                              np.asarray(std, float)))
+    return _as_start("velocity_current", _fit(states, np.asarray(mean, float), np.asarray(std, float)))
 
 
-def _objective_rows(start, sub_states) -> np.ndarray:
-    """``dS - exp(-dS)`` of every validation pair, summed per trajectory (rows), float64."""
-    sums = map_parts(lambda s: np.sum(_j(start.delta_s(s)), axis=1), sub_states)
-    return np.concatenate(sums) if isinstance(sums, tuple) else sums
+def _objective_rows(start, sub_states, min_blocks: int = 20) -> np.ndarray:
+    """``dS - exp(-dS)`` of the validation pairs summed per block, float64: trajectories, or time blocks of
+    them when there are fewer than ``min_blocks`` (one long trajectory is the common experiment)."""
+    rows = []
+    for part in sub_states if isinstance(sub_states, tuple) else (sub_states,):
+        values = _j(start.delta_s(part))
+        pieces = max(1, min(values.shape[1], math.ceil(min_blocks / values.shape[0])))
+        rows.extend(np.sum(block, axis=1) for block in np.array_split(values, pieces, axis=1))
+    return np.concatenate(rows)
 
 
 def _j(delta_s: np.ndarray) -> np.ndarray:
