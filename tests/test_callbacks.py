@@ -102,20 +102,28 @@ def test_training_subset_rate_uses_the_same_estimator(rng):
     assert plain.evaluate()["train_ep_rate"] is None
 
 
-def test_after_the_drop_the_latest_evaluation_as_good_as_the_best_is_kept():
-    # EPMonitor(latest_within=2): after the learning rate's drop, an evaluation whose validation J is within 2
-    # paired standard errors of the best one replaces it in what is kept (the best J among ties is noise),
-    # and patience counts only from one horizon (patience_from) after the drop. Driven by hand: weights set
-    # between evaluations, the optimizer's step counter moved.
-    from neep.estimators import NEEPModel, build_network, fit_linear_current
+def _small_current_model(trajectories: int, steps: int):
+    """Chain states, and a compiled current model of 4 units on them, for driving a monitor by hand."""
+    from neep.estimators import NEEPModel, build_network
     from neep.simulators import BeadSpring, simulate_to_arrays
 
-    states = simulate_to_arrays(BeadSpring(n=2), 16, 2000, seed=4)["states"]
+    states = simulate_to_arrays(BeadSpring(n=2), trajectories, steps, seed=4)["states"]
     network = build_network("current", dim=2, hidden_units=4, layers=1, seed=0)
     model = NEEPModel(network, kind="current")
     model(states[:2, :2])
     model.compile(optimizer=make_optimizer())
     model.build_from_data(states[:2, :2])
+    return states, network, model
+
+
+def test_after_the_drop_the_latest_evaluation_as_good_as_the_best_is_kept():
+    # EPMonitor(latest_within=2): after the learning rate's drop, an evaluation whose validation J is within 2
+    # paired standard errors of the best one replaces it in what is kept (the best J among ties is noise),
+    # and patience counts only from one horizon (patience_from) after the drop. Driven by hand: weights set
+    # between evaluations, the optimizer's step counter moved.
+    from neep.estimators import fit_linear_current
+
+    states, network, model = _small_current_model(16, 2000)
     linear = fit_linear_current(states)
     monitor = EPMonitor(states, evaluate_start=True, keep_start_unless=3.0, patience=2, patience_from=100,
                         latest_within=2.0, use_average=False)
@@ -143,14 +151,7 @@ def test_after_the_drop_the_latest_evaluation_as_good_as_the_best_is_kept():
 def test_stop_from_holds_patience_back_until_its_iteration():
     # EPMonitor(stop_from=N): from a cubic start the correction needs longer to beat it; patience may not
     # stop before N, and stops at the first evaluation from N on once it has run out.
-    from neep.estimators import NEEPModel, build_network
-    from neep.simulators import BeadSpring, simulate_to_arrays
-
-    states = simulate_to_arrays(BeadSpring(n=2), 8, 500, seed=4)["states"]
-    network = build_network("current", dim=2, hidden_units=4, layers=1, seed=0)
-    model = NEEPModel(network, kind="current")
-    model(states[:2, :2])
-    model.compile(optimizer=make_optimizer())
+    states, _, model = _small_current_model(8, 500)
     monitor = EPMonitor(states, evaluate_start=True, patience=2, patience_from=100, stop_from=300,
                         use_average=False)
     monitor.set_model(model)

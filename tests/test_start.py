@@ -105,6 +105,10 @@ def test_a_fit_starts_at_the_velocity_current_and_its_file_keeps_it(fpu, tmp_pat
     assert est.start_["start"] == "velocity_current"
     names = [layer.name for layer in est.model_.antisymmetric.network.layers]
     assert "poly" in names and "monomials" in names
+    # a warm start from it keeps the polynomial part (its weights are odd in number), without a new choice
+    warm = NEEP(model="current", iterations=100, eval_every=100, hidden_units=8, seed=1, verbose=0,
+                data_check=False, baseline=False, warm_start=est).fit(x)
+    assert warm.start_["start"] == "velocity_current" and warm.start_["gain_sigmas"] is None
     path = est.save(tmp_path / "fpu.keras")
     again = load_model(path)
     np.testing.assert_allclose(again.predict(x[:2]), est.predict(x[:2]), rtol=1e-6, atol=1e-7)

@@ -148,14 +148,15 @@ def choose_start(linear, cubic: ClosedFormStart | None, sub_states: Any, margin:
                     "gain_sigmas": sigmas}
 
 
-def current_start(prepared, linear, cubic: bool = True) -> tuple[Any, dict | None]:
+def current_start(prepared, linear, cubic: bool = True, choose: bool = True) -> tuple[Any, dict | None]:
     """The start of a fit's networks and its record: ``linear`` (None: no start) unless the current model's is better.
 
     The current network (``prepared.kind == "current"``): with localization noise
     corrected (``prepared.noise_variance``), the noise-robust linear current
     (``training.noise.closed_form_start``); else ``choose_start`` between
-    ``linear`` and the cubic start (``cubic=False``: the linear one). Other kinds:
-    ``linear`` itself, record None.
+    ``linear`` and the cubic start (``cubic=False``: the linear one; ``choose=False``:
+    the cubic one whenever ``cubic``, as for a warm start from a network that has
+    the polynomial part). Other kinds: ``linear`` itself, record None.
     """
     if linear is None or prepared.kind != "current":
         return linear, None
@@ -163,4 +164,6 @@ def current_start(prepared, linear, cubic: bool = True) -> tuple[Any, dict | Non
         robust = closed_form_start(prepared.train.states, prepared.noise_variance, prepared.mean, prepared.std)
         return robust, {"start": "robust_current", "gain": None, "gain_sigmas": None}
     found = polynomial_start(prepared.train.states, prepared.mean, prepared.std) if cubic else None
+    if found is not None and not choose:
+        return found, {"start": found.name, "gain": None, "gain_sigmas": None}
     return choose_start(linear, found, prepared.sub_states)
