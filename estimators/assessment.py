@@ -60,6 +60,7 @@ from .training.ensemble import SeedMeasures
 from .training.loop import data_parallel_scope, train_one
 from .training.noise import closed_form_start
 from .training.prepare import PreparedFit
+from .training.start import is_cubic
 from .training.seeds import seed_for
 
 __all__ = ["Assessment", "assess", "DATA_FRACTIONS", "REFIT_FRACTIONS", "REPLICATES"]
@@ -112,9 +113,12 @@ def _say(config: FitConfig, text: str) -> None:
         print(text, file=sys.stderr, flush=True)
 
 
-def _replicates(config: FitConfig, prepared: PreparedFit, delta_s: Any, layout) -> dict[str, tuple]:
-    """Bootstrap replicates (per unit time) on the held-out block layout, paired by the common seed."""
-    stats = block_statistics(delta_s)
+def _replicates(config: FitConfig, prepared: PreparedFit, delta_s: Any, layout, stats=None) -> dict[str, tuple]:
+    """Bootstrap replicates (per unit time) on the held-out block layout, paired by the common seed.
+
+    ``stats``: ``block_statistics(delta_s)`` when the caller has it already.
+    """
+    stats = block_statistics(delta_s) if stats is None else stats
     if stats.n_blocks != layout:
         raise RuntimeError("held-out block layouts differ")  # same shape in, same blocks out
     scale = 1.0 / ((prepared.seq_len - 1) * prepared.dt)
@@ -152,7 +156,7 @@ def assess(config: FitConfig, prepared: PreparedFit, exact: ExactValues, measure
     train, test = prepared.train, prepared.test
     stats = block_statistics(delta_s)
     layout = stats.n_blocks
-    numbers = _replicates(config, prepared, delta_s, layout)
+    numbers = _replicates(config, prepared, delta_s, layout, stats)
     rate, rate_reps = numbers["rate"]
     seed_rates = measures.rates
     share = _pairs(test) / _pairs(train)
@@ -192,8 +196,8 @@ def assess(config: FitConfig, prepared: PreparedFit, exact: ExactValues, measure
         # The refits train at most as long as the first seed did (with patience it may have stopped early).
         trained = max([r["iteration"] for r in history if r["seed"] == 0] or [config.iterations])
         refit = dataclasses.replace(config, iterations=max(1, min(config.iterations, trained)))
-        cubic = start if getattr(start, "terms", None) is not None else None
-        diagnostics.append(_data_check(refit, prepared, cubic or linear, layout, models[0], rate_interval.stderr,
+        diagnostics.append(_data_check(refit, prepared, start if is_cubic(start) else linear, layout, models[0],
+                                       rate_interval.stderr,
                                        closed_form_only=prepared.kind == "current" and prepared.noise_variance is None
                                        and _kept_starts(history, len(models))))
     value = rate_interval.value
@@ -229,8 +233,8 @@ def _frames(config: FitConfig, prepared: PreparedFit, model, delta_s: Any) -> Di
         return Diagnostic("frames", False, "frame interval: not judged (too few states per trajectory)", {})
     delta2 = _predict(model, states2, prepared, config)
     stats1, stats2 = block_statistics(delta_s), block_statistics(delta2)
-    rate, reps = _replicates(config, prepared, delta_s, stats1.n_blocks)["rate"]
-    rate2, reps2 = _replicates(config, prepared, delta2, stats2.n_blocks)["rate"]
+    rate, reps = _replicates(config, prepared, delta_s, stats1.n_blocks, stats1)["rate"]
+    rate2, reps2 = _replicates(config, prepared, delta2, stats2.n_blocks, stats2)["rate"]
     # Whole trajectories as blocks at both lags: the same draws, paired.
     return check_frames(rate, reps, rate2 / 2.0, reps2 / 2.0, paired=stats1.by_trajectory and stats2.by_trajectory
                         and stats1.n_blocks == stats2.n_blocks)
@@ -322,7 +326,7 @@ def _data_check(config: FitConfig, prepared: PreparedFit, linear: LinearCurrent 
             continue
         _say(config, f"data check: refit on {fraction:g} of the training data ({describe(part)} states)")
         start = None
-        if prepared.kind == "current" and getattr(linear, "terms", None) is not None:  # a cubic start: refitted
+        if prepared.kind == "current" and is_cubic(linear):  # a cubic start: refitted
             start = linear.refit(part.states)
         elif prepared.kind == "current" and linear is not None and config.linear_start:
             start = closed_form_start(part.states, prepared.noise_variance, prepared.mean, prepared.std, linear)
@@ -349,7 +353,7 @@ def _closed_form_check(config: FitConfig, prepared: PreparedFit, linear: LinearC
             except ValueError:
                 continue
             _say(config, f"data check: closed form refitted on {fraction:g} of the training data")
-            current = (linear.refit(part.states) if getattr(linear, "terms", None) is not None
+            current = (linear.refit(part.states) if is_cubic(linear)
                        else fit_linear_current(part.states, mean=prepared.mean, std=prepared.std, start=linear))
         else:
             current = linear

@@ -60,7 +60,8 @@ def test_the_velocity_current_is_the_total_ep_and_the_drift_current_only_the_med
     se = diff.std(ddof=1) / math.sqrt(diff.size)
     assert abs(diff.mean()) < Z * se, (velocity.mean() / model.dt, exact.mean() / model.dt, se / model.dt)
     # J: the velocity current's fluctuations are those of the total EP, <exp(-dS)> ~ 1; the drift current's
-    # medium entropy keeps the heat's, and its 1 + J is far below its mean
+    # medium entropy keeps the heat's, and its 1 + J is far below its mean. Not a tolerance but two regimes
+    # apart (measured: 1 + J is 0.95 of the mean for the velocity current, -5.4 times it for the drift's).
     j_velocity, j_drift = np.mean(velocity - np.exp(-velocity)), np.mean(drift - np.exp(-drift))
     assert 1 + j_velocity > 0.8 * velocity.mean()
     assert 1 + j_drift < 0.0 < drift.mean()

@@ -28,10 +28,11 @@ from .feed import training_feed
 from .interrupts import SafeInterrupt, deferred_interrupts
 from .prepare import PreparedFit
 from .seeds import seed_for
+from .start import is_cubic
 from .warm_start import set_start_weights
 
-__all__ = ["KEEP_START_UNLESS", "LATEST_WITHIN", "patience_start", "build_seed_model", "train_one", "train_stacked", "stacking",
-           "data_parallel_scope"]
+__all__ = ["KEEP_START_UNLESS", "KEEP_CUBIC_START_UNLESS", "CUBIC_START_HORIZONS", "LATEST_WITHIN", "patience_start",
+           "build_seed_model", "train_one", "train_stacked", "stacking", "data_parallel_scope"]
 
 #: The current model keeps its closed-form start unless training beats its validation J by
 #: this many standard errors: the rate moves at first order with any noise in the network
@@ -81,7 +82,7 @@ def build_seed_model(config: FitConfig, prepared: PreparedFit, train, seed: int,
     policy = None if config.precision == "float32" else config.precision
     network = build_network(kind, n_states=prepared.n_states, hidden_units=config.hidden_units, layers=config.layers,
                             embedding_dim=config.embedding_dim, dtype=policy, seed=seed, dim=train.dim,
-                            poly_terms=getattr(linear, "terms", None) if kind == "current" else None)
+                            poly_terms=linear.terms if kind == "current" and is_cubic(linear) else None)
     model = NEEPModel(
         network,
         seq_len=seq_len,
@@ -101,7 +102,7 @@ def build_seed_model(config: FitConfig, prepared: PreparedFit, train, seed: int,
     model(sample)
     if kind == "current" and linear is not None:
         set_linear_current(network, linear.kernel, linear.bias)
-        if getattr(linear, "terms", None) is not None:  # a cubic start (training.start)
+        if is_cubic(linear):
             set_polynomial_current(network, linear.higher)
     if config.warm_start is not None:  # resolved to the network's weights by NEEP.fit (warm_start)
         set_start_weights(model, config.warm_start)
@@ -120,11 +121,10 @@ def build_seed_model(config: FitConfig, prepared: PreparedFit, train, seed: int,
                         restore_best=config.restore_best, batch_size=config.eval_batch_size,
                         train_states=prepared.train_sub, evaluate_start=True,
                         keep_start_unless=None if linear is None else KEEP_CUBIC_START_UNLESS
-                        if getattr(linear, "terms", None) is not None else KEEP_START_UNLESS,
+                        if is_cubic(linear) else KEEP_START_UNLESS,
                         patience=config.patience, patience_from=patience_start(config.ema_momentum),
                         latest_within=LATEST_WITHIN if linear is not None else None,
-                        stop_from=patience_start(config.ema_momentum, CUBIC_START_HORIZONS)
-                        if getattr(linear, "terms", None) is not None else 0)
+                        stop_from=patience_start(config.ema_momentum, CUBIC_START_HORIZONS) if is_cubic(linear) else 0)
     return model, monitor
 
 

@@ -37,9 +37,11 @@ import numpy as np
 
 from ..baselines.drift import DriftCurrent, feature_count, fit_drift_current
 from ..baselines.estimates import DRIFT_MAX_FEATURES
+from ..data.sets import flat, map_parts
+from ..stats.uncertainty import mean_stderr
 from .noise import closed_form_start
 
-__all__ = ["ClosedFormStart", "polynomial_start", "choose_start", "current_start", "MARGIN"]
+__all__ = ["ClosedFormStart", "polynomial_start", "choose_start", "current_start", "is_cubic", "MARGIN"]
 
 #: The cubic start replaces the linear one when its validation J is higher by this many paired standard errors.
 MARGIN = 2.0
@@ -108,23 +110,22 @@ def polynomial_start(states: Any, mean, std) -> ClosedFormStart | None:
     return _as_start("velocity_current", _fit(states, np.asarray(mean, float), np.asarray(std, float)))
 
 
-def _objective_rows(start, sub_states, min_blocks: int = 20) -> np.ndarray:
-    """``dS - exp(-dS)`` of the validation pairs summed per block, float64: trajectories, or time blocks of
-    them when there are fewer than ``min_blocks`` (one long trajectory is the common experiment)."""
-    rows = []
-    for part in sub_states if isinstance(sub_states, tuple) else (sub_states,):
-        values = _j(start.delta_s(part))
-        pieces = max(1, min(values.shape[1], math.ceil(min_blocks / values.shape[0])))
-        rows.extend(np.sum(block, axis=1) for block in np.array_split(values, pieces, axis=1))
-    return np.concatenate(rows)
+def _objective_values(start, sub_states) -> Any:
+    """``dS - exp(-dS)`` of every validation pair, float64, shaped like the states' pairs (tuple for parts)."""
+    return map_parts(lambda part: _j(start.delta_s(part)), sub_states)
 
 
 def _j(delta_s: np.ndarray) -> np.ndarray:
-    return delta_s - np.exp(-delta_s)
+    with np.errstate(over="ignore"):
+        return delta_s - np.exp(-delta_s)
 
 
 def choose_start(linear, cubic: ClosedFormStart | None, sub_states: Any, margin: float = MARGIN) -> tuple[Any, dict]:
     """The start with the higher validation J, the linear one unless the cubic wins by ``margin`` paired errors.
+
+    The paired error is ``stats.uncertainty.mean_stderr`` of the per-pair
+    differences: over trajectories, or over time blocks when there are few
+    (one long trajectory is the common experiment).
 
     Returns
     -------
@@ -136,16 +137,23 @@ def choose_start(linear, cubic: ClosedFormStart | None, sub_states: Any, margin:
     """
     if cubic is None:
         return linear, {"start": "linear_current", "gain": None, "gain_sigmas": None}
-    lin, cub = _objective_rows(linear, sub_states), _objective_rows(cubic, sub_states)
-    pairs = sum(np.shape(s)[0] * (np.shape(s)[1] - 1) for s in (sub_states if isinstance(sub_states, tuple)
-                                                                  else (sub_states,)))
-    diff = cub - lin
-    gain = float(diff.sum() / pairs)
-    stderr = float(np.std(diff, ddof=1) * math.sqrt(diff.size) / pairs) if diff.size > 1 else math.inf
-    sigmas = gain / stderr if stderr > 0 else (math.inf if gain > 0 else 0.0)
+    lin, cub = _objective_values(linear, sub_states), _objective_values(cubic, sub_states)
+    diff = tuple(c - l for c, l in zip(cub, lin)) if isinstance(lin, tuple) else cub - lin
+    values = flat(diff)
+    if not np.all(np.isfinite(values)):  # a cubic force that explodes somewhere: not a start
+        gain, sigmas = -math.inf, -math.inf
+    else:
+        gain = float(np.mean(values))
+        stderr = mean_stderr(diff)
+        sigmas = gain / stderr if stderr > 0 else (math.inf if gain > 0 else 0.0)
     chosen = cubic if sigmas > margin else linear
     return chosen, {"start": cubic.name if chosen is cubic else "linear_current", "gain": gain,
                     "gain_sigmas": sigmas}
+
+
+def is_cubic(start: Any) -> bool:
+    """Whether a fit's start has the polynomial part (a ``ClosedFormStart``), not only a linear one."""
+    return getattr(start, "terms", None) is not None
 
 
 def current_start(prepared, linear, cubic: bool = True, choose: bool = True) -> tuple[Any, dict | None]:
