@@ -31,6 +31,7 @@ __all__ = ["fit", "run_fit", "FIT_DEFAULTS", "GRU_DEFAULTS", "import_tensorflow_
 # The defaults of `neep fit`, for the help text: neep.estimators.runs.defaults loads without Keras.
 FIT_DEFAULTS = _defaults.FIT_DEFAULTS
 GRU_DEFAULTS = _defaults.kind_defaults("gru")
+CURRENT_DEFAULTS = _defaults.kind_defaults("current")
 
 
 def import_tensorflow_quietly() -> None:
@@ -127,7 +128,7 @@ def read_options(command):
                    "for integer states; mlp is the paper's general dS = h(s,s') - h(s',s); gru reads "
                    "windows of --seq-len states (RNEEP, for partial information).")
 @click.option("--hidden-units", type=click.IntRange(min=1), default=None,
-              help="Width of the network. Default: 128 for current and embedding; 256 for mlp "
+              help="Width of the network. Default: 64 for current, 128 for embedding; 256 for mlp "
                    "(the paper's is 512); 32 for gru (the paper's is 128).")
 @click.option("--layers", type=click.IntRange(min=1), default=None,
               help="Hidden layers of the network. Default: current 2; the paper's for the others "
@@ -143,7 +144,7 @@ def read_options(command):
                    "--learning-rate, --iterations, --eval-every, --ema given as well are kept as given.")
 @click.option("--learning-rate", type=float, default=None, callback=_positive_float,
               help=f"Adam learning rate. Default: {FIT_DEFAULTS['learning_rate']:g}; "
-                   f"{GRU_DEFAULTS['learning_rate']:g} for gru.")
+                   f"{CURRENT_DEFAULTS['learning_rate']:g} for current, {GRU_DEFAULTS['learning_rate']:g} for gru.")
 @click.option("--final-learning-rate", type=float, default=None, callback=_positive_float,
               help="Decay the learning rate geometrically to this over --iterations (give --learning-rate's value "
                    f"for a constant rate). Default: constant; {GRU_DEFAULTS['final_learning_rate']:g} for gru.")
@@ -199,7 +200,9 @@ def read_options(command):
 @click.option("--data-check/--no-data-check", default=True,
               help="Refit on 1/2 of the training data (a kept closed-form start: the closed form on 1/4 and "
                    "1/2, in seconds) and warn when the estimate still grows (or falls) with data from 1/2 to all "
-                   "of it (about 1x the fit time for one seed). Default: on; off for gru.")
+                   "of it (about 1x the fit time for one seed). A trained current network is refitted only when "
+                   "it does better on its training data than on held-out data (otherwise the refit could only "
+                   "measure training noise). Default: on; off for gru.")
 @click.option("--baselines/--no-baselines", "baselines", default=True, show_default=True,
               help="Also compute classical estimators on the same held-out data (continuous: closed-form "
                    "current and short-time TUR bound; discrete: plug-in KL of pairs, and of --seq-len words), "

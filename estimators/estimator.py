@@ -101,7 +101,9 @@ class NEEP:
         linear; 2 adds the ``xbar_i xbar_k dx_j`` currents), 1..4.
     data_check : bool
         Refit the first seed on 1/2 of the training data (a kept closed-form start: the closed form on 1/4
-        and 1/2) and flag an estimate that still grows with data (about 1x the time of a seed).
+        and 1/2) and flag an estimate that still grows with data (about 1x the time of a seed). A trained
+        current network is refitted only when the overfitting check sees an in-sample advantage
+        (``assessment.REFIT_IF_EXCESS``).
     normalize : bool
         Standardize continuous inputs per coordinate (training statistics, stored in the model).
     seed : int

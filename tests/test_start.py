@@ -113,3 +113,23 @@ def test_a_fit_starts_at_the_velocity_current_and_its_file_keeps_it(fpu, tmp_pat
     path = est.save(tmp_path / "fpu.keras")
     again = load_model(path)
     np.testing.assert_allclose(again.predict(x[:2]), est.predict(x[:2]), rtol=1e-6, atol=1e-7)
+
+
+def test_a_trained_current_network_is_refitted_on_half_its_data_only_when_it_fits_its_training_data_better(fpu):
+    from neep.estimators import NEEP
+    from neep.estimators.assessment import REFIT_IF_EXCESS, refit_needed
+    from neep.estimators.stats.overfitting import check_overfitting_paired
+
+    # the rule: an in-sample advantage beyond REFIT_IF_EXCESS of its own standard errors
+    same = check_overfitting_paired(1.0, 1.0, excess=0.5 * REFIT_IF_EXCESS * 0.01, excess_stderr=0.01, stderr=0.01)
+    ahead = check_overfitting_paired(1.0, 1.0, excess=1.5 * REFIT_IF_EXCESS * 0.01, excess_stderr=0.01, stderr=0.01)
+    assert not refit_needed(same) and refit_needed(ahead) and refit_needed(None)
+    # in a fit: a network trained from zero (no closed-form start to keep) on the FPU chain
+    _, x, _ = fpu
+    est = NEEP(model="current", iterations=200, eval_every=100, hidden_units=8, seed=0, verbose=0,
+               linear_start=False, cubic_start=False, baseline=False).fit(x)
+    assert [r["iteration"] for r in est.history_ if r.get("kept")] != [0]
+    diagnostics = {d.name: d for d in est.diagnostics_}
+    refitted = "rates" in diagnostics["data"].details
+    assert refitted == refit_needed(diagnostics["overfitting"])
+    assert refitted or "no refit needed" in diagnostics["data"].message
