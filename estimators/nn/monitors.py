@@ -164,7 +164,11 @@ class EPMonitor(PeriodicMonitor):
         time patience runs out, if training beat the first evaluation and the
         learning rate is settable (no schedule), the rate drops by
         ``PLATEAU_DECAY`` and patience starts again (``decayed_at``: that
-        iteration), counting from one ``patience_from`` after the drop.
+        iteration), counting from ``drop_wait`` after the drop.
+    drop_wait : int or None
+        Steps after the learning rate's drop before patience counts again
+        (None: ``patience_from``): the averaged weights take a few horizons
+        to show what the drop brings.
     stop_from : int
         No stop by patience before this iteration (a closed-form start close
         to the optimum, which the correction needs longer to beat).
@@ -207,8 +211,10 @@ class EPMonitor(PeriodicMonitor):
         patience_from: int = 0,
         latest_within: float | None = None,
         stop_from: int = 0,
+        drop_wait: int | None = None,
     ):
         super().__init__(every, use_average)
+        self.drop_wait = None if drop_wait is None else int(drop_wait)
         self.latest_within = latest_within
         if patience is not None and (isinstance(patience, bool) or int(patience) < 1):
             raise ValueError(f"patience must be an integer >= 1 or None, got {patience!r}")
@@ -250,8 +256,9 @@ class EPMonitor(PeriodicMonitor):
     def evaluations_since_best(self) -> int:
         """Evaluations after the best objective so far, or after the learning rate's drop if later."""
         best = self.best_iteration
-        # After a drop, the averaged weights need one horizon (patience_from) to show what it brings.
-        since = best if self.decayed_at is None or best is None else max(best, self.decayed_at + self.patience_from)
+        # After a drop, the averaged weights need drop_wait steps to show what it brings.
+        wait = self.patience_from if self.drop_wait is None else self.drop_wait
+        since = best if self.decayed_at is None or best is None else max(best, self.decayed_at + wait)
         return sum(1 for rec in self.history if best is not None and rec["iteration"] > since)
 
     def _run(self, step: int, logs) -> None:

@@ -7,19 +7,22 @@ every evaluation (every ``eval_every`` steps):
   Ctrl-C, ``"failed"`` after an error), the iteration reached, the best
   validation objective so far and the command that resumes;
 * ``history.csv``: every evaluation so far, of every seed;
-* ``model.keras``: the best weights so far (best validation J over the
+* ``model.keras``: the best weights as of the last backup (best validation J over the
   finished seeds and the current one), loadable by ``neep predict``;
 * ``checkpoint/``: what ``--resume`` needs. ``state.json`` (the options and
   a fingerprint of the data), per finished seed its kept model
   (``seed_K.keras``) and history; for the seed in training Keras' own
   ``BackupAndRestore`` folder (weights, moving average, optimizer state and
-  the epoch reached, saved at every evaluation) and ``monitor.pkl`` (the
-  monitor's history, best weights and objective, start record).
+  the epoch reached) and ``monitor.pkl`` (the monitor's history, best weights
+  and objective, start record), saved together at an evaluation once the
+  training since the last save took ``BACKUP_COST`` times as long as that save
+  did (so the backups cost at most about 1/``BACKUP_COST`` of the training:
+  every evaluation or two for a small network, every few for a fast one).
 
 Resume restores all of that: finished seeds are loaded, not retrained; the
-seed in training continues from its last evaluation (at most ``eval_every``
-steps are redone) with its optimizer state, moving average, iteration count
-and monitor history. The random stream of training batches restarts from
+seed in training continues from its last backup (at most the training time
+of ``BACKUP_COST`` backups is redone) with its optimizer state, moving
+average, iteration count and monitor history. The random stream of training batches restarts from
 (seed, seed index, epoch), so a resumed fit is not bit-identical to an
 uninterrupted one. The held-out assessment (interval, baselines, data
 check) runs at the end, whole. Data and options must match the interrupted
@@ -42,9 +45,13 @@ import numpy as np
 from .atomic import atomic_write
 from .summary import json_ready, write_history_csv
 
-__all__ = ["RunCheckpoint", "data_fingerprint", "check_resume", "CHECKPOINT_DIR"]
+__all__ = ["RunCheckpoint", "data_fingerprint", "check_resume", "CHECKPOINT_DIR", "BACKUP_COST"]
 
 CHECKPOINT_DIR = "checkpoint"
+#: A backup is written once the training since the last one took this many times that backup's duration.
+#: Every evaluation, the weight backup and the best model cost 0.085 s against 0.38 s of training between
+#: evaluations on the driven ring (2 x 64): 18 % of the fit's training time (benchmarks/RESULTS-estimators.md).
+BACKUP_COST = 20.0
 
 
 def data_fingerprint(data) -> dict:
@@ -137,8 +144,8 @@ class RunCheckpoint:
         """Callbacks to put before and after the ``EPMonitor`` of seed ``k``."""
         self.dir.mkdir(parents=True, exist_ok=True)
         self._write_state()
-        before = [keras.callbacks.BackupAndRestore(str(self.backup_dir(k)), save_freq="epoch")]
-        return before, [_MonitorState(self, k, monitor)]
+        clock = _BackupClock()
+        return [_PacedBackup(str(self.backup_dir(k)), clock)], [_MonitorState(self, k, monitor, clock)]
 
     def callbacks_after(self, k: int, monitor) -> list:
         """The partial-file writer of seed ``k`` alone (no weight backup: stacked seeds, see ``training``)."""
@@ -202,12 +209,53 @@ class RunCheckpoint:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-class _MonitorState(keras.callbacks.Callback):
-    """Saves the ``EPMonitor`` state and the partial files at each epoch end; restores it on resume."""
+class _BackupClock:
+    """When the next backup is due: once the time since the last one reaches ``BACKUP_COST`` x its duration."""
 
-    def __init__(self, checkpoint: RunCheckpoint, k: int, monitor):
+    def __init__(self) -> None:
+        self.since = time.perf_counter()  # the end of the last backup
+        self.cost = 0.0  # its duration (0: the first evaluation is backed up)
+        self.saving, self._spent = False, 0.0
+
+    def decide(self) -> bool:
+        """At an epoch end, before the weight backup: whether this epoch is backed up."""
+        self.saving, self._spent = time.perf_counter() - self.since >= BACKUP_COST * self.cost, 0.0
+        return self.saving
+
+    def spent(self, seconds: float) -> None:
+        """Time one part of this epoch's backup took."""
+        self._spent += seconds
+
+    def done(self) -> None:
+        """After the monitor state of a backed-up epoch: the backup's duration is known."""
+        if self.saving:
+            self.cost, self.since = self._spent, time.perf_counter()
+
+
+class _PacedBackup(keras.callbacks.BackupAndRestore):
+    """Keras' ``BackupAndRestore`` at the epoch ends ``_BackupClock`` picks."""
+
+    def __init__(self, backup_dir: str, clock: _BackupClock):
+        super().__init__(backup_dir, save_freq="epoch")
+        self.clock = clock
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.clock.decide():
+            start = time.perf_counter()
+            super().on_epoch_end(epoch, logs)
+            self.clock.spent(time.perf_counter() - start)
+
+
+class _MonitorState(keras.callbacks.Callback):
+    """Saves the ``EPMonitor`` state with each weight backup, and the partial files at each epoch end; restores it.
+
+    ``clock``: the backup pace of the seed's ``_PacedBackup`` (None: a
+    monitor state at every epoch end, for stacked seeds without a weight backup).
+    """
+
+    def __init__(self, checkpoint: RunCheckpoint, k: int, monitor, clock: _BackupClock | None = None):
         super().__init__()
-        self.checkpoint, self.k, self.monitor = checkpoint, k, monitor
+        self.checkpoint, self.k, self.monitor, self.clock = checkpoint, k, monitor, clock
         self.path = checkpoint.dir / f"seed_{k}" / "monitor.pkl"
 
     def on_train_begin(self, logs=None):
@@ -225,17 +273,22 @@ class _MonitorState(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         monitor, ckpt = self.monitor, self.checkpoint
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        state = monitor.get_state()
-        atomic_write(self.path, lambda tmp: tmp.write_bytes(pickle.dumps(state)))
         ckpt.iteration = monitor.history[-1]["iteration"] if monitor.history else 0
-        if monitor.best_iteration != self._best_seen and monitor.best_objective > ckpt.best:
-            current = self.model.get_weights()
-            self.model.set_weights(monitor.best_weights)
-            ckpt.folder.mkdir(parents=True, exist_ok=True)
-            atomic_write(ckpt.folder / "model.keras", lambda tmp: self.model.save(tmp))
-            self.model.set_weights(current)
-            ckpt.best = float(monitor.best_objective)
-            ckpt._write_state()
-        self._best_seen = monitor.best_iteration
+        if self.clock is None or self.clock.saving:  # with the weights of the same epoch
+            start = time.perf_counter()
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            state = monitor.get_state()
+            atomic_write(self.path, lambda tmp: tmp.write_bytes(pickle.dumps(state)))
+            if monitor.best_iteration != self._best_seen and monitor.best_objective > ckpt.best:
+                current = self.model.get_weights()
+                self.model.set_weights(monitor.best_weights)
+                ckpt.folder.mkdir(parents=True, exist_ok=True)
+                atomic_write(ckpt.folder / "model.keras", lambda tmp: self.model.save(tmp))
+                self.model.set_weights(current)
+                ckpt.best = float(monitor.best_objective)
+                ckpt._write_state()
+            self._best_seen = monitor.best_iteration
+            if self.clock is not None:
+                self.clock.spent(time.perf_counter() - start)
+                self.clock.done()
         ckpt.write_partial(monitor.history, self.k)

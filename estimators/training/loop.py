@@ -31,8 +31,8 @@ from .seeds import seed_for
 from .start import is_cubic
 from .warm_start import set_start_weights
 
-__all__ = ["KEEP_START_UNLESS", "KEEP_CUBIC_START_UNLESS", "CUBIC_START_HORIZONS", "LATEST_WITHIN", "patience_start",
-           "build_seed_model", "train_one", "train_stacked", "stacking", "data_parallel_scope"]
+__all__ = ["KEEP_START_UNLESS", "KEEP_CUBIC_START_UNLESS", "CUBIC_START_HORIZONS", "DROP_HORIZONS", "LATEST_WITHIN",
+           "patience_start", "build_seed_model", "train_one", "train_stacked", "stacking", "data_parallel_scope"]
 
 #: The current model keeps its closed-form start unless training beats its validation J by
 #: this many standard errors: the rate moves at first order with any noise in the network
@@ -51,6 +51,13 @@ KEEP_CUBIC_START_UNLESS = 2.0
 #: on the driven ring it had not beaten the start's validation J after one horizon (the fit kept the start,
 #: 1.106 against the chain's 1.165, unflagged), where from the linear start it had.
 CUBIC_START_HORIZONS = 3.0
+
+#: After the learning rate's drop, patience counts again only after this many horizons of the moving average:
+#: the averaged weights reach 1 - e^-k of the drop's effect after k horizons (63 % at 1). With one, the swirl
+#: stopped while the drop still lifted its rate (+0.015 over the last 1000 steps, 1.2 reported errors, flagged
+#: "not converged" on a fit 0.5 % from the exact rate); the same fit one evaluation longer found a new best J
+#: at 2 horizons and the rate flat after it (benchmarks/RESULTS-estimators.md, session 8).
+DROP_HORIZONS = 2.0
 
 #: After the learning rate's drop, the current model keeps the last evaluation within this many paired
 #: standard errors of the best validation J, not the best (``EPMonitor(latest_within=...)``).
@@ -124,7 +131,8 @@ def build_seed_model(config: FitConfig, prepared: PreparedFit, train, seed: int,
                         if is_cubic(linear) else KEEP_START_UNLESS,
                         patience=config.patience, patience_from=patience_start(config.ema_momentum),
                         latest_within=LATEST_WITHIN if linear is not None else None,
-                        stop_from=patience_start(config.ema_momentum, CUBIC_START_HORIZONS) if is_cubic(linear) else 0)
+                        stop_from=patience_start(config.ema_momentum, CUBIC_START_HORIZONS) if is_cubic(linear) else 0,
+                        drop_wait=patience_start(config.ema_momentum, DROP_HORIZONS))
     return model, monitor
 
 
