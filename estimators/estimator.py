@@ -310,7 +310,8 @@ class NEEP:
         # The current network's closed-form start: linear, noise-robust, or cubic (training.start).
         warm = config.warm_start  # a current network's own start: a polynomial part makes its weights odd in number
         start_at, self.start_ = current_start(prepared, self.linear_current_ if self.linear_start else None,
-                                              self.cubic_start if warm is None else len(warm) % 2 == 1, warm is None)
+                                              self.cubic_start if warm is None else len(warm) % 2 == 1, warm is None,
+                                              warm)
         for k, (model, history) in enumerate(train_seeds(config, prepared, start_at, checkpoint)):
             self.history_.extend({"seed": k, **rec} for rec in history)
             self.models_.append(model)

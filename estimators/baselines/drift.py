@@ -45,7 +45,8 @@ import numpy as np
 
 from .currents import iter_pairs, tall_times_small
 
-__all__ = ["DriftCurrent", "drift_features", "fit_drift_current", "feature_count"]
+__all__ = ["DriftCurrent", "drift_features", "monomial_features", "fit_drift_current", "feature_count", "FULL_CUBIC_FEATURES",
+           "regression_moments", "noise_precision"]
 
 #: Every cubic monomial while there are at most this many (d <= 5), else those with at most two coordinates.
 FULL_CUBIC_FEATURES = 56
@@ -90,6 +91,22 @@ def drift_features(z: np.ndarray, buffer: np.ndarray | None = None) -> np.ndarra
     return out
 
 
+def monomial_features(z: np.ndarray, terms: np.ndarray, buffer: np.ndarray | None = None) -> np.ndarray:
+    """Monomials ``(n, q)`` of standardized states ``(n, d)``: ``terms (q, 3)`` index ``[1, z_0, ..., z_{d-1}]``.
+
+    The layout of ``nn.layers.Monomials``: ``(0, 0, 0)`` is the constant,
+    ``(i+1, 0, 0)`` is ``z_i``, ``(i+1, k+1, l+1)`` is ``z_i z_k z_l``.
+    """
+    terms = np.asarray(terms)
+    n, q = z.shape[0], terms.shape[0]
+    padded = np.empty((n, z.shape[1] + 1))
+    padded[:, 0], padded[:, 1:] = 1.0, z
+    out = np.empty((n, q)) if buffer is None or buffer.size < n * q else buffer.ravel()[: n * q].reshape(n, q)
+    np.multiply(padded[:, terms[:, 0]], padded[:, terms[:, 1]], out=out)
+    out *= padded[:, terms[:, 2]]
+    return out
+
+
 @dataclasses.dataclass(frozen=True)
 class DriftCurrent:
     """A fitted drift current ``dS = 2 a(zbar)^T N^-1 dz`` in standardized coordinates.
@@ -104,6 +121,12 @@ class DriftCurrent:
         Standardization the coefficients refer to.
     pairs : int
         Training pairs used.
+    terms : array (p, 3) or None
+        The features as ``monomial_features`` terms (``baselines.local``); None:
+        ``drift_features``.
+    hoods : tuple of tuple or None
+        Per coordinate, the coordinates its drift's monomials are built from
+        (``baselines.local``); None: all.
     """
 
     coefficients: np.ndarray
@@ -111,16 +134,22 @@ class DriftCurrent:
     mean: np.ndarray
     std: np.ndarray
     pairs: int
+    terms: np.ndarray | None = None
+    hoods: tuple | None = None
+
+    def features(self, z: np.ndarray, buffer: np.ndarray | None = None) -> np.ndarray:
+        """The regression's features of standardized states ``(n, d)``."""
+        return drift_features(z, buffer) if self.terms is None else monomial_features(z, self.terms, buffer)
 
     def _step_ep(self, z0: np.ndarray, z1: np.ndarray, buffer: np.ndarray | None = None) -> np.ndarray:
-        force = tall_times_small(drift_features(0.5 * (z0 + z1), buffer), self.coefficients @ self.precision)
+        force = tall_times_small(self.features(0.5 * (z0 + z1), buffer), self.coefficients @ self.precision)
         return np.einsum("nj,nj->n", force, z1 - z0)
 
     def delta_s(self, states: np.ndarray) -> np.ndarray:
         """EP of every step of ``states (M, L, d)``, float64 ``(M, L-1)``."""
         if states.ndim != 3 or states.shape[2] != self.mean.size:
             raise ValueError(f"states must have shape (M, L, {self.mean.size}), got {states.shape}")
-        buffer = np.empty(_PAIRS_PER_CHUNK * feature_count(self.mean.size))
+        buffer = np.empty(_PAIRS_PER_CHUNK * self.coefficients.shape[0])
         out = [self._step_ep(z0, z1, buffer) for z0, z1 in iter_pairs(states, self.mean, self.std, _PAIRS_PER_CHUNK)]
         return np.concatenate(out).reshape(states.shape[0], states.shape[1] - 1)
 
@@ -148,28 +177,43 @@ def fit_drift_current(states, *, mean=None, std=None, midpoint: bool = False) ->
     current's 1.89 (mean 2.015; exact 1.994) and the linear J-current's 1.60
     (``training.start`` starts the current network there).
     """
-    parts = _parts(states)
-    d = parts[0].shape[2]
+    d = _parts(states)[0].shape[2]
     mean = np.zeros(d) if mean is None else np.asarray(mean, dtype=np.float64)
     std = np.ones(d) if std is None else np.asarray(std, dtype=np.float64)
     p = feature_count(d)
-    total = sum(x.shape[0] * (x.shape[1] - 1) for x in parts)
+    gram, cross, second, total = regression_moments(states, drift_features, p, mean=mean, std=std, midpoint=midpoint)
+    ridge = 1e-10 * max(float(np.trace(gram)) / p, 1e-300)
+    coefficients = np.linalg.solve(gram + ridge * np.eye(p), cross)
+    noise = second - coefficients.T @ gram @ coefficients  # residual covariance per step
+    return DriftCurrent(coefficients, noise_precision(noise), mean, std, total)
+
+
+def regression_moments(states, features, p: int, *, mean: np.ndarray, std: np.ndarray,
+                       midpoint: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Moments of a regression of the increments on ``features(z, buffer) -> (n, p)``, float64.
+
+    Returns the features' Gram matrix ``<psi psi^T>`` (from a time-strided
+    subset of about ``GRAM_STATES`` states), ``<psi dz^T>`` and
+    ``<dz dz^T>`` over every pair of ``states`` (standardized by
+    ``mean``, ``std``; ``psi`` of the midpoint or the pre-point), and the
+    number of pairs.
+    """
+    d = _parts(states)[0].shape[2]
+    total = sum(x.shape[0] * (x.shape[1] - 1) for x in _parts(states))
     stride = max(1, round(total / GRAM_STATES))
     gram, gram_rows = np.zeros((p, p)), 0
     cross, second = np.zeros((p, d)), np.zeros((d, d))
     buffer = np.empty(_PAIRS_PER_CHUNK * p)
     for z0, z1 in iter_pairs(states, mean, std, _PAIRS_PER_CHUNK):
-        psi, dz = drift_features(0.5 * (z0 + z1) if midpoint else z0, buffer), z1 - z0
+        psi, dz = features(0.5 * (z0 + z1) if midpoint else z0, buffer), z1 - z0
         cross += psi.T @ dz
         second += dz.T @ dz
         sub = psi[::stride]
         gram += sub.T @ sub
         gram_rows += sub.shape[0]
-    gram /= gram_rows
-    cross /= total
-    ridge = 1e-10 * max(float(np.trace(gram)) / p, 1e-300)
-    coefficients = np.linalg.solve(gram + ridge * np.eye(p), cross)
-    noise = second / total - coefficients.T @ gram @ coefficients  # residual covariance per step
-    precision = 2.0 * np.linalg.pinv(0.5 * (noise + noise.T))
-    return DriftCurrent(coefficients, precision, mean, std, int(total))
+    return gram / gram_rows, cross / total, second / total, int(total)
 
+
+def noise_precision(noise: np.ndarray) -> np.ndarray:
+    """``2 N^-1`` of a residual covariance per step ``N`` (symmetrized, pseudo-inverse)."""
+    return 2.0 * np.linalg.pinv(0.5 * (noise + noise.T))

@@ -35,13 +35,14 @@ from typing import Any
 
 import numpy as np
 
-from ..baselines.drift import DriftCurrent, feature_count, fit_drift_current
+from ..baselines.drift import FULL_CUBIC_FEATURES, DriftCurrent, feature_count, fit_drift_current
 from ..baselines.estimates import DRIFT_MAX_FEATURES
+from ..baselines.local import coupling_hoods, fit_local_current
 from ..data.sets import flat, map_parts
 from ..stats.uncertainty import mean_stderr
 from .noise import closed_form_start
 
-__all__ = ["ClosedFormStart", "polynomial_start", "choose_start", "current_start", "is_cubic", "MARGIN"]
+__all__ = ["ClosedFormStart", "polynomial_start", "local_start", "choose_start", "current_start", "is_cubic", "MARGIN"]
 
 #: The cubic start replaces the linear one when its validation J is higher by this many paired standard errors.
 MARGIN = 2.0
@@ -89,6 +90,8 @@ class ClosedFormStart:
     def refit(self, states: Any) -> "ClosedFormStart":
         """The same kind of start fitted on other data (the data check's fractions)."""
         fitted = self.fitted
+        if fitted.hoods is not None:  # the same hoods
+            return _as_start(self.name, fit_local_current(states, fitted.hoods, mean=fitted.mean, std=fitted.std))
         return _as_start(self.name, _fit(states, fitted.mean, fitted.std))
 
 
@@ -98,8 +101,9 @@ def _fit(states: Any, mean, std) -> DriftCurrent:
 
 def _as_start(name: str, fitted: DriftCurrent) -> ClosedFormStart:
     d = fitted.mean.size
-    force = fitted.coefficients @ fitted.precision  # F(z) = drift_features(z) @ force
-    return ClosedFormStart(name, force[1 : d + 1], force[0], _drift_terms(d), force[d + 1 :], fitted)
+    force = fitted.coefficients @ fitted.precision  # F(z) = features(z) @ force: 1, z_0 .. z_{d-1}, higher
+    terms = _drift_terms(d) if fitted.terms is None else [tuple(int(i) for i in t) for t in fitted.terms[d + 1 :]]
+    return ClosedFormStart(name, force[1 : d + 1], force[0], terms, force[d + 1 :], fitted)
 
 
 def polynomial_start(states: Any, mean, std) -> ClosedFormStart | None:
@@ -108,6 +112,22 @@ def polynomial_start(states: Any, mean, std) -> ClosedFormStart | None:
     if feature_count(d) > DRIFT_MAX_FEATURES:
         return None
     return _as_start("velocity_current", _fit(states, np.asarray(mean, float), np.asarray(std, float)))
+
+
+def local_start(states: Any, mean, std, linear) -> ClosedFormStart | None:
+    """The velocity current on local cubic features (``baselines.local``), hoods from ``linear``'s couplings.
+
+    None where the full cubic basis is used (d <= 5) or every hood holds every
+    coordinate (nothing local to gain).
+    """
+    d = (states[0] if isinstance(states, tuple) else states).shape[2]
+    if linear is None or math.comb(d + 2, 3) <= FULL_CUBIC_FEATURES:
+        return None
+    hoods = coupling_hoods(linear.kernel)
+    if all(len(h) == d for h in hoods):
+        return None
+    fitted = fit_local_current(states, hoods, mean=np.asarray(mean, float), std=np.asarray(std, float))
+    return _as_start("local_velocity_current", fitted)
 
 
 def _objective_values(start, sub_states) -> Any:
@@ -120,35 +140,47 @@ def _j(delta_s: np.ndarray) -> np.ndarray:
         return delta_s - np.exp(-delta_s)
 
 
-def choose_start(linear, cubic: ClosedFormStart | None, sub_states: Any, margin: float = MARGIN) -> tuple[Any, dict]:
-    """The start with the higher validation J, the linear one unless the cubic wins by ``margin`` paired errors.
+def choose_start(linear, cubic, sub_states: Any, margin: float = MARGIN) -> tuple[Any, dict]:
+    """The start with the higher validation J, the linear one unless a cubic one wins by ``margin`` paired errors.
 
-    The paired error is ``stats.uncertainty.mean_stderr`` of the per-pair
-    differences: over trajectories, or over time blocks when there are few
-    (one long trajectory is the common experiment).
+    ``cubic``: a ``ClosedFormStart``, a list of them (the one with the highest
+    validation J is the candidate) or None. The paired error is
+    ``stats.uncertainty.mean_stderr`` of the per-pair differences: over
+    trajectories, or over time blocks when there are few (one long trajectory
+    is the common experiment).
 
     Returns
     -------
     start : LinearCurrent or ClosedFormStart
     record : dict
-        ``start`` (its name), ``gain_sigmas`` (the cubic's lead in paired
-        standard errors of the validation J; None without a cubic) and
-        ``gain`` (per pair).
+        ``start`` (its name), ``gain_sigmas`` (the best cubic's lead in paired
+        standard errors of the validation J; None without a cubic), ``gain``
+        (per pair) and, with several candidates, ``candidates`` (each one's
+        lead in paired errors, by name).
     """
-    if cubic is None:
+    candidates = [c for c in (cubic if isinstance(cubic, (list, tuple)) else [cubic]) if c is not None]
+    if not candidates:
         return linear, {"start": "linear_current", "gain": None, "gain_sigmas": None}
-    lin, cub = _objective_values(linear, sub_states), _objective_values(cubic, sub_states)
+    lin = _objective_values(linear, sub_states)
+    leads = [_lead(_objective_values(c, sub_states), lin) for c in candidates]
+    best = int(np.argmax([gain for gain, _ in leads]))
+    (gain, sigmas), found = leads[best], candidates[best]
+    chosen = found if sigmas > margin else linear
+    record = {"start": found.name if chosen is found else "linear_current", "gain": gain, "gain_sigmas": sigmas}
+    if len(candidates) > 1:
+        record["candidates"] = {c.name: s for c, (_, s) in zip(candidates, leads)}
+    return chosen, record
+
+
+def _lead(cub, lin) -> tuple[float, float]:
+    """Mean validation J gain per pair of a cubic start over the linear one, and its paired standard errors."""
     diff = tuple(c - l for c, l in zip(cub, lin)) if isinstance(lin, tuple) else cub - lin
     values = flat(diff)
     if not np.all(np.isfinite(values)):  # a cubic force that explodes somewhere: not a start
-        gain, sigmas = -math.inf, -math.inf
-    else:
-        gain = float(np.mean(values))
-        stderr = mean_stderr(diff)
-        sigmas = gain / stderr if stderr > 0 else (math.inf if gain > 0 else 0.0)
-    chosen = cubic if sigmas > margin else linear
-    return chosen, {"start": cubic.name if chosen is cubic else "linear_current", "gain": gain,
-                    "gain_sigmas": sigmas}
+        return -math.inf, -math.inf
+    gain = float(np.mean(values))
+    stderr = mean_stderr(diff)
+    return gain, gain / stderr if stderr > 0 else (math.inf if gain > 0 else 0.0)
 
 
 def is_cubic(start: Any) -> bool:
@@ -156,22 +188,31 @@ def is_cubic(start: Any) -> bool:
     return getattr(start, "terms", None) is not None
 
 
-def current_start(prepared, linear, cubic: bool = True, choose: bool = True) -> tuple[Any, dict | None]:
+def current_start(prepared, linear, cubic: bool = True, choose: bool = True,
+                  warm: list | None = None) -> tuple[Any, dict | None]:
     """The start of a fit's networks and its record: ``linear`` (None: no start) unless the current model's is better.
 
     The current network (``prepared.kind == "current"``): with localization noise
     corrected (``prepared.noise_variance``), the noise-robust linear current
     (``training.noise.closed_form_start``); else ``choose_start`` between
-    ``linear`` and the cubic start (``cubic=False``: the linear one; ``choose=False``:
-    the cubic one whenever ``cubic``, as for a warm start from a network that has
-    the polynomial part). Other kinds: ``linear`` itself, record None.
+    ``linear`` and the cubic starts, full and local (``cubic=False``: the linear
+    one; ``choose=False``: a cubic one whenever ``cubic``, as for a warm start
+    from a network that has the polynomial part: the one whose monomials are as
+    many as that part's rows in ``warm``, its weights). Other kinds: ``linear``
+    itself, record None.
     """
     if linear is None or prepared.kind != "current":
         return linear, None
     if prepared.noise_variance is not None:
         robust = closed_form_start(prepared.train.states, prepared.noise_variance, prepared.mean, prepared.std)
         return robust, {"start": "robust_current", "gain": None, "gain_sigmas": None}
-    found = polynomial_start(prepared.train.states, prepared.mean, prepared.std) if cubic else None
-    if found is not None and not choose:
-        return found, {"start": found.name, "gain": None, "gain_sigmas": None}
+    found = [polynomial_start(prepared.train.states, prepared.mean, prepared.std),
+             local_start(prepared.train.states, prepared.mean, prepared.std, linear)] if cubic else []
+    found = [f for f in found if f is not None]
+    if found and not choose:  # a warm start from a network with the polynomial part: its own kind
+        d = prepared.train.states[0].shape[2] if isinstance(prepared.train.states, tuple) else \
+            prepared.train.states.shape[2]
+        rows = {np.shape(w)[0] for w in warm or [] if np.ndim(w) == 2 and np.shape(w)[1] == d}
+        same = next((f for f in found if len(f.terms) in rows), found[0])
+        return same, {"start": same.name, "gain": None, "gain_sigmas": None}
     return choose_start(linear, found, prepared.sub_states)
