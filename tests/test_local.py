@@ -26,10 +26,9 @@ def _stats(x):
 
 @pytest.fixture(scope="module")
 def fpu8():
-    """An 8-bead FPU chain (hot end 10, beta 3): 96 trajectories with the exact medium EP of each step."""
-    model = FPUChain(n=8, dt=0.002, beta=3.0)
-    x, ep = model.simulate(trajectories=96, steps=2000, seed=4, exact_ep=True)
-    return model, x, ep
+    """An 8-bead FPU chain (hot end 10, beta 3): 96 trajectories of 10 000 steps (2 s to simulate)."""
+    model = FPUChain(n=8, dt=0.005, beta=3.0)
+    return model, model.simulate(trajectories=96, steps=10_000, seed=4)
 
 
 def test_monomial_features_are_the_drift_features_in_the_layout_of_the_network_layer(rng):
@@ -55,7 +54,7 @@ def test_coupling_hoods_follow_the_linear_couplings():
 
 def test_with_every_coordinate_in_every_hood_it_is_the_full_velocity_current(fpu8):
     # d = 3 (the full cubic basis): same span, same regression, so the same EP of every step
-    _, x, _ = fpu8
+    _, x = fpu8
     y = x[:, :, :3]
     mean, std = _stats(y[:48])
     local = fit_local_current(y[:48], [(0, 1, 2)] * 3, mean=mean, std=std)
@@ -64,22 +63,25 @@ def test_with_every_coordinate_in_every_hood_it_is_the_full_velocity_current(fpu
     np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-9 * np.abs(b).max())
 
 
-def test_the_local_velocity_current_is_the_total_ep_and_wins_the_start(fpu8):
-    model, x, ep = fpu8
-    train, test, exact = x[:48], x[48:], ep[48:].astype(np.float64)
+def test_the_local_velocity_current_measures_what_the_full_one_does_and_wins_the_start(fpu8):
+    model, x = fpu8
+    train, test = x[:48], x[48:]
     mean, std = _stats(train)
     linear = fit_linear_current(train, mean=mean, std=std)
     local = local_start(train, mean, std, linear)
     assert local is not None and local.name == "local_velocity_current"
-    assert max(len(h) for h in local.fitted.hoods) < 8  # a chain: neighbours, not every bead
-    # Mean: per held-out trajectory against the exact medium EP of the same steps (the system entropy's
-    # change averages out); Z standard errors of the paired difference over 48 independent trajectories.
-    diff = local.delta_s(test).mean(axis=1) - exact.mean(axis=1)
+    assert max(len(h) for h in local.fitted.hoods) < 8  # a chain: neighbours, not every bead (measured 3-5)
+    # Mean: the full cubic velocity current (test_start: the total EP of the pairs) on the same held-out
+    # steps, per trajectory; Z standard errors of the paired difference over 48 independent trajectories.
+    full = polynomial_start(train, mean, std)
+    diff = local.delta_s(test).mean(axis=1) - full.delta_s(test).mean(axis=1)
     se = diff.std(ddof=1) / math.sqrt(diff.size)
     assert abs(diff.mean()) < Z * se, (diff.mean() / model.dt, se / model.dt)
-    # the chooser takes a cubic start on FPU springs, and reports both candidates' leads
-    chosen, record = choose_start(linear, [polynomial_start(train, mean, std), local], test)
-    assert record["start"] != "linear_current" and record["gain_sigmas"] > 2
-    assert set(record["candidates"]) == {"velocity_current", "local_velocity_current"}
+    # J: with 8 x 84 coefficients on 480 000 pairs the full basis's regression noise costs what its cubic
+    # terms bring (measured +2.3 paired errors over the linear current); the local basis (about 8 x 20)
+    # keeps the gain (+11.4). The chooser takes it, and reports both candidates' leads.
+    chosen, record = choose_start(linear, [full, local], test)
+    assert chosen is local and record["start"] == "local_velocity_current" and record["gain_sigmas"] > 2
+    assert record["candidates"]["local_velocity_current"] > record["candidates"]["velocity_current"]
     # its refit on other data keeps the hoods
     assert local.refit(test).fitted.hoods == local.fitted.hoods
