@@ -53,6 +53,7 @@ FULL_CUBIC_FEATURES = 56
 #: States (about, every k-th in time) that enter the features' Gram matrix.
 GRAM_STATES = 1 << 19
 _PAIRS_PER_CHUNK = 1 << 16
+_TERM_BLOCK = 32
 
 
 def _full_cubic(d: int) -> bool:
@@ -96,15 +97,22 @@ def monomial_features(z: np.ndarray, terms: np.ndarray, buffer: np.ndarray | Non
 
     The layout of ``nn.layers.Monomials``: ``(0, 0, 0)`` is the constant,
     ``(i+1, 0, 0)`` is ``z_i``, ``(i+1, k+1, l+1)`` is ``z_i z_k z_l``.
+    Computed by rows of ``(q, n)`` (gathering whole coordinates is a copy of
+    contiguous memory; gathering columns of ``(n, d)`` was 10x slower), in
+    blocks of terms; returned as its transposed view.
     """
     terms = np.asarray(terms)
     n, q = z.shape[0], terms.shape[0]
-    padded = np.empty((n, z.shape[1] + 1))
-    padded[:, 0], padded[:, 1:] = 1.0, z
-    out = np.empty((n, q)) if buffer is None or buffer.size < n * q else buffer.ravel()[: n * q].reshape(n, q)
-    np.multiply(padded[:, terms[:, 0]], padded[:, terms[:, 1]], out=out)
-    out *= padded[:, terms[:, 2]]
-    return out
+    padded = np.empty((z.shape[1] + 1, n))
+    padded[0], padded[1:] = 1.0, z.T
+    out = np.empty((q, n)) if buffer is None or buffer.size < n * q else buffer.ravel()[: n * q].reshape(q, n)
+    for start in range(0, q, _TERM_BLOCK):
+        block = terms[start : start + _TERM_BLOCK]
+        rows = out[start : start + block.shape[0]]
+        np.take(padded, block[:, 0], axis=0, out=rows)
+        rows *= padded[block[:, 1]]
+        rows *= padded[block[:, 2]]
+    return out.T
 
 
 @dataclasses.dataclass(frozen=True)
