@@ -205,8 +205,10 @@ def assess(config: FitConfig, prepared: PreparedFit, exact: ExactValues, measure
             # The refits train at most as long as the first seed did (with patience it may have stopped early).
             trained = max([r["iteration"] for r in history if r["seed"] == 0] or [config.iterations])
             refit = dataclasses.replace(config, iterations=max(1, min(config.iterations, trained)))
+            # The held-out EP of the fit itself where it is the first seed's (one seed) or the closed form's.
+            own = delta_s if len(models) == 1 or closed_form_only else None
             diagnostics.append(_data_check(refit, prepared, start if is_cubic(start) else linear, layout, models[0],
-                                           rate_interval.stderr, closed_form_only=closed_form_only))
+                                           rate_interval.stderr, closed_form_only=closed_form_only, own=own))
     value = rate_interval.value
     return Assessment(
         ep_rate_interval=rate_interval,
@@ -345,16 +347,18 @@ def _overfitting(config: FitConfig, prepared: PreparedFit, model, linear: Linear
 
 
 def _data_check(config: FitConfig, prepared: PreparedFit, linear: LinearCurrent | None, layout: int,
-                first, stderr: float, closed_form_only: bool = False) -> Diagnostic:
+                first, stderr: float, closed_form_only: bool = False, own: Any = None) -> Diagnostic:
     """Refit the first seed on half the training data (``REFIT_FRACTIONS``); compare on the same held-out data.
 
     ``closed_form_only``: every seed kept the closed-form linear start (the
     current model), so the estimate IS the closed form's: refitting the
     closed form on the fractions measures its growth with data exactly, and
     no network is trained (a network refit would keep its start too).
+    ``own``: the fit's held-out EP when it is the first seed's (or the kept
+    closed form's), instead of predicting it again.
     """
     if closed_form_only and linear is not None:
-        return _closed_form_check(config, prepared, linear, layout, stderr)
+        return _closed_form_check(config, prepared, linear, layout, stderr, own)
     seed = seed_for(config.seed, 0)
     rates = []
     for fraction in REFIT_FRACTIONS:
@@ -375,13 +379,14 @@ def _data_check(config: FitConfig, prepared: PreparedFit, linear: LinearCurrent 
                                  layout)["rate"][0])
     if not rates:
         return Diagnostic("data", False, "data check skipped: too little training data to refit on fractions")
-    full = _replicates(config, prepared, _predict(first, prepared.test.states, prepared, config), layout)["rate"][0]
+    own = _predict(first, prepared.test.states, prepared, config) if own is None else own
+    full = _replicates(config, prepared, own, layout)["rate"][0]
     fractions = list(REFIT_FRACTIONS[: len(rates)]) + [1.0]
     return check_data_growth(fractions, rates + [full], stderr)
 
 
 def _closed_form_check(config: FitConfig, prepared: PreparedFit, linear: LinearCurrent, layout: int,
-                       stderr: float) -> Diagnostic:
+                       stderr: float, own: Any = None) -> Diagnostic:
     """The data check of a kept closed-form start: the closed form refitted on fractions, measured as the fit is.
 
     A cubic start is refitted on 1/2 only (``REFIT_FRACTIONS``: only that step decides; in 20 dimensions
@@ -397,6 +402,9 @@ def _closed_form_check(config: FitConfig, prepared: PreparedFit, linear: LinearC
             _say(config, f"data check: closed form refitted on {fraction:g} of the training data")
             current = (linear.refit(part.states) if is_cubic(linear)
                        else fit_linear_current(part.states, mean=prepared.mean, std=prepared.std, start=linear))
+        elif own is not None:  # the fit's own held-out EP: the kept closed form's
+            rates.append((fraction, _replicates(config, prepared, own, layout)["rate"][0]))
+            continue
         else:
             current = linear
         delta_s = map_parts(current.delta_s, prepared.test.states)
