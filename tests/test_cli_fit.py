@@ -126,14 +126,17 @@ def test_fit_discrete_picks_embedding_and_rates_per_step(ring, tmp_path):
 
 
 def test_fit_large_batch_trains_with_the_rescaled_settings(beads, tmp_path):
-    # --large-batch 512 from the default 4096: learning rate x sqrt(1/8); --iterations given, so kept
+    # --large-batch 512 from the default 4096: the current model's learning rate x sqrt(1/8); --iterations
+    # given, so kept
+    from neep.estimators.runs.defaults import kind_defaults
+
     out = tmp_path / "run"
     result = _invoke(["fit", str(beads), "-o", str(out), "--large-batch", "512", "--hidden-units", "8",
                       "--iterations", "20", "--no-data-check"])
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "summary.json").read_text())
     assert summary["batch_size"] == 512 and summary["iterations"] == 20
-    assert summary["learning_rate"] == pytest.approx(1e-3 / np.sqrt(8))
+    assert summary["learning_rate"] == pytest.approx(kind_defaults("current")["learning_rate"] / np.sqrt(8))
     assert summary["eval_every"] == 20  # 100 x 8 windows apart, but not past the last of 20 iterations
     assert "large batch" in result.output
 
