@@ -35,7 +35,8 @@ def run_lags(data, output: Path, lags, method: str, seed: int, degree: int, opti
 
 def format_lags(lags: dict, unit: str) -> str:
     """The lines ``neep fit --lags`` prints from ``summary.json["lags"]``."""
-    what = "closed-form current" if lags["method"] == "current" else "network"
+    what = {"current": "closed-form current", "velocity": "closed-form velocity current"}.get(lags["method"],
+                                                                                              "network")
     rows = "; ".join(f"{r['lag']} ({r['tau']:.3g}): {r['rate']:.4g} ± {r['stderr']:.2g}" for r in lags["rows"])
     ex = lags["extrapolation"]
     kind = "quadratic" if ex["degree"] == 2 else "linear"

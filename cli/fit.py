@@ -228,7 +228,7 @@ def read_options(command):
 @click.option("--force", is_flag=True, help="Overwrite the run files in an existing, non-empty folder.")
 @click.option("--resume", is_flag=True,
               help="Continue the interrupted fit in -o DIR (Ctrl-C leaves a partial run there): finished "
-                   "seeds are kept, the seed in training continues from its last evaluation with its "
+                   "seeds are kept, the seed in training continues from its last backup with its "
                    "optimizer state. The data and options are the interrupted run's; options given again "
                    "must match them.")
 @click.option("--lags", default=None, metavar="LIST|auto",
@@ -236,9 +236,13 @@ def read_options(command):
                    "auto: 1,2,4,8 where the trajectories are long enough) and extrapolate it to lag 0: the "
                    "continuous-time rate, which a coarse frame interval underestimates. summary.json 'lags', "
                    "rate_vs_lag.png. Each lag costs seconds with --lag-model current (the default).")
-@click.option("--lag-model", type=click.Choice(["current", "network"]), default="current", show_default=True,
-              help="What measures each lag: the closed-form current (seconds; exact for linear dynamics) or "
-                   "a network fit per lag with these options (the cost of one fit per lag, no data check).")
+@click.option("--lag-model", type=click.Choice(["current", "velocity", "network"]), default="current",
+              show_default=True,
+              help="What measures each lag: the closed-form linear current (seconds; exact for linear "
+                   "dynamics), the closed form the current network starts from (velocity: the linear or a "
+                   "cubic velocity current, whichever validation J prefers; for nonlinear forces, seconds to "
+                   "a minute per lag), or a network fit per lag with these options (the cost of one fit per "
+                   "lag, no data check).")
 @read_options
 def fit(paths: tuple[Path, ...], output: Path, model: str | None, hidden_units: int | None, layers: int | None,
         batch_size: int | None, large_batch: int | None, learning_rate: float | None, weight_decay: float | None,

@@ -16,6 +16,7 @@ import pytest
 from neep.estimators import NEEP, fit_to_folder
 from neep.simulators import BeadSpring, DrivenRing, simulate_to_arrays
 from neep.estimators.data.trajectories import Trajectories
+from neep.estimators.training.loop import DROP_HORIZONS, patience_start
 
 
 @pytest.fixture(scope="module")
@@ -67,17 +68,18 @@ def test_patience_stops_when_the_validation_objective_stops_improving():
     assert not [d for d in est.diagnostics_ if d.name == "start" and d.flagged]
 
 
-def _patience_rule(history, patience, every, start, can_drop=True):
+def _patience_rule(history, patience, every, start, can_drop=True, wait=None):
     """(stop, drop) by the documented rule, from the records' ``best`` marks: patience counts the
-    evaluations after the best one (or after one horizon, ``start``, past the learning rate's drop, if
-    later), from ``start`` on;
+    evaluations after the best one (or after ``wait``, ``training.loop.DROP_HORIZONS`` horizons, past the
+    learning rate's drop, if later), from ``start`` (one horizon) on;
     the first time it runs out, if the best is not the first evaluation (and ``can_drop``: the
     trained weights beat a closed-form start clearly), the rate drops (once)."""
     best, drop = None, None
+    wait = start if wait is None else wait
     for r in history:
         if r["best"]:
             best = r["iteration"]
-        since = best if drop is None else max(best, drop + start)
+        since = best if drop is None else max(best, drop + wait)
         if r["iteration"] >= start and (r["iteration"] - since) // every >= patience:
             if drop is None and best and can_drop:
                 drop = r["iteration"]
@@ -99,7 +101,8 @@ def test_patience_drops_the_learning_rate_once_after_training_beat_the_start(see
                batch_size=256).fit(Trajectories.from_array(states, dt=model.dt))
     for k in range(seeds):
         history = [r for r in est.history_ if r["seed"] == k]
-        stop, drop = _patience_rule(history, patience=2, every=50, start=100)
+        stop, drop = _patience_rule(history, patience=2, every=50, start=100,
+                                    wait=patience_start(0.99, DROP_HORIZONS))
         assert drop is not None and history[-1]["iteration"] == stop > drop
         assert [r["iteration"] for r in history if r.get("learning_rate_drop")] == [drop]
         rate = float(keras.ops.convert_to_numpy(est.models_[k].optimizer.learning_rate))

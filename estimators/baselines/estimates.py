@@ -46,6 +46,7 @@ from .drift import feature_count, fit_drift_current
 from .plugin_kl import PluginKL, fit_plugin_kl
 
 __all__ = [
+    "REPLICATES",
     "Baseline",
     "evaluate_baselines",
     "current_baseline",
