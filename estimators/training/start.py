@@ -16,6 +16,11 @@ force, ``linear + higher monomials``, becomes the network's fixed part
 rest. ``choose_start`` keeps it only when its validation J beats the linear
 current's by ``MARGIN`` paired standard errors: on linear data the two agree
 within noise and the linear closed form (the J optimum of its span) stays.
+In 7 or more dimensions ``local_start`` adds a candidate, the velocity current
+on local cubic features (``baselines.local``: each coordinate from the ones the
+linear current couples it to), and the best of the cubic candidates by
+validation J is the one compared (20-bead FPU chain: the shared cubic basis
+-23.9 paired errors against the linear current, the local one +11.0).
 
 Measured on held-out data (``1 + J`` per unit time, velocity current against
 linear current; mean rate of the velocity current): FPU chain at dt 0.001,
