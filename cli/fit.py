@@ -31,7 +31,6 @@ __all__ = ["fit", "run_fit", "FIT_DEFAULTS", "GRU_DEFAULTS", "import_tensorflow_
 # The defaults of `neep fit`, for the help text: neep.estimators.runs.defaults loads without Keras.
 FIT_DEFAULTS = _defaults.FIT_DEFAULTS
 GRU_DEFAULTS = _defaults.kind_defaults("gru")
-CURRENT_DEFAULTS = _defaults.kind_defaults("current")
 
 
 def import_tensorflow_quietly() -> None:
@@ -144,7 +143,7 @@ def read_options(command):
                    "--learning-rate, --iterations, --eval-every, --ema given as well are kept as given.")
 @click.option("--learning-rate", type=float, default=None, callback=_positive_float,
               help=f"Adam learning rate. Default: {FIT_DEFAULTS['learning_rate']:g}; "
-                   f"{CURRENT_DEFAULTS['learning_rate']:g} for current, {GRU_DEFAULTS['learning_rate']:g} for gru.")
+                   f"{GRU_DEFAULTS['learning_rate']:g} for gru.")
 @click.option("--final-learning-rate", type=float, default=None, callback=_positive_float,
               help="Decay the learning rate geometrically to this over --iterations (give --learning-rate's value "
                    f"for a constant rate). Default: constant; {GRU_DEFAULTS['final_learning_rate']:g} for gru.")

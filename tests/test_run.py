@@ -71,8 +71,7 @@ def test_gru_defaults_are_the_measured_cpu_ones_and_the_cli_says_so():
                                                                   if k not in measured}
     for kind in ("current", "mlp", "embedding"):  # the others keep FIT_DEFAULTS and NEEP's embedding/XLA
         other = kind_defaults(kind)
-        # the current model: 2e-3 (its 2 x 64 correction, RESULTS-estimators.md session 8)
-        assert other["batch_size"] == 4096 and other["learning_rate"] == (2e-3 if kind == "current" else 1e-3)
+        assert other["batch_size"] == 4096 and other["learning_rate"] == 1e-3
         assert "embedding_dim" not in other and "jit_compile" not in other
 
 
