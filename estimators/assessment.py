@@ -64,7 +64,8 @@ from .training.prepare import PreparedFit
 from .training.start import is_cubic
 from .training.seeds import seed_for
 
-__all__ = ["Assessment", "assess", "DATA_FRACTIONS", "REFIT_FRACTIONS", "REFIT_IF_EXCESS", "REPLICATES", "refit_needed"]
+__all__ = ["Assessment", "assess", "DATA_FRACTIONS", "REFIT_FRACTIONS", "REFIT_IF_EXCESS", "REPLICATES",
+           "refit_needed"]
 
 #: Shares of the training data the closed form is refitted on when it is the estimate (cheap: Newton passes).
 DATA_FRACTIONS = (0.25, 0.5)

@@ -45,8 +45,8 @@ import numpy as np
 
 from .currents import iter_pairs, tall_times_small
 
-__all__ = ["DriftCurrent", "drift_features", "monomial_features", "fit_drift_current", "feature_count", "FULL_CUBIC_FEATURES",
-           "regression_moments", "noise_precision"]
+__all__ = ["DriftCurrent", "drift_features", "monomial_features", "fit_drift_current", "feature_count",
+           "FULL_CUBIC_FEATURES", "regression_moments", "noise_precision"]
 
 #: Every cubic monomial while there are at most this many (d <= 5), else those with at most two coordinates.
 FULL_CUBIC_FEATURES = 56

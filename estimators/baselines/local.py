@@ -57,12 +57,13 @@ def local_terms(hoods) -> tuple[np.ndarray, list[np.ndarray]]:
     hood holds its own coordinate), then the higher monomials.
     """
     d = len(hoods)
-    own = [sorted(itertools.combinations_with_replacement([0] + [k + 1 for k in hood], 3), reverse=True)
+    # each monomial as its indices in descending order: (a, 0, 0) is z_{a-1}, (a, b, 0) a product of two
+    own = [[t[::-1] for t in itertools.combinations_with_replacement([0] + [k + 1 for k in sorted(hood)], 3)]
            for hood in hoods]
-    higher = sorted({tuple(sorted(t, reverse=True)) for terms in own for t in terms if t[1] > 0})
+    higher = sorted({t for terms in own for t in terms if t[1] > 0})
     union = [(0, 0, 0)] + [(k + 1, 0, 0) for k in range(d)] + higher
     index = {t: i for i, t in enumerate(union)}
-    rows = [np.array(sorted(index[tuple(sorted(t, reverse=True))] for t in terms)) for terms in own]
+    rows = [np.array(sorted(index[t] for t in terms)) for terms in own]
     return np.array(union, dtype=np.int64), rows
 
 

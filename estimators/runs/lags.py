@@ -46,6 +46,7 @@ from ..baselines.currents import fit_linear_current
 from ..baselines.estimates import REPLICATES, current_baseline, plugin_kl_baseline
 from ..data.sets import TrajectorySet, as_data, map_parts
 from ..stats.uncertainty import block_statistics, bootstrap_replicates, interval
+from ..training.prepare import input_stats, validation_split
 from ..training.start import choose_start, local_start, polynomial_start
 from ..data.trajectories import Trajectories
 from ..plots.base import save_figure
@@ -53,9 +54,11 @@ from ..plots.lags import plot_rate_against_lag
 from ..stats.lags import LagExtrapolation, extrapolate_to_zero
 from .summary import json_ready
 
-__all__ = ["LagRow", "LagResult", "fit_lags", "subsample", "write_lags", "METHODS", "LAG_FIGURE"]
+__all__ = ["LagRow", "LagResult", "fit_lags", "subsample", "write_lags", "METHODS", "LAG_FIGURE", "VELOCITY_VALIDATION"]
 
 METHODS = ("current", "velocity", "network")
+#: ``method="velocity"``: the share of each lag's training part that chooses the closed form.
+VELOCITY_VALIDATION = 0.2
 LAG_FIGURE = "rate_vs_lag.png"
 
 
@@ -137,24 +140,16 @@ def _measure_velocity(train, test, seed: int):
     """The closed-form start of the current network (``training.start``) fitted at this lag; its held-out rate."""
     if train.discrete:
         return _measure_current(train, test, seed, 1)
-    fit, valid = train.split(0.8, min_steps=2)
-    parts = fit.states if isinstance(fit.states, tuple) else (fit.states,)
-    sample = np.concatenate([np.asarray(p[:: max(1, p.shape[0] // 64), :: max(1, p.shape[1] // 4096)],
-                                        dtype=np.float64).reshape(-1, p.shape[2]) for p in parts])
-    mean, std = sample.mean(axis=0), sample.std(axis=0)
-    std[~(std > 0)] = 1.0
+    fit, valid = validation_split(train, VELOCITY_VALIDATION, 2)
+    mean, std = (np.asarray(v) for v in input_stats(fit, True, seed))
     linear = fit_linear_current(fit.states, mean=mean, std=std)
     candidates = [polynomial_start(fit.states, mean, std), local_start(fit.states, mean, std, linear)]
     chosen, _ = choose_start(linear, [c for c in candidates if c is not None], valid.states)
     stats = block_statistics(map_parts(chosen.delta_s, test.states))
     reps = bootstrap_replicates(stats, REPLICATES, seed=seed)["rate"] / test.dt
     value = float(stats.statistics()["rate"][0]) / test.dt
-    share = _pairs(test.states) / max(1, _pairs(fit.states))
+    share = float(np.sum(test.lengths - 1)) / max(1.0, float(np.sum(fit.lengths - 1)))
     return interval(value, reps, train_share=share), reps, stats.n_blocks
-
-
-def _pairs(states) -> int:
-    return sum(p.shape[0] * (p.shape[1] - 1) for p in (states if isinstance(states, tuple) else (states,)))
 
 
 def _measure_network(data, seed: int, neep_kwargs: dict):

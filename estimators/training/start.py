@@ -215,8 +215,7 @@ def current_start(prepared, linear, cubic: bool = True, choose: bool = True,
              local_start(prepared.train.states, prepared.mean, prepared.std, linear)] if cubic else []
     found = [f for f in found if f is not None]
     if found and not choose:  # a warm start from a network with the polynomial part: its own kind
-        d = prepared.train.states[0].shape[2] if isinstance(prepared.train.states, tuple) else \
-            prepared.train.states.shape[2]
+        d = prepared.train.dim
         rows = {np.shape(w)[0] for w in warm or [] if np.ndim(w) == 2 and np.shape(w)[1] == d}
         same = next((f for f in found if len(f.terms) in rows), found[0])
         return same, {"start": same.name, "gain": None, "gain_sigmas": None}
