@@ -194,7 +194,7 @@ def assess(config: FitConfig, prepared: PreparedFit, exact: ExactValues, measure
     diagnostics.append(check_convergence(seed_history, rate_interval.sampling_stderr))
     diagnostics.append(check_kept_start(seed_history, rate_interval.stderr))
     kept = [r for r in seed_history if r.get("kept")]
-    if kept and kept[0].get("train_ep_rate") is not None and prepared.train_sub is not None:
+    if kept and prepared.train_sub is not None:  # track_train: the training subset was drawn
         diagnostics.append(_overfitting(config, prepared, models[best], linear, rate_interval.stderr))
     if config.data_check:
         closed_form_only = (prepared.kind == "current" and prepared.noise_variance is None

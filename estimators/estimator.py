@@ -75,8 +75,9 @@ class NEEP:
     seeds : int
         Ensemble size K (paper: 5); mean and standard deviation reported.
     track_train : bool
-        Also evaluate as many training windows at every evaluation (``train_ep_rate``, ``train_objective``
-        in ``history_``; Fig. S2: the training-set estimate can overfit). Doubles the (small) evaluation cost.
+        Also evaluate as many training windows at every ``training.loop.TRAIN_EVERY``-th evaluation
+        (``train_ep_rate``, ``train_objective`` in ``history_``; Fig. S2: the training-set estimate can
+        overfit), and run the like-with-like overfitting check on them at the end.
     test_fraction : float
         Held-out share when ``fit`` gets no ``test`` data, in (0, 1): of the
         trajectories when M > 1 (the last ones), of the time when M = 1 (the
@@ -200,8 +201,8 @@ class NEEP:
         One per evaluation: ``seed``, ``iteration``, ``train_loss``, ``test_objective``, ``ep_rate``,
         ``ep_per_step``, ``lower_bound_j``, ``lower_bound_dv``, ``r2``, ``error``, ``ep_rate_exact`` (exact
         rate of the evaluation subset by the same slope estimator; ``error`` is relative to it),
-        ``train_ep_rate`` and ``train_objective`` (the same weights on a training subset; None unless
-        ``track_train``), ``seconds``; the start's (iteration 0) has ``trained_rate_gain`` when kept.
+        ``train_ep_rate`` and ``train_objective`` (the same weights on a training subset, at every
+        ``TRAIN_EVERY``-th evaluation; None otherwise and without ``track_train``), ``seconds``; the start's (iteration 0) has ``trained_rate_gain`` when kept.
     train_, test_ : Trajectories
         The training and held-out data ``fit`` used (views of the input:
         memory-mapped when it came from a file, never copied); ``test_`` is

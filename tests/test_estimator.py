@@ -16,6 +16,7 @@ from neep.estimators import (
     pair_dataset,
     window_dataset,
 )
+from neep.estimators.training.loop import TRAIN_EVERY
 
 P_FORWARD, P_BACKWARD = 0.6, 0.2
 
@@ -195,9 +196,9 @@ def test_bad_test_fraction_is_named(bad):
 @pytest.mark.parametrize("track", [True, False])
 def test_history_has_the_training_set_rate(rng, track):
     states, _ = biased_ring(4, 200, rng)
-    est = NEEP(hidden_units=4, embedding_dim=2, batch_size=16, iterations=2, eval_every=1,
+    est = NEEP(hidden_units=4, embedding_dim=2, batch_size=16, iterations=TRAIN_EVERY + 1, eval_every=1,
                track_train=track, verbose=0).fit(states)
-    assert len(est.history_) == 3  # iterations 0, 1, 2
-    for record in est.history_:
-        assert (np.isfinite(record["train_ep_rate"]) and np.isfinite(record["train_objective"])) if track \
-            else record["train_ep_rate"] is None
+    assert len(est.history_) == TRAIN_EVERY + 2  # iterations 0 .. TRAIN_EVERY + 1
+    for i, record in enumerate(est.history_):  # the training subset at every TRAIN_EVERY-th evaluation
+        assert (np.isfinite(record["train_ep_rate"]) and np.isfinite(record["train_objective"])) \
+            if track and i % TRAIN_EVERY == 0 else record["train_ep_rate"] is None

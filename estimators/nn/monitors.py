@@ -154,6 +154,10 @@ class EPMonitor(PeriodicMonitor):
         and objective ``train_objective`` with the same weights (the
         supplement's Fig. S2: the training-set estimate can drift away while
         the held-out one converges). Costs one more evaluation pass.
+    train_every : int
+        Evaluate ``train_states`` at every this-many-th evaluation only (the
+        first included: iteration 0 with ``evaluate_start``); the others
+        record None. Each pass costs as much as the held-out one.
     patience : int or None
         Stop training (``model.stop_training``) once this many evaluations in
         a row brought no new best objective: train until the held-out J stops
@@ -212,8 +216,12 @@ class EPMonitor(PeriodicMonitor):
         latest_within: float | None = None,
         stop_from: int = 0,
         drop_wait: int | None = None,
+        train_every: int = 1,
     ):
         super().__init__(every, use_average)
+        if isinstance(train_every, bool) or int(train_every) < 1:
+            raise ValueError(f"train_every must be an integer >= 1, got {train_every!r}")
+        self.train_every = int(train_every)
         self.drop_wait = None if drop_wait is None else int(drop_wait)
         self.latest_within = latest_within
         if patience is not None and (isinstance(patience, bool) or int(patience) < 1):
@@ -287,7 +295,7 @@ class EPMonitor(PeriodicMonitor):
         train_delta_s = None
         with self._averaged():
             delta_s = predict_delta_s(self.model, self.states, seq_len, self.batch_size)
-            if self.train_states is not None:
+            if self.train_states is not None and len(self.history) % self.train_every == 0:
                 train_delta_s = predict_delta_s(self.model, self.train_states, seq_len, self.batch_size)
             # A noise-corrected current model is judged by its own objective, mean(dS - exp(-dS - q)):
             # the plain J would prefer the force shrunk by the noise that training corrects for.
