@@ -70,6 +70,15 @@ def test_unpaired_and_history_checks():
     rising_after = [dict(r, ep_rate=r["ep_rate"] + 0.01 * max(i - 18, 0)) for i, r in enumerate(stepped)]
     assert check_convergence(rising_after, stderr=0.01).flagged
     assert "after the learning rate dropped" in check_convergence(rising_after, stderr=0.01).message
+    # After the drop a rise must exceed AFTER_DROP_RISE reported errors: the tail (iterations 2400-3000) rises
+    # by 0.06, flagged at stderr 0.025 (2.4 errors), not at 0.035 (1.7 errors).
+    assert check_convergence(rising_after, stderr=0.025).flagged
+    assert not check_convergence(rising_after, stderr=0.035).flagged
+    # The first rising history (+0.017 fitted over its second half): 1.1 errors at stderr 0.015 is a trend that
+    # matters without a drop, and not after one (the drop at iteration 100 leaves the same second half).
+    assert check_convergence(rising, stderr=0.015).flagged
+    rising[1]["learning_rate_drop"] = 0.1
+    assert not check_convergence(rising, stderr=0.015).flagged
 
 
 def test_a_data_starved_fit_is_flagged():
