@@ -133,3 +133,19 @@ def test_a_trained_current_network_is_refitted_on_half_its_data_only_when_it_fit
     refitted = "rates" in diagnostics["data"].details
     assert refitted == refit_needed(diagnostics["overfitting"])
     assert refitted or "no refit needed" in diagnostics["data"].message
+
+
+def test_a_kept_cubic_start_is_refitted_by_the_same_rule(fpu):
+    from neep.estimators import NEEP
+    from neep.estimators.assessment import refit_needed
+
+    _, x, _ = fpu
+    # 100 steps cannot beat the cubic start by KEEP_CUBIC_START_UNLESS paired errors: the start is kept
+    est = NEEP(model="current", iterations=100, eval_every=100, hidden_units=8, seed=0, verbose=0,
+               baseline=False, test_fraction=0.5, validation_fraction=0.25).fit(x)
+    assert est.start_["start"] == "velocity_current"
+    assert [r["iteration"] for r in est.history_ if r.get("kept")] == [0]
+    diagnostics = {d.name: d for d in est.diagnostics_}
+    refitted = "rates" in diagnostics["data"].details
+    assert refitted == refit_needed(diagnostics["overfitting"])
+    assert refitted or "no refit needed (the closed-form start's advantage" in diagnostics["data"].message
