@@ -211,7 +211,11 @@ class Monomials(keras.layers.Layer):
     constant), the monomial being their product: ``(i+1, 0, 0)`` is ``z_i``,
     ``(i+1, k+1, l+1)`` is ``z_i z_k z_l``. Three gathers and two products, whatever
     ``q`` (a Python loop over the terms would put ``q`` small ops in every step).
-    The polynomial start of the current network (``training.start``) reads them.
+    The gathers take rows of the transposed input: on a CPU, TensorFlow's gather
+    along the inner axis took 13.7 ms for 471 terms of 20 coordinates at batch 4096,
+    rows of the transpose 3.0 ms, with bit-identical values (most of a training step
+    of the 20-bead chain's current network). The polynomial start of the current
+    network (``training.start``) reads them.
     """
 
     def __init__(self, terms, **kwargs):
@@ -226,9 +230,9 @@ class Monomials(keras.layers.Layer):
 
     def call(self, inputs):
         z = ops.cast(inputs, "float32")
-        padded = ops.concatenate([ops.ones_like(z[:, :1]), z], axis=-1)
-        columns = [ops.take(padded, [t[k] for t in self.terms], axis=1) for k in range(3)]
-        return columns[0] * columns[1] * columns[2]
+        rows = ops.transpose(ops.concatenate([ops.ones_like(z[:, :1]), z], axis=-1))  # (d + 1, batch)
+        factors = [ops.take(rows, [t[k] for t in self.terms], axis=0) for k in range(3)]
+        return ops.transpose(factors[0] * factors[1] * factors[2])
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], len(self.terms))
