@@ -119,6 +119,11 @@ def _keras_free(module: str) -> bool:
     return any(module == free or module.startswith(free + ".") for free in KERAS_FREE)
 
 
+def _initializing(name: str) -> bool:
+    """Whether the module ``name`` is being imported right now (its code has not finished)."""
+    return bool(getattr(getattr(sys.modules.get(name), "__spec__", None), "_initializing", False))
+
+
 class _RegisterOnKerasImport(importlib.abc.MetaPathFinder):
     """Registers neep's Keras classes as soon as Keras is imported, by anyone.
 
@@ -142,7 +147,11 @@ class _RegisterOnKerasImport(importlib.abc.MetaPathFinder):
 
         def run_then_register(module):
             run(module)
-            importlib.import_module(f"{__name__}.nn.model")
+            # A module of nn that imports Keras first (``from neep.estimators.nn.layers import ...``) is still
+            # running here, and nn.model, which imports it back, would fail on its missing names: its classes
+            # then register as it runs, and nn.model with its first use.
+            if not any(_initializing(name) for name in list(sys.modules) if name.startswith(f"{__name__}.nn.")):
+                importlib.import_module(f"{__name__}.nn.model")
 
         spec.loader.exec_module = run_then_register
         return spec

@@ -67,3 +67,11 @@ def test_keras_load_model_works_after_importing_the_package():
 
 def test_keras_load_model_works_when_keras_came_first():
     assert _keras_user("import keras\nimport neep.estimators") == ["NEEPModel", "current"]
+
+
+def test_a_module_of_nn_can_be_the_first_to_import_keras():
+    # Its import brings Keras, whose import hook would import nn.model, which imports this module back.
+    code = "from neep.estimators.nn.layers import Antisymmetric, Monomials\nprint(Antisymmetric.__name__)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[-1] == "Antisymmetric"
