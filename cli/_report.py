@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from ._odd import odd_lines
 
 __all__ = ["format_summary"]
-
 
 
 def _noise_done(noise: dict) -> str:
@@ -16,6 +16,12 @@ def _noise_done(noise: dict) -> str:
     if noise.get("network_corrected"):
         return "network trained against it" + (", robust current fitted" if robust else "")
     return "robust current fitted" if robust else "no correction"
+
+
+def _number(value, spec: str) -> str:
+    """``value`` formatted by ``spec``, or ``n/a`` where it is None or not finite."""
+    return "n/a" if value is None or not math.isfinite(value) else format(value, spec)
+
 
 def _not_judged(message: str) -> bool:
     """Whether a diagnostic's message says it could not judge (too few evaluations, nothing to compare)."""
@@ -69,7 +75,9 @@ def format_summary(summary: dict, output: Path, seconds: float) -> str:
                      f"{base['value']:.5g} ± {base['stderr']:.2g} {unit}")
     noise = summary.get("noise")
     if noise is not None:
-        parts = ", ".join(f"{s:.3g} ± {e:.1g} ({100 * r:.0f} % of the step)"
+        # None where a coordinate does not move (a constant column: no increments to measure noise on)
+        parts = ", ".join(f"{_number(s, '.3g')} ± {_number(e, '.1g')} "
+                          f"({_number(None if r is None else 100 * r, '.0f')} % of the step)"
                           for s, e, r in zip(noise["std"], noise["std_stderr"], noise["ratio_to_step"]))
         lines.append(f"noise        localization std per coordinate {parts}: "
                      f"{'significant' if noise['significant'] else 'not significant'}; "

@@ -211,7 +211,8 @@ def assess(config: FitConfig, prepared: PreparedFit, exact: ExactValues, measure
             # The held-out EP of the fit itself where it is the first seed's (one seed) or the closed form's.
             own = delta_s if len(models) == 1 or closed_form_only else None
             diagnostics.append(_data_check(refit, prepared, start if is_cubic(start) else linear, layout, models[0],
-                                           rate_interval.stderr, closed_form_only=closed_form_only, own=own))
+                                           rate_interval.stderr, closed_form_only=closed_form_only, own=own,
+                                           sampling_stderr=rate_interval.sampling_stderr))
     value = rate_interval.value
     return Assessment(
         ep_rate_interval=rate_interval,
@@ -326,7 +327,8 @@ def _overfitting(config: FitConfig, prepared: PreparedFit, model, linear: Linear
 
 
 def _data_check(config: FitConfig, prepared: PreparedFit, linear: LinearCurrent | None, layout: int,
-                first, stderr: float, closed_form_only: bool = False, own: Any = None) -> Diagnostic:
+                first, stderr: float, closed_form_only: bool = False, own: Any = None,
+                sampling_stderr: float | None = None) -> Diagnostic:
     """Refit the first seed on half the training data (``REFIT_FRACTIONS``); compare on the same held-out data.
 
     ``closed_form_only``: every seed kept the closed-form linear start (the
@@ -334,10 +336,11 @@ def _data_check(config: FitConfig, prepared: PreparedFit, linear: LinearCurrent 
     closed form on the fractions measures its growth with data exactly, and
     no network is trained (a network refit would keep its start too).
     ``own``: the fit's held-out EP when it is the first seed's (or the kept
-    closed form's), instead of predicting it again.
+    closed form's), instead of predicting it again. ``sampling_stderr``: the
+    held-out share of ``stderr`` (``check_data_growth``).
     """
     if closed_form_only and linear is not None:
-        return _closed_form_check(config, prepared, linear, layout, stderr, own)
+        return _closed_form_check(config, prepared, linear, layout, stderr, own, sampling_stderr)
     seed = seed_for(config.seed, 0)
     rates = []
     for fraction in REFIT_FRACTIONS:
@@ -355,17 +358,17 @@ def _data_check(config: FitConfig, prepared: PreparedFit, linear: LinearCurrent 
         with data_parallel_scope(config.data_parallel):
             model, _ = train_one(config, dataclasses.replace(prepared, train_sub=None), part, seed, None, start)
         rates.append(_replicates(config, prepared, _predict(model, prepared.test.states, prepared, config),
-                                 layout)["rate"][0])
+                                 layout)["rate"])
     if not rates:
         return Diagnostic("data", False, "data check skipped: too little training data to refit on fractions")
     own = _predict(first, prepared.test.states, prepared, config) if own is None else own
-    full = _replicates(config, prepared, own, layout)["rate"][0]
-    fractions = list(REFIT_FRACTIONS[: len(rates)]) + [1.0]
-    return check_data_growth(fractions, rates + [full], stderr)
+    rates.append(_replicates(config, prepared, own, layout)["rate"])
+    fractions = list(REFIT_FRACTIONS[: len(rates) - 1]) + [1.0]
+    return _growth(fractions, rates, stderr, sampling_stderr)
 
 
 def _closed_form_check(config: FitConfig, prepared: PreparedFit, linear: LinearCurrent, layout: int,
-                       stderr: float, own: Any = None) -> Diagnostic:
+                       stderr: float, own: Any = None, sampling_stderr: float | None = None) -> Diagnostic:
     """The data check of a kept closed-form start: the closed form refitted on fractions, measured as the fit is.
 
     A cubic start is refitted on 1/2 only (``REFIT_FRACTIONS``: only that step decides; in 20 dimensions
@@ -382,12 +385,19 @@ def _closed_form_check(config: FitConfig, prepared: PreparedFit, linear: LinearC
             current = (linear.refit(part.states) if is_cubic(linear)
                        else fit_linear_current(part.states, mean=prepared.mean, std=prepared.std, start=linear))
         elif own is not None:  # the fit's own held-out EP: the kept closed form's
-            rates.append((fraction, _replicates(config, prepared, own, layout)["rate"][0]))
+            rates.append((fraction, _replicates(config, prepared, own, layout)["rate"]))
             continue
         else:
             current = linear
         delta_s = map_parts(current.delta_s, prepared.test.states)
-        rates.append((fraction, _replicates(config, prepared, delta_s, layout)["rate"][0]))
+        rates.append((fraction, _replicates(config, prepared, delta_s, layout)["rate"]))
     if len(rates) < 2:
         return Diagnostic("data", False, "data check skipped: too little training data to refit on fractions")
-    return check_data_growth([f for f, _ in rates], [r for _, r in rates], stderr)
+    return _growth([f for f, _ in rates], [r for _, r in rates], stderr, sampling_stderr)
+
+
+def _growth(fractions: list, rates: list, stderr: float, sampling_stderr: float | None) -> Diagnostic:
+    """``check_data_growth`` of ``(rate, replicates)`` pairs on one held-out layout: the last step's paired error."""
+    paired = float(np.std(rates[-1][1] - rates[-2][1], ddof=1))
+    return check_data_growth(fractions, [r for r, _ in rates], stderr, sampling_stderr=sampling_stderr,
+                             paired_stderr=paired)

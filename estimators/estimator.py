@@ -202,7 +202,8 @@ class NEEP:
         ``ep_per_step``, ``lower_bound_j``, ``lower_bound_dv``, ``r2``, ``error``, ``ep_rate_exact`` (exact
         rate of the evaluation subset by the same slope estimator; ``error`` is relative to it),
         ``train_ep_rate`` and ``train_objective`` (the same weights on a training subset, at every
-        ``TRAIN_EVERY``-th evaluation; None otherwise and without ``track_train``), ``seconds``; the start's (iteration 0) has ``trained_rate_gain`` when kept.
+        ``TRAIN_EVERY``-th evaluation; None otherwise and without ``track_train``), ``seconds``; the
+        start's (iteration 0) has ``trained_rate_gain`` when kept.
     train_, test_ : Trajectories
         The training and held-out data ``fit`` used (views of the input:
         memory-mapped when it came from a file, never copied); ``test_`` is

@@ -46,6 +46,14 @@ def test_paired_checks_use_the_difference_not_the_shared_noise(rng):
     falling = check_data_growth([0.5, 1.0], [1.06, 1.0], 0.02)
     assert falling.flagged and "falling with data" in falling.message
     assert not check_data_growth([0.5, 1.0], [1.0, 1.03], 0.02).flagged  # 1.5 standard errors
+    # The held-out share of the error is the difference's own (paired) one: a 0.06 drop is 3 errors of a
+    # reported 0.02 (all of it sampling), 1.5 when the two fits' paired difference scatters by 0.04.
+    assert check_data_growth([0.5, 1.0], [1.06, 1.0], 0.02, sampling_stderr=0.02, paired_stderr=0.01).flagged
+    drop = check_data_growth([0.5, 1.0], [1.06, 1.0], 0.02, sampling_stderr=0.02, paired_stderr=0.04)
+    assert not drop.flagged and drop.details["scale"] == pytest.approx(0.04)
+    # the training-data share (sqrt(0.025^2 - 0.015^2) = 0.02) stays in the scale
+    assert check_data_growth([0.5, 1.0], [1.0, 1.07], 0.025, sampling_stderr=0.015,
+                             paired_stderr=0.015).details["scale"] == pytest.approx(0.025)
     with pytest.raises(ValueError):
         check_data_growth([1.0], [1.0], 0.02)
 
@@ -79,6 +87,17 @@ def test_unpaired_and_history_checks():
     assert check_convergence(rising, stderr=0.015).flagged
     rising[1]["learning_rate_drop"] = 0.1
     assert not check_convergence(rising, stderr=0.015).flagged
+    # A kept start (iteration 0): the rate's rise counts only while the validation J rises with it.
+    noise = np.random.default_rng(3).normal(0, 1e-4, size=21)
+    start = {"iteration": 0, "ep_rate": 1.0, "kept": True, "test_objective": -0.99}
+    climbing = [start] + [{"iteration": 100 * i, "ep_rate": 1.0 + 0.005 * i,
+                           "test_objective": -0.99 + 1e-4 * i + noise[i]} for i in range(1, 21)]
+    assert check_convergence(climbing, stderr=0.01).flagged  # J +1e-3 over the half, ~10 of its errors
+    falling = [dict(r, test_objective=-0.99 - 1e-4 * r["iteration"] / 100 + noise[i]) for i, r in enumerate(climbing)]
+    quiet = check_convergence(falling, stderr=0.01)
+    assert not quiet.flagged and "start was kept" in quiet.message
+    unkept = [dict(r, kept=False) for r in falling]
+    assert check_convergence(unkept, stderr=0.01).flagged  # trained weights kept: the rate's trend alone
 
 
 def test_a_data_starved_fit_is_flagged():
@@ -158,3 +177,19 @@ def test_the_frame_check_notes_a_falling_rate_and_never_warns(rng):
     assert not check_frames(1.0, rate_reps, 1.0 - FRAME_NOTE / 2.5, rate_reps - 0.02).details["note"]
     # 10 % but within the error of unpaired lags (spread 0.07): not noted
     assert not check_frames(1.0, rate_reps, 0.9, 0.9 + rng.normal(0, 0.05, 2000), paired=False).details["note"]
+
+
+def test_the_report_prints_a_coordinate_that_does_not_move(tmp_path):
+    import json
+    from pathlib import Path
+
+    from neep.cli._report import format_summary
+
+    # A constant column has no increments: its noise error is None (it was a TypeError, a traceback after the fit).
+    summary = json.loads((Path(__file__).parent / "data" / "v0.1" / "summary.json").read_text())
+    summary.update(diagnostics=[], flags=[], ep_rate_target=None, ep_rate_full_information=None,
+                   noise={"std": [0.0, 0.0], "std_stderr": [0.0049, None], "ratio_to_step": [0.0, None],
+                          "significant": False, "mode": "auto", "correction": "none", "robust_current": None,
+                          "warning": False, "network_corrected": False})
+    text = format_summary(summary, tmp_path, 1.0)
+    assert "0 ± 0.005 (0 % of the step), 0 ± n/a (n/a % of the step)" in text
