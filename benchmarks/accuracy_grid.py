@@ -168,7 +168,7 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=10_000)
     parser.add_argument("--ratchet-steps", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--json", type=Path, default=None, help="also write the rows here")
+    parser.add_argument("--json", type=Path, default=None, help="also write the rows here (with --from-json: the merged rows)")
     parser.add_argument("--figure", type=Path, default=None, help="also draw the rows into this PNG")
     parser.add_argument("--from-json", type=Path, nargs="+", default=None,
                         help="no fits: table and figure from saved rows (later files replace earlier rows "
@@ -181,6 +181,8 @@ def main(argv=None) -> int:
                 merged[(row["system"], row["estimator"])] = row
         rows = list(merged.values())
         print(table(rows))
+        if args.json:  # the merged rows
+            args.json.write_text(json.dumps(rows, indent=1))
         if args.figure:
             plot_grid(rows, args.figure)
         return 0

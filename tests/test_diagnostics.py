@@ -89,10 +89,13 @@ def test_unpaired_and_history_checks():
     assert not check_convergence(rising, stderr=0.015).flagged
     # A kept start (iteration 0): the rate's rise counts only while the validation J rises with it.
     noise = np.random.default_rng(3).normal(0, 1e-4, size=21)
-    start = {"iteration": 0, "ep_rate": 1.0, "kept": True, "test_objective": -0.99}
+    start = {"iteration": 0, "ep_rate": 1.0, "kept": True, "test_objective": -0.99, "trained_rate_gain_stderr": 0.005}
     climbing = [start] + [{"iteration": 100 * i, "ep_rate": 1.0 + 0.005 * i,
                            "test_objective": -0.99 + 1e-4 * i + noise[i]} for i in range(1, 21)]
     assert check_convergence(climbing, stderr=0.01).flagged  # J +1e-3 over the half, ~10 of its errors
+    # ... and only when the rise (0.05) is resolved on those pairs: 1 paired error of training's rate is not
+    unresolved = [dict(r, trained_rate_gain_stderr=0.05) if r["iteration"] == 0 else r for r in climbing]
+    assert not check_convergence(unresolved, stderr=0.01).flagged
     falling = [dict(r, test_objective=-0.99 - 1e-4 * r["iteration"] / 100 + noise[i]) for i, r in enumerate(climbing)]
     quiet = check_convergence(falling, stderr=0.01)
     assert not quiet.flagged and "start was kept" in quiet.message

@@ -122,8 +122,9 @@ def check_convergence(history: list[dict], stderr: float) -> Diagnostic:
     Where the kept weights are the start's (``kept`` at iteration 0), training could
     change the estimate only by beating the start's validation J, so the validation J
     (``test_objective``) must rise over the same evaluations too, beyond ``THRESHOLD`` of
-    its errors (a 7-D linear system kept its start at -1.1 % while training's rate rose
-    past the truth and its J fell: "not converged" before this rule).
+    its errors (a 7-D linear system: training's rate rose past the truth, J fell), and the
+    rise must exceed ``THRESHOLD`` paired errors of training's rate against the start's
+    (``trained_rate_gain_stderr``; a 1-D process at equilibrium rose by 0.96 of them).
     """
     rows = [r for r in history if r.get("ep_rate") is not None and r["iteration"] > 0]
     if len(rows) < 6:
@@ -141,13 +142,16 @@ def check_convergence(history: list[dict], stderr: float) -> Diagnostic:
     t = _trend_sigmas(x, y)
     rise = float(np.polyfit(x, y, 1)[0] * np.ptp(x))
     flagged = t > THRESHOLD and rise > (AFTER_DROP_RISE if drop else 1.0) * stderr
-    kept_start = any(r.get("kept") and r["iteration"] == 0 for r in history)
+    start = next((r for r in history if r.get("kept") and r["iteration"] == 0), None)
     objective = [r.get("test_objective") for r in tail]
     j_sigmas = (_trend_sigmas(x, np.array(objective, dtype=np.float64))
-                if kept_start and all(v is not None and np.isfinite(v) for v in objective) else None)
-    quiet = flagged and j_sigmas is not None and not j_sigmas > THRESHOLD
-    message = ("no upward trend that matters: the closed-form start was kept and training's validation J did not "
-               f"rise ({j_sigmas:+.1f} standard errors), so more iterations would not replace it" if quiet
+                if start is not None and all(v is not None and np.isfinite(v) for v in objective) else None)
+    resolved = _sigmas(rise, float(start.get("trained_rate_gain_stderr") or 0.0)) if start is not None else None
+    quiet = flagged and ((j_sigmas is not None and not j_sigmas > THRESHOLD)
+                         or (resolved is not None and not resolved > THRESHOLD))
+    message = ("no upward trend that matters: the closed-form start was kept, and training's validation J rose by "
+               f"{j_sigmas or 0.0:+.1f} standard errors, its rate by {resolved or 0.0:.1f} paired errors against the "
+               "start's: more iterations would not replace it" if quiet
                else f"not converged: the monitored estimate still rose by {rise:.4g} over the second half of training "
                f"{'after the learning rate dropped ' if drop else ''}"
                f"(trend {t:.1f} standard errors); more iterations would likely raise it" if flagged
@@ -215,12 +219,10 @@ def check_data_growth(fractions: list[float], rates: list[float], stderr: float,
     held-out bootstrap cannot see, and the question is whether the estimate
     moves by more than the error it claims.
 
-    With ``sampling_stderr`` (the held-out share of ``stderr``) and ``paired_stderr``
-    (the bootstrap error of the last step's difference on the same held-out blocks), the
-    scale is ``sqrt(stderr^2 - sampling_stderr^2 + paired_stderr^2)``: a fit on less data
-    is noisier, and its noise projected on the one held-out set moves it by more than the
-    full fit's sampling error (a 2-D linear system at equilibrium: 0.012 on 1/2 of the
-    data, 0.002 +- 0.002 on all, "falling with data" at 7 errors before).
+    With ``sampling_stderr`` (the held-out share of ``stderr``) and ``paired_stderr`` (the
+    bootstrap error of the last step's difference), the scale is ``sqrt(stderr^2 -
+    sampling_stderr^2 + paired_stderr^2)``: a fit on less data is noisier, and its noise
+    projected on the one held-out set moves it by more than the full fit's sampling error.
     """
     if len(fractions) < 2:
         raise ValueError("check_data_growth needs at least two data fractions")
