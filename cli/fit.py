@@ -234,13 +234,14 @@ def read_options(command):
               help="Also measure the EP rate per unit time on frames k steps apart for each lag k (1,2,4,8; "
                    "auto: 1,2,4,8 where the trajectories are long enough) and extrapolate it to lag 0: the "
                    "continuous-time rate, which a coarse frame interval underestimates. summary.json 'lags', "
-                   "rate_vs_lag.png. Each lag costs seconds with --lag-model current (the default).")
-@click.option("--lag-model", type=click.Choice(["current", "velocity", "network"]), default="current",
+                   "rate_vs_lag.png. Each lag costs seconds to a minute with --lag-model velocity (the default).")
+@click.option("--lag-model", type=click.Choice(["current", "velocity", "network"]), default="velocity",
               show_default=True,
-              help="What measures each lag: the closed-form linear current (seconds; exact for linear "
-                   "dynamics), the closed form the current network starts from (velocity: the linear or a "
-                   "cubic velocity current, whichever validation J prefers; for nonlinear forces, seconds to "
-                   "a minute per lag), or a network fit per lag with these options (the cost of one fit per "
+              help="What measures each lag: the closed form the current network starts from (velocity: "
+                   "the linear or a cubic velocity current, whichever validation J prefers at the first lag, "
+                   "refitted at the others; seconds, for nonlinear forces up to a minute per lag), the "
+                   "closed-form linear current (current: seconds; exact for linear dynamics, far low for "
+                   "nonlinear ones), or a network fit per lag with these options (the cost of one fit per "
                    "lag, no data check).")
 @read_options
 def fit(paths: tuple[Path, ...], output: Path, model: str | None, hidden_units: int | None, layers: int | None,
@@ -250,7 +251,7 @@ def fit(paths: tuple[Path, ...], output: Path, model: str | None, hidden_units: 
         ema_momentum: float | None, data_parallel: bool, tensorboard: Path | None, data_check: bool, baselines: bool,
         baseline_degree: int, odd: str | None, noise: str,
         force: bool, resume: bool, key: str | None, columns: str | None, time_column: str | None,
-        waiting_time_column: str | None, lags: str | None = None, lag_model: str = "current",
+        waiting_time_column: str | None, lags: str | None = None, lag_model: str = "velocity",
         final_learning_rate: float | None = None, warm_start: Path | None = None, start_at: str = "auto") -> None:
     """Train a NEEP estimator on the trajectories in PATHS and report the EP rate.
 
