@@ -136,9 +136,6 @@ def check_convergence(history: list[dict], stderr: float) -> Diagnostic:
     y = np.array([r["ep_rate"] for r in tail], dtype=np.float64)
     if len(tail) < 4 or np.ptp(x) == 0:
         return Diagnostic("convergence", False, "too few evaluations to judge convergence", {})
-    slope, intercept = np.polyfit(x, y, 1)
-    residual = y - (slope * x + intercept)
-    slope_stderr = float(np.sqrt(np.sum(residual**2) / (len(x) - 2) / np.sum((x - x.mean()) ** 2)))
     t = _trend_sigmas(x, y)
     rise = float(np.polyfit(x, y, 1)[0] * np.ptp(x))
     flagged = t > THRESHOLD and rise > (AFTER_DROP_RISE if drop else 1.0) * stderr
