@@ -37,6 +37,8 @@ def format_lags(lags: dict, unit: str) -> str:
     """The lines ``neep fit --lags`` prints from ``summary.json["lags"]``."""
     what = {"current": "closed-form current", "velocity": "closed-form velocity current"}.get(lags["method"],
                                                                                               "network")
+    if lags.get("closed_form"):  # the velocity model's choice at the first lag, used at every lag
+        what = f"closed form: {lags['closed_form'].replace('_', ' ')}"
     rows = "; ".join(f"{r['lag']} ({r['tau']:.3g}): {r['rate']:.4g} ± {r['stderr']:.2g}" for r in lags["rows"])
     ex = lags["extrapolation"]
     kind = "quadratic" if ex["degree"] == 2 else "linear"

@@ -145,5 +145,8 @@ def test_the_velocity_lag_model_follows_a_nonlinear_force_the_linear_current_mis
     velocity = fit_lags(data, (1, 2), method="velocity", seed=0)
     linear = fit_lags(data, (1, 2), method="current", seed=0)
     assert velocity.method == "velocity" and velocity.extrapolation.paired
+    # one closed form, chosen at the first lag, measures every lag
+    assert velocity.closed_form == "velocity_current" and velocity.as_dict()["closed_form"] == "velocity_current"
+    assert linear.closed_form is None
     for v, lin in zip(velocity.rows, linear.rows):
         assert v.rate - lin.rate > 3 * np.hypot(v.stderr, lin.stderr), (v, lin)

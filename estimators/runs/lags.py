@@ -89,13 +89,16 @@ class LagResult:
     rows : tuple of LagRow
     extrapolation : stats.lags.LagExtrapolation
     method : str
-        ``"current"`` or ``"network"``.
+        ``"velocity"``, ``"current"`` or ``"network"``.
     dt : float
         The data's interval (lag 1).
     dt_known : bool
         False: rates are per step of the data, and tau counts steps.
     ep_rate_exact : float or None
         The continuous process's rate, when the data's sidecar gives it.
+    closed_form : str or None
+        ``method="velocity"``: the closed form chosen at the first lag and used at every lag
+        (``linear_current``, ``velocity_current`` or ``local_velocity_current``).
     """
 
     rows: tuple
@@ -104,12 +107,14 @@ class LagResult:
     dt: float
     dt_known: bool
     ep_rate_exact: float | None = None
+    closed_form: str | None = None
 
     def as_dict(self) -> dict:
         exact = self.ep_rate_exact
         value = self.extrapolation.value
         return json_ready({
             "method": self.method,
+            "closed_form": self.closed_form,
             "rows": [r.as_dict() for r in self.rows],
             "extrapolation": self.extrapolation.as_dict(),
             "ep_rate_exact": exact,
@@ -225,7 +230,8 @@ def fit_lags(data: Any, lags, *, method: str = "velocity", seed: int = 0, test_f
     extrapolation = extrapolate_to_zero([r.tau for r in rows], [r.rate for r in rows], [r.stderr for r in rows],
                                         np.stack(replicates, axis=1) if paired else None)
     exact = getattr(data, "ep_rate_exact", None) if isinstance(data, Trajectories) else None
-    return LagResult(tuple(rows), extrapolation, method, data.dt, data.dt_known, exact)
+    closed_form = None if first is None else getattr(first, "name", "linear_current")
+    return LagResult(tuple(rows), extrapolation, method, data.dt, data.dt_known, exact, closed_form)
 
 
 def _replace(path: Path, write) -> None:
