@@ -46,9 +46,12 @@ def test_paired_checks_use_the_difference_not_the_shared_noise(rng):
     falling = check_data_growth([0.5, 1.0], [1.06, 1.0], 0.02)
     assert falling.flagged and "falling with data" in falling.message
     assert not check_data_growth([0.5, 1.0], [1.0, 1.03], 0.02).flagged  # 1.5 standard errors
-    # The held-out share of the error is the difference's own (paired) one: a 0.06 drop is 3 errors of a
-    # reported 0.02 (all of it sampling), 1.5 when the two fits' paired difference scatters by 0.04.
+    # The held-out share of the error is the difference's own (paired) one where that is larger: a 0.06 drop is
+    # 3 errors of a reported 0.02 (all of it sampling), 1.5 when the two fits' paired difference scatters by 0.04;
+    # a paired scatter below the reported error leaves the reported error (a 0.03 rise: 1.5 errors, not 3).
     assert check_data_growth([0.5, 1.0], [1.06, 1.0], 0.02, sampling_stderr=0.02, paired_stderr=0.01).flagged
+    small = check_data_growth([0.5, 1.0], [1.0, 1.03], 0.02, sampling_stderr=0.02, paired_stderr=0.01)
+    assert not small.flagged and small.details["scale"] == pytest.approx(0.02)
     drop = check_data_growth([0.5, 1.0], [1.06, 1.0], 0.02, sampling_stderr=0.02, paired_stderr=0.04)
     assert not drop.flagged and drop.details["scale"] == pytest.approx(0.04)
     # the training-data share (sqrt(0.025^2 - 0.015^2) = 0.02) stays in the scale

@@ -218,15 +218,16 @@ def check_data_growth(fractions: list[float], rates: list[float], stderr: float,
 
     With ``sampling_stderr`` (the held-out share of ``stderr``) and ``paired_stderr`` (the
     bootstrap error of the last step's difference), the scale is ``sqrt(stderr^2 -
-    sampling_stderr^2 + paired_stderr^2)``: a fit on less data is noisier, and its noise
-    projected on the one held-out set moves it by more than the full fit's sampling error.
+    sampling_stderr^2 + paired_stderr^2)`` where that exceeds ``stderr``: a fit on less data
+    is noisier, and its noise projected on the one held-out set can move it by more than the
+    full fit's sampling error (never less: the two fits' shared held-out noise cancels).
     """
     if len(fractions) < 2:
         raise ValueError("check_data_growth needs at least two data fractions")
     rise = float(rates[-1] - rates[-2])
     scale = float(stderr)
     if sampling_stderr is not None and paired_stderr is not None and np.isfinite(paired_stderr):
-        scale = float(np.sqrt(max(scale**2 - float(sampling_stderr) ** 2, 0.0) + float(paired_stderr) ** 2))
+        scale = max(scale, float(np.sqrt(max(scale**2 - float(sampling_stderr) ** 2, 0.0) + float(paired_stderr) ** 2)))
     sigmas = _sigmas(abs(rise), scale)
     flagged = sigmas > THRESHOLD
     steps = ", ".join(f"{f:g}: {r:.4g}" for f, r in zip(fractions, rates))
