@@ -35,10 +35,10 @@ def run_lags(data, output: Path, lags, method: str, seed: int, degree: int, opti
 
 def format_lags(lags: dict, unit: str) -> str:
     """The lines ``neep fit --lags`` prints from ``summary.json["lags"]``."""
-    what = {"current": "closed-form current", "velocity": "closed-form velocity current"}.get(lags["method"],
-                                                                                              "network")
-    if lags.get("closed_form"):  # the velocity model's choice at the first lag, used at every lag
-        what = f"closed form: {lags['closed_form'].replace('_', ' ')}"
+    # the velocity model's choice at the first lag, used at every lag (None for discrete states: the plug-in KL)
+    what = (f"closed form: {lags['closed_form'].replace('_', ' ')}" if lags.get("closed_form")
+            else {"current": "closed-form current", "velocity": "closed-form velocity current"}.get(lags["method"],
+                                                                                                  "network"))
     rows = "; ".join(f"{r['lag']} ({r['tau']:.3g}): {r['rate']:.4g} ± {r['stderr']:.2g}" for r in lags["rows"])
     ex = lags["extrapolation"]
     kind = "quadratic" if ex["degree"] == 2 else "linear"

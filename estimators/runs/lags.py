@@ -8,27 +8,29 @@ per-step value at a coarse frame interval is a lower bound on the
 continuous-time rate (``stats.lags``); the extrapolation estimates the rate
 itself. Quote both.
 
-Two ways to measure each lag:
+Three ways to measure each lag:
 
+* ``method="velocity"`` (the default): the closed form the current network
+  would start from (``training.start``): the linear current, or a cubic
+  velocity current (full, or local in d >= 7) where it beats it on
+  validation J (a fifth of the training trajectories), chosen at the first
+  lag and refitted as it is at the others. Seconds to tens of seconds per
+  lag. On linear data it is the linear current (fitted on four fifths of
+  the training part); it follows nonlinear forces the linear current
+  misses (on the FPU chains that one's lags extrapolate far below the rate).
 * ``method="current"``: the closed-form
   Stratonovich current fitted on the training part
   (``baselines.estimates.current_baseline``; the plug-in KL of pairs for
   discrete states). A few passes over the data per lag, seconds; exact in
   the limit of data for linear (Gaussian) dynamics, a lower bound
-  otherwise. Its bootstrap replicates draw the same held-out blocks at
-  every lag, so the extrapolation's error keeps their correlation.
-* ``method="velocity"`` (the default): the closed form the current network would start
-  from (``training.start``): the linear current, or a cubic velocity current
-  (full, or local in d >= 7) where it beats it on validation J (a fifth of
-  the training trajectories), chosen at the first lag and refitted as it is
-  at the others. On linear data it is the linear current (fitted on four
-  fifths of the training part); on the FPU chains the linear current's
-  lags extrapolate far below the rate, which is why it is the default. Seconds to tens of seconds per lag; follows
-  nonlinear forces a fixed linear basis misses (the FPU chains).
+  otherwise.
 * ``method="network"``: a full ``NEEP`` fit per lag (the ``neep fit``
   defaults, without the data check): the cost of one fit per lag; the lags'
   errors are then combined as independent (``stats.lags``: for the quadratic
   through 1, 2, 4, 8 an overstatement).
+
+The two closed forms draw the same held-out blocks at every lag in their
+bootstrap replicates, so the extrapolation's error keeps their correlation.
 
 ``write_lags(output, result)`` adds the rows to a run folder's
 ``summary.json`` (key ``"lags"``) and draws ``rate_vs_lag.png``, each file
