@@ -192,7 +192,11 @@ def assess(config: FitConfig, prepared: PreparedFit, exact: ExactValues, measure
         diagnostics.append(_frames(config, prepared, models[best], delta_s if len(models) == 1 else None))
     seed_history = [r for r in history if r["seed"] == best]
     diagnostics.append(check_convergence(seed_history, rate_interval.sampling_stderr))
-    diagnostics.append(check_kept_start(seed_history, rate_interval.stderr))
+    if config.odd:  # the pair's r moves at first order where J is flat: its rise says nothing of the EP's
+        diagnostics.append(Diagnostic("start", False, "odd columns: the kept start is not judged by the pair's "
+                                      "rate (a trained r 120 per unit time higher on a linear system)", {}))
+    else:
+        diagnostics.append(check_kept_start(seed_history, rate_interval.stderr))
     kept = [r for r in seed_history if r.get("kept")]
     if kept and prepared.train_sub is not None:  # track_train: the training subset was drawn
         diagnostics.append(_overfitting(config, prepared, models[best], linear, rate_interval.stderr))
@@ -202,7 +206,10 @@ def assess(config: FitConfig, prepared: PreparedFit, exact: ExactValues, measure
         overfit = next((d for d in diagnostics if d.name == "overfitting"), None)
         # A kept cubic start is gated as a trained network is (``refit_needed``); a kept linear one refits in seconds.
         gated = prepared.kind == "current" and (not closed_form_only or is_cubic(start))
-        if gated and not refit_needed(overfit):
+        if config.odd and _kept_starts(history, len(models)):  # the Gaussian start everywhere: nothing trained
+            diagnostics.append(Diagnostic("data", False, "data check: no refit needed (every seed kept the Gaussian "
+                                          "closed-form start of odd data)", {"refit": False}))
+        elif gated and not refit_needed(overfit):
             diagnostics.append(_data_check_skipped(overfit, "closed-form start" if closed_form_only else "network"))
         else:
             # The refits train at most as long as the first seed did (with patience it may have stopped early).

@@ -171,3 +171,57 @@ def test_the_gaussian_form_is_reported_when_the_network_disagrees_with_it():
     summary = {"rate_unit": "per unit time", "odd": apart.as_dict(0.01)}
     lines = odd_lines(summary)
     assert apart.as_dict()["reported"] == "gaussian" and "not reported" in lines[1] and "reported above" in lines[2]
+
+
+def _forms_value(forms, windows):
+    """``-sum_k |W_k v - o_k|^2 / 2`` with ``v = (x, x' - x)``, in float64 (the layer's formula)."""
+    v = np.concatenate([windows[:, 0], windows[:, 1] - windows[:, 0]], axis=-1)
+    return -0.5 * sum(np.sum((v @ np.asarray(w).T - np.asarray(o)) ** 2, axis=-1) for w, o in forms)
+
+
+def test_the_pair_network_starts_at_the_gaussian_pair_log_ratio(trap_sample):
+    """``h(z, z') - h(eps z', eps z)`` of the started pair network is the Gaussian ``r``, in any standardization."""
+    from neep.estimators.nn.layers import Antisymmetric
+    from neep.estimators.nn.parity_layers import pair_network
+
+    _, z = trap_sample
+    gauss = fit_gaussian_parity(z[:50], (2, 3))
+    center, scale = np.array([0.3, -0.2, 0.0, 0.0]), np.array([0.5, 2.0, 1.5, 0.7])
+    forms = gauss.pair_forms(center, scale)
+    x = (z[50:60, :200] - center) / scale  # standardized, as NEEPModel feeds its network
+    pairs = np.stack([x[:, :-1], x[:, 1:]], axis=2).reshape(-1, 2, 4)
+    reverse = flip_odd(pairs[:, ::-1], (2, 3))
+    r = (_forms_value(forms, pairs) - _forms_value(forms, reverse)).reshape(10, 199)
+    # float64 throughout: the forms are exact rewrites of ln N(u) + ln T(u'|u) (constants cancel in r).
+    np.testing.assert_allclose(r, gauss.r(z[50:60, :200]), rtol=1e-9, atol=1e-9)
+    # The Keras network, correction at zero, in float32 from float32 windows (as a fit feeds it): each
+    # whitened term is of order one, so r (of order 1-10 per step) is right to ~1e-6 x the forms' size
+    # (~10 here); the EP per step is 7e-3. Written on (x, x') with the precision in full it was off by
+    # up to 2e-3.
+    layer = Antisymmetric(pair_network(4, forms, hidden_units=8, layers=1, seed=0), odd=(2, 3))
+    windows = pairs.astype(np.float32)
+    found = np.asarray(layer(windows)).reshape(10, 199)
+    exact32 = (_forms_value(forms, windows.astype(np.float64))
+               - _forms_value(forms, flip_odd(windows[:, ::-1], (2, 3)).astype(np.float64))).reshape(10, 199)
+    np.testing.assert_allclose(found, exact32, atol=1e-5 * np.abs(_forms_value(forms, pairs)).max())
+
+
+def test_a_fit_of_linear_underdamped_data_keeps_the_gaussian_start_and_reports_the_network(tmp_path):
+    """On a linear system the Gaussian start is the J optimum: the network keeps it, agrees, and is reported."""
+    from neep.estimators import NEEP, Trajectories
+
+    model = RotatingTrap(dt=0.01)
+    z = _exact_sample(model.chain, 60, 800, seed=5).astype(np.float32)
+    data = Trajectories.from_array(z, dt=0.01, ep_rate_exact=model.ep_rate)
+    est = NEEP(odd=(2, 3), hidden_units=16, layers=2, iterations=300, eval_every=100, seed=0, verbose=0).fit(data)
+    odd = est.odd_
+    assert est.history_[0]["iteration"] == 0  # the start was evaluated
+    kept = [rec["iteration"] for rec in est.history_ if rec["kept"]]
+    assert kept == [0]  # a correction fitted to 27 000 pairs does not beat the linear optimum by 3 errors
+    # The network's r is the Gaussian's to float32 rounding and q the parity start's, so the two EP
+    # values agree far inside their errors (the rounding is ~1e-4 of an error here).
+    assert abs(odd.interval.value - odd.gaussian.value) < 0.01 * odd.gaussian.stderr
+    assert not odd.disagree and odd.flags == [] and odd.headline is odd.interval
+    # Nothing was trained, so the data check has nothing to refit (it took a second training before).
+    data = next(d for d in est.diagnostics_ if d.name == "data")
+    assert not data.flagged and data.details == {"refit": False} and "Gaussian closed-form start" in data.message

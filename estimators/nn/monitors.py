@@ -26,7 +26,7 @@ import keras
 import numpy as np
 
 from ..data.windows import window_sums
-from ..stats.bounds import lower_bound_dv, lower_bound_j, objective_numpy
+from ..stats.bounds import lower_bound_dv, lower_bound_j, objective_values
 from ..stats.rates import ep_rate_from_cumulative, r_squared
 from ..stats.uncertainty import mean_stderr
 from .prediction import predict_delta_s, predict_noise_penalty
@@ -187,7 +187,9 @@ class EPMonitor(PeriodicMonitor):
     history : list of dict
         One record per evaluation: ``iteration``, ``train_loss``,
         ``test_objective`` and its standard error ``test_objective_stderr``
-        (block bootstrap over the subset), ``best`` (a new best held-out objective),
+        (block bootstrap over the subset; the model's own objective: J, or
+        ``mean ln sigmoid(dS)`` for a model trained on it, ``nn.objective``),
+        ``best`` (a new best held-out objective),
         ``ep_rate``, ``ep_per_step``, ``lower_bound_j``, ``lower_bound_dv``
         (rates: per unit time, like ``ep_rate``), ``r2``, ``error`` and
         ``ep_rate_exact`` (None without truth), ``train_ep_rate`` and
@@ -300,9 +302,9 @@ class EPMonitor(PeriodicMonitor):
             # A noise-corrected current model is judged by its own objective, mean(dS - exp(-dS - q)):
             # the plain J would prefer the force shrunk by the noise that training corrects for.
             penalty = predict_noise_penalty(self.model, self.states, self.batch_size)
-            shift = 0.0 if penalty is None else penalty.astype(np.float64)
-            values = delta_s.astype(np.float64) - np.exp(-delta_s.astype(np.float64) - shift)
-            objective = float(np.mean(values))  # objective_numpy(delta_s, penalty), from the values at hand
+            kind = getattr(self.model, "objective", "neep")  # what training maximizes (logistic: odd columns)
+            values = objective_values(delta_s, penalty, kind)
+            objective = float(np.mean(values))
             objective_stderr = mean_stderr(values) if np.all(np.isfinite(values)) else float("nan")
             best = bool(objective > self.best_objective)
             if best:
@@ -341,8 +343,8 @@ class EPMonitor(PeriodicMonitor):
         }
         if train_delta_s is not None:
             record["train_ep_rate"] = ep_rate_from_cumulative(train_delta_s, 1.0) / (seq_len - 1) / self.dt
-            record["train_objective"] = objective_numpy(
-                train_delta_s, predict_noise_penalty(self.model, self.train_states, self.batch_size))
+            record["train_objective"] = float(np.mean(objective_values(
+                train_delta_s, predict_noise_penalty(self.model, self.train_states, self.batch_size), kind)))
         if self._exact_windows is not None:
             exact = self._exact_windows
             record["r2"] = r_squared(delta_s, exact)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["objective_numpy", "lower_bound_j", "lower_bound_dv"]
+__all__ = ["objective_values", "objective_numpy", "lower_bound_j", "lower_bound_dv"]
 
 
 def _as_float64(delta_s: np.ndarray) -> np.ndarray:
@@ -25,6 +25,19 @@ def _as_float64(delta_s: np.ndarray) -> np.ndarray:
     if arr.size == 0:
         raise ValueError("delta_s must hold at least one value, got an empty array")
     return arr
+
+
+def objective_values(delta_s: np.ndarray, penalty: np.ndarray | None = None, objective: str = "neep") -> np.ndarray:
+    """Per-entry values whose mean is the objective, float64: ``dS - exp(-dS - q)``, or ``ln sigmoid(dS)``.
+
+    ``objective``: ``"neep"`` (``penalty``: the noise-corrected form's ``q``)
+    or ``"logistic"`` (``nn.objective.logistic_objective``, used with odd variables).
+    """
+    arr = np.asarray(delta_s, dtype=np.float64)
+    if objective == "logistic":
+        return -np.logaddexp(0.0, -arr)
+    shift = 0.0 if penalty is None else np.asarray(penalty, dtype=np.float64)
+    return arr - np.exp(-arr - shift)
 
 
 def objective_numpy(delta_s: np.ndarray, penalty: np.ndarray | None = None) -> float:

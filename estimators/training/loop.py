@@ -16,6 +16,7 @@ import contextlib
 import keras
 import numpy as np
 
+from ..baselines.parity import fit_gaussian_parity
 from ..data.windows import gather_windows
 from ..nn.backend import is_jax
 from ..nn.divergence import DivergenceStop
@@ -23,6 +24,7 @@ from ..nn.model import NEEPModel, make_optimizer
 from ..nn.monitors import EPMonitor
 from ..nn.progress import ProgressPrinter
 from ..nn.networks import build_network, set_linear_current, set_polynomial_current
+from ..nn.parity_layers import pair_network
 from .config import FitConfig
 from .feed import training_feed
 from .interrupts import SafeInterrupt, deferred_interrupts
@@ -32,7 +34,7 @@ from .start import is_cubic
 from .warm_start import set_start_weights
 
 __all__ = ["KEEP_START_UNLESS", "KEEP_CUBIC_START_UNLESS", "CUBIC_START_HORIZONS", "DROP_HORIZONS", "LATEST_WITHIN",
-           "TRAIN_EVERY", "patience_start", "build_seed_model", "train_one", "train_stacked", "stacking",
+           "TRAIN_EVERY", "patience_start", "odd_pair_start", "build_seed_model", "train_one", "train_stacked", "stacking",
            "data_parallel_scope"]
 
 #: The current model keeps its closed-form start unless training beats its validation J by
@@ -89,13 +91,36 @@ def patience_start(ema_momentum: float | None, horizons: float = 1.0) -> int:
     return int(round(horizons / (1.0 - float(ema_momentum))))
 
 
+def odd_pair_start(config: FitConfig, prepared: PreparedFit, train):
+    """The Gaussian forms a pair network of odd data starts at (``nn.parity_layers.pair_network``), or None.
+
+    With odd columns, the pair MLP (``kind == "mlp"``, pairs) starts at the
+    Gaussian pair log-ratio of ``train`` unless ``config.linear_start`` is off.
+    """
+    if not (config.odd and config.linear_start and prepared.kind == "mlp" and prepared.seq_len == 2):
+        return None
+    if isinstance(train.states, tuple):
+        return None
+    odd = [int(i) for i in config.odd]
+    dim = train.dim
+    center = np.zeros(dim) if prepared.mean is None else np.array(
+        [0.0 if i in odd else m for i, m in enumerate(prepared.mean)])  # as NEEPModel standardizes odd columns
+    scale = np.ones(dim) if prepared.std is None else np.asarray(prepared.std, dtype=np.float64)
+    return fit_gaussian_parity(train.states, odd).pair_forms(center, scale)
+
+
 def build_seed_model(config: FitConfig, prepared: PreparedFit, train, seed: int, label: str | None, linear=None):
     """One seed's compiled model, its monitor and its callbacks (monitor first), before training."""
     kind, seq_len = prepared.kind, prepared.seq_len
     policy = None if config.precision == "float32" else config.precision
-    network = build_network(kind, n_states=prepared.n_states, hidden_units=config.hidden_units, layers=config.layers,
-                            embedding_dim=config.embedding_dim, dtype=policy, seed=seed, dim=train.dim,
-                            poly_terms=linear.terms if kind == "current" and is_cubic(linear) else None)
+    forms = odd_pair_start(config, prepared, train)
+    if forms is not None:  # odd columns: the Gaussian pair log-ratio plus a correction (nn.parity_layers)
+        network = pair_network(train.dim, forms, config.hidden_units or 128, config.layers or 2, seed=seed)
+    else:
+        network = build_network(kind, n_states=prepared.n_states, hidden_units=config.hidden_units,
+                                layers=config.layers, embedding_dim=config.embedding_dim, dtype=policy, seed=seed,
+                                dim=train.dim, poly_terms=linear.terms if kind == "current" and is_cubic(linear)
+                                else None)
     model = NEEPModel(
         network,
         seq_len=seq_len,
@@ -133,8 +158,8 @@ def build_seed_model(config: FitConfig, prepared: PreparedFit, train, seed: int,
     monitor = EPMonitor(prepared.sub_states, dt=prepared.dt, seq_len=seq_len, every=None, exact_ep=prepared.sub_ep,
                         restore_best=config.restore_best, batch_size=config.eval_batch_size,
                         train_states=prepared.train_sub, train_every=TRAIN_EVERY, evaluate_start=True,
-                        keep_start_unless=None if linear is None else KEEP_CUBIC_START_UNLESS
-                        if is_cubic(linear) else KEEP_START_UNLESS,
+                        keep_start_unless=KEEP_START_UNLESS if forms is not None else None if linear is None
+                        else KEEP_CUBIC_START_UNLESS if is_cubic(linear) else KEEP_START_UNLESS,
                         patience=config.patience, patience_from=patience_start(config.ema_momentum),
                         latest_within=LATEST_WITHIN if linear is not None else None,
                         stop_from=patience_start(config.ema_momentum, CUBIC_START_HORIZONS) if is_cubic(linear) else 0,
