@@ -72,4 +72,14 @@ def odd_lines(summary: dict) -> list[str]:
                                                                          else " (not reported: see the warning)"),
             f"gaussian     {g['value']:.5g} ± {g['stderr']:.2g} {unit} (closed form of a linear system, step by "
             f"step; parity KL {odd['gaussian_parity_kl']:.5g})" + (" (reported above)" if reported == "gaussian"
-                                                                   else "")]
+                                                                   else "")] + _cubic_line(odd, unit)
+
+
+def _cubic_line(odd: dict, unit: str) -> list[str]:
+    """The cubic transition's line, where held-out likelihood chose it over the linear one."""
+    c, choice = odd.get("cubic"), odd.get("transition") or {}
+    if not c:
+        return []
+    return [f"cubic        {c['value']:.5g} ± {c['stderr']:.2g} {unit} (transition log-ratio with a cubic drift; "
+            f"held-out likelihood {choice.get('gain_sigmas', float('nan')):.0f} paired errors above the linear one)"
+            + (" (reported above)" if odd.get("reported") == "cubic" else "")]

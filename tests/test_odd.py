@@ -171,6 +171,14 @@ def test_the_gaussian_form_is_reported_when_the_network_disagrees_with_it():
     summary = {"rate_unit": "per unit time", "odd": apart.as_dict(0.01)}
     lines = odd_lines(summary)
     assert apart.as_dict()["reported"] == "gaussian" and "not reported" in lines[1] and "reported above" in lines[2]
+    # the double well as measured: the cubic transition chosen (53 paired errors), the network far off
+    well = OddEstimate((2, 3), iv(-0.022, 0.016), 31.6, 31.6, iv(0.1324, 0.0033), 31.6, 25.1, iv(0.2541, 0.0064),
+                       {"transition": "cubic_transition", "gain": 0.013, "gain_sigmas": 53.0})
+    assert well.disagree and well.headline.value == 0.2541 and well.closed_form_name == "cubic"
+    assert "cubic transition's (chosen on held-out likelihood, 53 paired errors" in well.flags[0]
+    lines = odd_lines({"rate_unit": "per unit time", "odd": well.as_dict(0.01)})
+    assert well.as_dict()["reported"] == "cubic" and lines[3].startswith("cubic ") and "reported above" in lines[3]
+    assert "reported above" not in lines[2]  # the Gaussian line: not the reported one here
 
 
 def _forms_value(forms, windows):

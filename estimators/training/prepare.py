@@ -115,6 +115,9 @@ class PreparedFit:
         A training subset of as many windows (None without ``track_train``).
     parity : NEEPModel or None
         With odd columns: the parity network ``q`` (``training.parity.with_parity``).
+    transition : dict or None
+        With odd columns: the choice between the linear and the cubic transition
+        (``baselines.transition.choose_transition``'s record), made once for the fit.
     noise_estimate : stats.noise.NoiseEstimate or None
         The localization noise of ``train``, when the current network may be
         corrected for it (``training.noise.network_noise``; reused by ``check_noise``).
@@ -136,6 +139,7 @@ class PreparedFit:
     sub_ep: Any
     train_sub: Any
     parity: Any = None
+    transition: dict | None = None
     noise_estimate: Any = None
     noise_variance: list | None = None
 
