@@ -59,7 +59,8 @@ def format_lags(lags: dict, unit: str) -> str:
     if noise.get("corrected") and max(noise["ratio_to_step"]) >= NOISY_LAGS:
         lines.append(f"             note: the noise is {100 * max(noise['ratio_to_step']):.0f} % of the step at lag 1; "
                      "the robust current's residual, of second order in it, is largest there and the extrapolation "
-                     "amplifies it (2-bead chain: +0.6 % at 15 %, +4.7 % at 45 %; from lags 2, 4, 8 +1.7 %)")
+                     "amplifies it (2-bead chain, noise 15 % and 45 % of its rms step: +0.6 % and +4.7 %; from lags 2, 4, 8 "
+                     "+1.7 %)")
     if lags.get("ep_rate_exact") is not None:
         lines.append(f"             exact (continuous process) {lags['ep_rate_exact']:.5g}: "
                      f"{lags['relative_error']:+.2%}")

@@ -219,7 +219,7 @@ def read_options(command):
               help="Localization noise (continuous states; always estimated and reported): robust trains the "
                    "current network with the objective corrected for the noise and also fits the noise-robust "
                    "closed-form current (triples); auto does both when the noise is significant; off never. "
-                   "Other networks (mlp, gru) are not corrected.")
+                   "Other networks (mlp, gru) are not corrected. --lags follows it (robust lags).")
 @click.option("--start", "start_at", type=click.Choice(["auto", "linear"]), default="auto", show_default=True,
               help="Closed-form start of the current network: auto takes the cubic velocity current (increments "
                    "regressed on cubic features of the midpoint) when its validation J beats the linear "
@@ -234,7 +234,9 @@ def read_options(command):
               help="Also measure the EP rate per unit time on frames k steps apart for each lag k (1,2,4,8; "
                    "auto: 1,2,4,8 where the trajectories are long enough) and extrapolate it to lag 0: the "
                    "continuous-time rate, which a coarse frame interval underestimates. summary.json 'lags', "
-                   "rate_vs_lag.png. Each lag costs seconds to a minute with --lag-model velocity (the default).")
+                   "rate_vs_lag.png. Each lag costs seconds to a minute with --lag-model velocity (the default). "
+                   "With significant localization noise (--noise) every lag is measured by the noise-robust "
+                   "current instead.")
 @click.option("--lag-model", type=click.Choice(["current", "velocity", "network"]), default="velocity",
               show_default=True,
               help="What measures each lag: the closed form the current network starts from (velocity: "
