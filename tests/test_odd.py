@@ -101,6 +101,14 @@ def test_antisymmetric_with_eps_is_exact_to_the_bit():
     assert isinstance(keras.saving.serialize_keras_object(layer), dict)
 
 
+def test_odd_pairs_train_until_validation_stops_improving_unless_told_otherwise():
+    from neep.estimators.runs.defaults import ODD_PATIENCE, resolve_fit_params
+
+    assert resolve_fit_params({"odd": (2, 3)}, False)["patience"] == ODD_PATIENCE
+    assert resolve_fit_params({"odd": (2, 3), "patience": 4}, False)["patience"] == 4
+    assert resolve_fit_params({"model": "mlp"}, False).get("patience") is None  # even pairs: unchanged
+
+
 def test_odd_options_are_checked():
     assert resolve_odd("v1,v2", 4, ["x1", "x2", "v1", "v2"]) == (2, 3)
     assert resolve_odd("3,2", 4) == (2, 3)

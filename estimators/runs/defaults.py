@@ -14,7 +14,8 @@ from typing import Any
 from ..nn.kinds import MODEL_KINDS, default_kind
 from .large_batch import SCALED, scale_to_batch
 
-__all__ = ["FIT_DEFAULTS", "default_hidden_units", "default_iterations", "kind_defaults", "resolve_fit_params"]
+__all__ = ["FIT_DEFAULTS", "ODD_PATIENCE", "default_hidden_units", "default_iterations", "kind_defaults",
+           "resolve_fit_params"]
 
 # Defaults of `neep fit` (and of fit_to_folder), chosen on the accuracy grid
 # (benchmarks/accuracy_grid.py, benchmarks/RESULTS-estimators.md): the current model for
@@ -72,6 +73,11 @@ _KIND_DEFAULTS: dict[str, dict[str, Any]] = {
     "current": {"weight_decay": 0.0, "ema_momentum": 0.999, "patience": 10},
 }
 
+# With odd columns the pair MLP starts at the Gaussian closed form (nn.parity_layers) and keeps it on linear
+# data: it trains until its validation objective stops improving, as the current model does (the linear
+# trap's fit ran 3000 steps that changed nothing).
+ODD_PATIENCE = 10
+
 # Parameters for which None means "the kind's default" (ema_momentum=None means no average).
 _NONE_MEANS_DEFAULT = ("batch_size", "learning_rate", "iterations", "hidden_units", "embedding_dim", "jit_compile",
                        "weight_decay", "final_learning_rate", "seeds", "data_check")
@@ -125,6 +131,8 @@ def resolve_fit_params(neep_kwargs: dict[str, Any], discrete: bool, large_batch:
     defaults = kind_defaults(kind)
     given = {k: v for k, v in neep_kwargs.items() if not (v is None and k in _NONE_MEANS_DEFAULT)}
     params = {**defaults, **given, "model": kind}
+    if kind == "mlp" and params.get("odd") and "patience" not in given:
+        params["patience"] = ODD_PATIENCE
     if large_batch is not None:
         if "batch_size" in given:
             raise ValueError("give batch_size or large_batch, not both (large_batch sets the batch size and "
