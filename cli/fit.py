@@ -164,8 +164,8 @@ def read_options(command):
 @click.option("--patience", type=click.IntRange(min=0), default=None,
               help="Once this many evaluations in a row bring no new best validation J, drop the "
                    "learning rate 10x (once, if training beat its start) and stop at the next such "
-                   "plateau (--iterations is then a cap). Default: 10 for current, off for the others; "
-                   "0: off.")
+                   "plateau (--iterations is then a cap). Default: 10 for current and for mlp with --odd "
+                   "(both start at a closed form), off for the others; 0: off.")
 @click.option("--eval-every", type=click.IntRange(min=1), default=FIT_DEFAULTS["eval_every"], show_default=True,
               help="Evaluate on a fixed held-out subset every this many steps; the best weights by "
                    "held-out objective are kept.")
