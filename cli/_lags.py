@@ -50,8 +50,8 @@ def format_lags(lags: dict, unit: str) -> str:
     kind = "quadratic" if ex["degree"] == 2 else "linear"
     noise = lags.get("noise") or {}
     if noise.get("corrected"):
-        what += (", corrected for localization noise of " + ", ".join(f"{100 * r:.0f} %" for r in noise["ratio_to_step"])
-                 + " of the step")
+        shares = ", ".join(f"{100 * r:.0f} %" for r in noise["ratio_to_step"])
+        what += f", corrected for localization noise of {shares} of the step"
     lines = [f"lags         rate at lag k (frame interval): {rows} {unit} ({what} per lag)",
              f"lag -> 0     {ex['value']:.5g} ± {ex['stderr']:.2g} {unit} (95 % interval {ex['low']:.5g} .. "
              f"{ex['high']:.5g}; {kind} fit in the lag): the continuous-time rate; the per-step value at a "
@@ -59,8 +59,8 @@ def format_lags(lags: dict, unit: str) -> str:
     if noise.get("corrected") and max(noise["ratio_to_step"]) >= NOISY_LAGS:
         lines.append(f"             note: the noise is {100 * max(noise['ratio_to_step']):.0f} % of the step at lag 1; "
                      "the robust current's residual, of second order in it, is largest there and the extrapolation "
-                     "amplifies it (2-bead chain, noise 15 % and 45 % of its rms step: +0.6 % and +4.7 %; from lags 2, 4, 8 "
-                     "+1.7 %)")
+                     "amplifies it (2-bead chain, noise 15 % and 45 % of its rms step: +0.6 % and +4.7 %; "
+                     "from lags 2, 4, 8 +1.7 %)")
     if lags.get("ep_rate_exact") is not None:
         lines.append(f"             exact (continuous process) {lags['ep_rate_exact']:.5g}: "
                      f"{lags['relative_error']:+.2%}")

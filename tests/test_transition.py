@@ -74,7 +74,7 @@ def test_on_a_double_well_the_cubic_transition_is_chosen_and_lands_on_the_path_e
 
 
 def test_a_fit_of_odd_data_reports_the_cubic_transition_where_the_network_is_off():
-    """End to end: the choice is made once (``with_parity``), and the closed form the network is held to is the cubic."""
+    """End to end: the choice is made once (``with_parity``), and the cubic is the closed form reported."""
     from neep.estimators import NEEP, Trajectories
 
     z, rates = _double_well(160, 1500, 0.01, seed=6)

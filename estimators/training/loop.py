@@ -34,8 +34,8 @@ from .start import is_cubic
 from .warm_start import set_start_weights
 
 __all__ = ["KEEP_START_UNLESS", "KEEP_CUBIC_START_UNLESS", "CUBIC_START_HORIZONS", "DROP_HORIZONS", "LATEST_WITHIN",
-           "TRAIN_EVERY", "patience_start", "odd_pair_start", "build_seed_model", "train_one", "train_stacked", "stacking",
-           "data_parallel_scope"]
+           "TRAIN_EVERY", "patience_start", "odd_pair_start", "build_seed_model", "train_one", "train_stacked",
+           "stacking", "data_parallel_scope"]
 
 #: The current model keeps its closed-form start unless training beats its validation J by
 #: this many standard errors: the rate moves at first order with any noise in the network

@@ -13,8 +13,9 @@ of these per-step values (``baselines.parity.step_rate``), never a
 difference of two separately estimated means. The Gaussian closed form
 (``baselines.parity.fit_gaussian_parity``) is computed beside it, and the
 cubic transition's (``baselines.transition``) where held-out likelihood
-chooses it: the closed form the network is compared with, and reported in
-its place when they disagree.
+chooses it: the closed form the network is compared with. The cubic is
+reported wherever it is chosen, the Gaussian form when the network
+disagrees with it (``OddEstimate.headline``).
 """
 
 from __future__ import annotations
@@ -96,7 +97,7 @@ class OddEstimate:
 
     @property
     def headline(self) -> Interval:
-        """The reported EP: the network's, or the closed form's (``closed_form``) when the two disagree.
+        """The reported EP: the cubic transition's where chosen, else the network's (the Gaussian's if they disagree).
 
         The network's value is a difference of two learned log-ratios of order one per
         step (the pair's and the parity's), each learned to about 1 %, for an EP 100-1000
@@ -104,8 +105,8 @@ class OddEstimate:
         EP, often negative (-2.1 against 0.667 in the 2-D trap at dt = 0.01), where the
         Gaussian closed form is exact for linear forces (0.671). Started at it, the
         network keeps it on linear data; where it trains (a nonlinear force) it moves
-        the two log-ratios apart at first order: 0.007 on a double well of EP 0.249,
-        where the cubic transition reads 0.252. When they disagree the closed form is
+        the two log-ratios apart at first order: 0.007 and -0.022 on two double-well
+        files of EP 0.249, where the cubic transition reads 0.25. When they disagree the closed form is
         the better number to print; the warning says what it is exact for, and the
         network's value stays in ``interval``. Where the cubic transition was chosen
         it is printed whatever the network reads: the data say the drift is nonlinear,
