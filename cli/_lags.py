@@ -61,6 +61,8 @@ def format_lags(lags: dict, unit: str) -> str:
                      "the robust current's residual, of second order in it, is largest there and the extrapolation "
                      "amplifies it (2-bead chain, noise 15 % and 45 % of its rms step: +0.6 % and +4.7 %; "
                      "from lags 2, 4, 8 +1.7 %)")
+    if lags.get("note"):
+        lines.append(f"             note: {lags['note']}")
     if lags.get("ep_rate_exact") is not None:
         lines.append(f"             exact (continuous process) {lags['ep_rate_exact']:.5g}: "
                      f"{lags['relative_error']:+.2%}")

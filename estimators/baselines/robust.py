@@ -137,6 +137,11 @@ class RobustCurrent:
         d = self.mean.size
         return self.coefficients[d * d : d * d + d]
 
+    def objective_on(self, states) -> float:
+        """The corrected objective ``J_c`` per triple of other ``states`` (validation: the larger, the better)."""
+        noise = self.noise_variance / (self.std * self.std)
+        return float(_pass(states, self.mean, self.std, noise, self.coefficients, self.degree)[0])
+
     def delta_s(self, states: np.ndarray) -> np.ndarray:
         """EP per step of every triple of ``states (M, L, d)`` (``psi / 2``), float64 ``(M, L-2)``."""
         d = self.mean.size
