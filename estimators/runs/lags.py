@@ -41,8 +41,8 @@ significant (``stats.noise``; ``"robust"``: always), both closed forms give
 way to the noise-robust current (``baselines.robust``: triples
 ``(y_{t-k}, y_t, y_{t+k})`` of the subsampled frames, corrected for the
 noise estimated once at lag 1, the same ``s^2`` at every lag) of degree
-``degree``, or cubic where its corrected objective beats the linear one's on
-validation trajectories at the first lag (the driven ring with noise of
+``degree``, or cubic where its corrected objective beats the linear one's by
+``training.start.MARGIN`` paired errors on validation trajectories at the first lag (the driven ring with noise of
 15 %: the linear robust current read 0.23 at every lag against 1.19). Beyond ``ROBUST_MAX_BASIS`` terms the
 cubic is out of reach and the lags carry a note that they are likely low.
 The network method's fits handle the noise themselves.
@@ -69,7 +69,7 @@ from ..baselines.robust import fit_robust_current, robust_current_baseline
 from ..data.sets import TrajectorySet, as_data, map_parts
 from ..stats.uncertainty import block_statistics, bootstrap_replicates, interval
 from ..training.prepare import input_stats, validation_split
-from ..training.start import choose_start, is_cubic, local_start, polynomial_start
+from ..training.start import MARGIN, choose_start, is_cubic, local_start, polynomial_start
 from ..data.trajectories import Trajectories
 from ..plots.base import save_figure
 from ..plots.lags import plot_rate_against_lag
@@ -213,21 +213,37 @@ def _measure_robust(train, test, seed: int, variance, degree: int, stats):
     return base.interval, base.replicates, base.n_blocks, base.name
 
 
+def _gain_sigmas(first, second, states) -> float:
+    """How many paired standard errors ``second``'s corrected objective lies above ``first``'s on ``states``.
+
+    Per trajectory (the blocks): their objectives' differences, mean over standard error.
+    """
+    rows = [states[m:m + 1] for m in range(states.shape[0])] if not isinstance(states, tuple) else list(states)
+    gain = np.array([second.objective_on(r) - first.objective_on(r) for r in rows])
+    if gain.size < 2 or not np.all(np.isfinite(gain)):
+        return float("nan")
+    error = gain.std(ddof=1) / np.sqrt(gain.size)
+    return float(gain.mean() / error) if error > 0 else 0.0
+
+
 def _robust_degree(train, seed: int, degree: int, variance) -> tuple[int, str | None]:
-    """The noise-robust lags' degree at lag 1: cubic where its corrected objective beats the linear's on validation."""
+    """The noise-robust lags' degree at lag 1: cubic where its corrected objective beats the linear's on validation.
+
+    By ``MARGIN`` paired errors (per validation trajectory), as the cubic start of the current network.
+    """
     if degree >= 3:
         return degree, None
     fit, valid = validation_split(train, VELOCITY_VALIDATION, 2)
     mean, std = (np.asarray(v) for v in input_stats(fit, True, seed))
     linear = fit_robust_current(fit.states, variance, mean=mean, std=std, degree=degree)
-    if basis_size(train.dim, 3) > ROBUST_MAX_BASIS:
-        cubic = fit_robust_current(fit.states, variance, mean=mean, std=std, degree=2)  # a cheaper test of it
-        if cubic.objective_on(valid.states) > linear.objective_on(valid.states):
-            return degree, (f"the force looks nonlinear (a quadratic noise-robust current beats the linear one) "
-                            f"but a cubic one is out of reach in {train.dim} dimensions: these lags are likely low")
+    higher = 2 if basis_size(train.dim, 3) > ROBUST_MAX_BASIS else 3  # beyond: a quadratic tests for nonlinearity
+    other = fit_robust_current(fit.states, variance, mean=mean, std=std, degree=higher)
+    if not _gain_sigmas(linear, other, valid.states) > MARGIN:
         return degree, None
-    cubic = fit_robust_current(fit.states, variance, mean=mean, std=std, degree=3)
-    return (3 if cubic.objective_on(valid.states) > linear.objective_on(valid.states) else degree), None
+    if higher == 3:
+        return 3, None
+    return degree, (f"the force looks nonlinear (a quadratic noise-robust current beats the linear one) but a cubic "
+                    f"one is out of reach in {train.dim} dimensions: these lags are likely low")
 
 
 def _lag_noise(train, method: str, noise: str, lags) -> tuple[NoiseEstimate | None, np.ndarray | None]:
