@@ -207,3 +207,8 @@ def test_noisy_lags_of_a_nonlinear_force_use_a_cubic_robust_current():
     # The lag-1 rate of the cubic form is far above the linear one's 0.23 (measured 1.05 +- 0.01 on 10^7
     # states); here 6 x 10^4 held-out triples give an error of about 10 %.
     assert found.rows[0].rate > 0.23 + 5 * found.rows[0].stderr
+    # One long trajectory (the split is then in time, and so are the comparison's blocks): the same choice.
+    long = ring.simulate(1, 60000, seed=5)
+    long = long + np.random.default_rng(6).normal(0.0, 0.0215, long.shape).astype(np.float32)
+    single = fit_lags(Trajectories.from_array(long, dt=ring.dt), (1, 2), noise="robust")
+    assert single.closed_form == "robust_current_degree_3"

@@ -41,9 +41,10 @@ significant (``stats.noise``; ``"robust"``: always), both closed forms give
 way to the noise-robust current (``baselines.robust``: triples
 ``(y_{t-k}, y_t, y_{t+k})`` of the subsampled frames, corrected for the
 noise estimated once at lag 1, the same ``s^2`` at every lag) of degree
-``degree``, or cubic where its corrected objective beats the linear one's by
-``training.start.MARGIN`` paired errors on validation trajectories at the first lag (the driven ring with noise of
-15 %: the linear robust current read 0.23 at every lag against 1.19). Beyond ``ROBUST_MAX_BASIS`` terms the
+``degree``, or cubic where its corrected objective beats the linear one's
+by ``training.start.MARGIN`` paired errors on validation data at the first
+lag (the driven ring with noise of 15 %: the linear robust current read
+0.23 at every lag against 1.19). Beyond ``ROBUST_MAX_BASIS`` terms the
 cubic is out of reach and the lags carry a note that they are likely low.
 The network method's fits handle the noise themselves.
 
@@ -62,9 +63,8 @@ from typing import Any
 
 import numpy as np
 
-from ..baselines.currents import fit_linear_current
+from ..baselines.currents import basis_size, fit_linear_current
 from ..baselines.estimates import REPLICATES, current_baseline, plugin_kl_baseline
-from ..baselines.currents import basis_size
 from ..baselines.robust import fit_robust_current, robust_current_baseline
 from ..data.sets import TrajectorySet, as_data, map_parts
 from ..stats.uncertainty import block_statistics, bootstrap_replicates, interval
@@ -84,6 +84,8 @@ METHODS = ("current", "velocity", "network")
 NOISE_MODES = ("auto", "robust", "off")
 #: The noise-robust lags use a cubic force only up to this many basis terms (504 in 6 dimensions).
 ROBUST_MAX_BASIS = 600
+#: The robust degree's paired comparison splits trajectories in time when there are fewer than this many.
+GAIN_BLOCKS = 20
 #: ``method="velocity"``: the share of each lag's training part that chooses the closed form.
 VELOCITY_VALIDATION = 0.2
 LAG_FIGURE = "rate_vs_lag.png"
@@ -216,10 +218,16 @@ def _measure_robust(train, test, seed: int, variance, degree: int, stats):
 def _gain_sigmas(first, second, states) -> float:
     """How many paired standard errors ``second``'s corrected objective lies above ``first``'s on ``states``.
 
-    Per trajectory (the blocks): their objectives' differences, mean over standard error.
+    Per block: each trajectory, or with fewer than ``GAIN_BLOCKS`` of them, stretches of
+    each in time (one long trajectory is split into ``GAIN_BLOCKS``); their objectives'
+    differences, mean over standard error.
     """
-    rows = [states[m:m + 1] for m in range(states.shape[0])] if not isinstance(states, tuple) else list(states)
-    gain = np.array([second.objective_on(r) - first.objective_on(r) for r in rows])
+    parts = list(states) if isinstance(states, tuple) else [states]
+    count = sum(p.shape[0] for p in parts)
+    pieces = max(1, -(-GAIN_BLOCKS // count))  # stretches per trajectory
+    blocks = [b for p in parts for m in range(p.shape[0])
+              for b in np.array_split(p[m:m + 1], pieces, axis=1) if b.shape[1] >= 3]
+    gain = np.array([second.objective_on(b) - first.objective_on(b) for b in blocks])
     if gain.size < 2 or not np.all(np.isfinite(gain)):
         return float("nan")
     error = gain.std(ddof=1) / np.sqrt(gain.size)
@@ -311,7 +319,7 @@ def fit_lags(data: Any, lags, *, method: str = "velocity", seed: int = 0, test_f
     data = as_data(data)
     if getattr(data, "metadata", {}).get("jump_data"):
         raise ValueError("lags subsample frames in time; these are jumps (one per step), not frames")
-    rows, replicates, layouts, first = [], [], set(), None
+    rows, replicates, layouts, first, robust = [], [], set(), None, None
     train, test = data.split(1.0 - float(test_fraction), min_steps=2 * lags[-1] + 1)
     estimate, variance = _lag_noise(train, method, noise, lags)
     scaling = None if variance is None else tuple(np.asarray(v) for v in input_stats(train, True, seed))
@@ -323,8 +331,8 @@ def fit_lags(data: Any, lags, *, method: str = "velocity", seed: int = 0, test_f
             found, reps, blocks = _measure_network(subsample(data, k), seed, {"test_fraction": test_fraction,
                                                                               "noise": noise, **neep_kwargs})
         elif variance is not None:
-            found, reps, blocks, first = _measure_robust(subsample(train, k), subsample(test, k), seed, variance,
-                                                         degree, scaling)
+            found, reps, blocks, robust = _measure_robust(subsample(train, k), subsample(test, k), seed, variance,
+                                                          degree, scaling)
         elif method == "velocity":
             found, reps, blocks, chosen = _measure_velocity(subsample(train, k), subsample(test, k), seed, first)
             first = first if first is not None else chosen
@@ -337,7 +345,7 @@ def fit_lags(data: Any, lags, *, method: str = "velocity", seed: int = 0, test_f
     extrapolation = extrapolate_to_zero([r.tau for r in rows], [r.rate for r in rows], [r.stderr for r in rows],
                                         np.stack(replicates, axis=1) if paired else None)
     exact = getattr(data, "ep_rate_exact", None) if isinstance(data, Trajectories) else None
-    closed_form = first if isinstance(first, str) or first is None else getattr(first, "name", "linear_current")
+    closed_form = robust if first is None else getattr(first, "name", "linear_current")
     return LagResult(tuple(rows), extrapolation, method, data.dt, data.dt_known, exact, closed_form, estimate,
                      variance is not None, note)
 
