@@ -148,6 +148,38 @@ def test_after_the_drop_the_latest_evaluation_as_good_as_the_best_is_kept():
     np.testing.assert_allclose(network.get_layer("linear").get_weights()[0], linear.kernel * 0.999, rtol=1e-6)
 
 
+def test_resolve_counts_only_gains_beyond_the_paired_error_for_patience():
+    # EPMonitor(resolve=1): on a plateau the averaged weights' J drifts up by a fraction of its noise, which
+    # is a new best but must not restart patience; a gain of many paired errors does. Driven by hand.
+    from neep.estimators import fit_linear_current
+
+    states, network, model = _small_current_model(16, 2000)
+    linear = fit_linear_current(states)
+    monitor = EPMonitor(states, evaluate_start=True, patience=2, resolve=1.0, use_average=False)
+    monitor.set_model(model)
+    monitor.on_train_begin()  # iteration 0: dS = 0
+
+    def evaluate_at(step, scale):
+        network.get_layer("linear").set_weights([(linear.kernel * scale).astype("float32"),
+                                                 (linear.bias * scale).astype("float32")])
+        model.optimizer.iterations.assign(step)
+        monitor._run(step, None)
+        return monitor.history[-1]
+
+    first = evaluate_at(50, 0.99)
+    assert first["best"] and first["improved"]  # far above dS = 0
+    # The linear current maximizes J on these very states, at scale 1: nearer to it J is higher (a new best),
+    # by about 1e-6 per pair, a tenth of the gap's paired error (its derivative's sampling noise).
+    drift = evaluate_at(100, 0.995)
+    assert drift["best"] and not drift["improved"] and monitor.evaluations_since_best() == 1
+    assert not model.stop_training
+    assert evaluate_at(150, 0.997)["best"]
+    # 2 evaluations without a resolved gain, although both were new bests: patience ran out (the first time
+    # the learning rate drops instead of stopping)
+    assert monitor.decayed_at == 150
+    assert monitor.best_iteration == 150  # what is kept is still the best J
+
+
 def test_stop_from_holds_patience_back_until_its_iteration():
     # EPMonitor(stop_from=N): from a cubic start the correction needs longer to beat it; patience may not
     # stop before N, and stops at the first evaluation from N on once it has run out.

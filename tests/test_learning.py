@@ -69,15 +69,16 @@ def test_patience_stops_when_the_validation_objective_stops_improving():
 
 
 def _patience_rule(history, patience, every, start, can_drop=True, wait=None):
-    """(stop, drop) by the documented rule, from the records' ``best`` marks: patience counts the
-    evaluations after the best one (or after ``wait``, ``training.loop.DROP_HORIZONS`` horizons, past the
+    """(stop, drop) by the documented rule, from the records' ``improved`` marks (``best``, or for the
+    current model a gain of ``training.loop.PATIENCE_RESOLVES`` paired errors): patience counts the
+    evaluations after the last one (or after ``wait``, ``training.loop.DROP_HORIZONS`` horizons, past the
     learning rate's drop, if later), from ``start`` (one horizon) on;
     the first time it runs out, if the best is not the first evaluation (and ``can_drop``: the
     trained weights beat a closed-form start clearly), the rate drops (once)."""
     best, drop = None, None
     wait = start if wait is None else wait
     for r in history:
-        if r["best"]:
+        if r["improved"]:
             best = r["iteration"]
         since = best if drop is None else max(best, drop + wait)
         if r["iteration"] >= start and (r["iteration"] - since) // every >= patience:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ..data.windows import window_sums
 from ..stats.rates import ep_rate_from_cumulative, r_squared
-from .monitors import PeriodicMonitor, relative_error
+from .periodic import PeriodicMonitor, relative_error
 from .prediction import predict_delta_s
 
 __all__ = ["GroundTruthMonitor"]

@@ -47,13 +47,24 @@ def _predict_fn(model: keras.Model, penalty: bool = False):
         import tensorflow as tf
 
         # Two code objects, not one: TensorFlow counts the traces of a function's code across its instances,
-        # and one shared lambda warned of "retracing" once every model had two passes.
+        # and one shared lambda warned of "retracing" once every model had two passes. Each batch in two
+        # independent halves: with one thread per op (nn.backend.configure_cpu_threads) the two run at once.
         if penalty:
-            fn = tf.function(lambda x: model(x, training=False, with_penalty=True)[1], reduce_retracing=True)
+            fn = tf.function(lambda x: tf.concat([model(h, training=False, with_penalty=True)[1] for h in _halves(x)],
+                                                 axis=0), reduce_retracing=True)
         else:
-            fn = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+            fn = tf.function(lambda x: tf.concat([model(h, training=False) for h in _halves(x)], axis=0),
+                             reduce_retracing=True)
     object.__setattr__(model, attribute, fn)
     return fn
+
+
+def _halves(x):
+    """The first and second half of a batch (TensorFlow tensors; the second holds the odd row)."""
+    import tensorflow as tf
+
+    half = tf.shape(x)[0] // 2
+    return x[:half], x[half:]
 
 
 def predict_delta_s(

@@ -34,6 +34,7 @@ from .start import is_cubic
 from .warm_start import set_start_weights
 
 __all__ = ["KEEP_START_UNLESS", "KEEP_CUBIC_START_UNLESS", "CUBIC_START_HORIZONS", "DROP_HORIZONS", "LATEST_WITHIN",
+           "PATIENCE_RESOLVES",
            "TRAIN_EVERY", "patience_start", "odd_pair_start", "build_seed_model", "train_one", "train_stacked",
            "stacking", "data_parallel_scope"]
 
@@ -65,6 +66,11 @@ DROP_HORIZONS = 2.0
 #: After the learning rate's drop, the current model keeps the last evaluation within this many paired
 #: standard errors of the best validation J, not the best (``EPMonitor(latest_within=...)``).
 LATEST_WITHIN = 2.0
+
+#: The current model's patience counts an evaluation as an improvement only when its validation J beats the
+#: last such one by this many paired standard errors (``EPMonitor(resolve=...)``): on a plateau, drifts of the
+#: averaged weights' J by a fraction of its noise restarted the count (benchmarks/RESULTS-estimators.md, session 11).
+PATIENCE_RESOLVES = 1.0
 
 #: The training subset is evaluated at every this-many-th evaluation (the curve in convergence.png and the
 #: history's ``train_ep_rate``); the overfitting check predicts the kept weights on it again at the end.
@@ -163,7 +169,8 @@ def build_seed_model(config: FitConfig, prepared: PreparedFit, train, seed: int,
                         patience=config.patience, patience_from=patience_start(config.ema_momentum),
                         latest_within=LATEST_WITHIN if linear is not None else None,
                         stop_from=patience_start(config.ema_momentum, CUBIC_START_HORIZONS) if is_cubic(linear) else 0,
-                        drop_wait=patience_start(config.ema_momentum, DROP_HORIZONS))
+                        drop_wait=patience_start(config.ema_momentum, DROP_HORIZONS),
+                        resolve=PATIENCE_RESOLVES if kind == "current" else None)
     return model, monitor
 
 
