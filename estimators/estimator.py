@@ -23,6 +23,7 @@ from .baselines.currents import fit_linear_current
 from .baselines.noise_check import check_noise
 from .data.odd import resolve_odd, sidecar_columns
 from .data.sets import as_data, describe, map_parts, per_trajectory
+from .nn.backend import configure_cpu_threads
 from .nn.prediction import predict_delta_s
 from .nn.model_file import read_model, write_model
 from .stats.exact import exact_values
@@ -281,9 +282,16 @@ class NEEP:
         parts). Then the assessment: interval, baseline, diagnostics (see the
         class doc). ``checkpoint``: a ``runs.checkpoint.RunCheckpoint`` that
         keeps the partial run (``fit_to_folder`` passes one). Returns self.
+
+        On a CPU, where TensorFlow's runtime has not started yet (the first fit
+        of a process), its thread pools are set as the ``neep`` command sets them
+        (``nn.backend.configure_cpu_threads``: one thread per op, two ops at once
+        on 2 cores; a step of the current network 1.4x faster).
         """
         start = time.perf_counter()
         config, data = self.config(), as_data(data)
+        if not config.data_parallel:
+            configure_cpu_threads()
         if config.odd is not None:  # names to indices; the current baselines assume even variables
             odd = resolve_odd(config.odd, data.dim, sidecar_columns(data))
             config = FitConfig(**{**self.get_params(), "odd": odd, "baseline": False})

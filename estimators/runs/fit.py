@@ -28,7 +28,6 @@ from typing import Any
 from ..data.sets import TrajectorySet, as_data, describe
 from ..data.trajectories import Trajectories
 from ..estimator import NEEP
-from ..nn.backend import configure_cpu_threads
 from .atomic import temporary_folder
 from .checkpoint import CHECKPOINT_DIR, RunCheckpoint, check_resume, data_fingerprint
 from .defaults import resolve_fit_params
@@ -111,8 +110,7 @@ def fit_to_folder(data: Any, output: str | Path, *, force: bool = False, dt: flo
     see ``checkpoint``); Ctrl-C leaves it marked ``"interrupted"`` and
     ``resume=True`` continues it. At the end the complete folder replaces
     the partial files and ``checkpoint/`` is removed. On a CPU, TensorFlow's
-    thread pools are set as ``neep fit`` sets them where its runtime has not
-    started yet (``nn.backend.configure_cpu_threads``).
+    thread pools are set where its runtime has not started yet (``NEEP.fit``).
 
     Parameters
     ----------
@@ -171,8 +169,6 @@ def fit_to_folder(data: Any, output: str | Path, *, force: bool = False, dt: flo
     if not isinstance(params.get("warm_start"), (str, Path, type(None))):
         raise ValueError("fit_to_folder: warm_start must be a path (a .keras file or run folder), recorded in the "
                          "run folder; pass a fitted NEEP or weights to NEEP(warm_start=...) directly")
-    if not params.get("data_parallel"):  # TensorFlow's pools for a CPU, where its runtime has not started
-        configure_cpu_threads()
     est = NEEP(**params, callbacks=callbacks)
     est.config()  # the parameter check, before the (long) fit
     if resume_command is None:
