@@ -281,16 +281,11 @@ class NEEP:
         when M > 1, by time when M = 1 (``train_`` and ``test_`` keep the
         parts). Then the assessment: interval, baseline, diagnostics (see the
         class doc). ``checkpoint``: a ``runs.checkpoint.RunCheckpoint`` that
-        keeps the partial run (``fit_to_folder`` passes one). Returns self.
-
-        On a CPU, where TensorFlow's runtime has not started yet (the first fit
-        of a process), its thread pools are set as the ``neep`` command sets them
-        (``nn.backend.configure_cpu_threads``: one thread per op, two ops at once
-        on 2 cores; a step of the current network 1.4x faster).
-        """
+        keeps the partial run (``fit_to_folder`` passes one). Returns self. The first fit of a process sets
+        TensorFlow's CPU thread pools as ``neep fit`` does (``nn.backend.configure_cpu_threads``)."""
         start = time.perf_counter()
         config, data = self.config(), as_data(data)
-        if not config.data_parallel:
+        if not config.data_parallel:  # before TensorFlow's runtime starts
             configure_cpu_threads()
         if config.odd is not None:  # names to indices; the current baselines assume even variables
             odd = resolve_odd(config.odd, data.dim, sidecar_columns(data))
