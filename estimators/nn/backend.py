@@ -19,7 +19,7 @@ restored. No TensorFlow is imported for another Keras backend.
 
 ``configure_cpu_threads()``: TensorFlow's thread pools for a CPU, set before
 its runtime starts (``quiet_import`` does it for the ``neep`` command,
-``runs.fit.fit_to_folder`` for the Python API). By default TensorFlow splits
+``NEEP.fit`` at the first fit of a process). By default TensorFlow splits
 every op over all cores (intra-op) and runs two ops at once (inter-op). A
 training step of a small network is hundreds of ops on ``(4096, 64)``
 tensors, each too small to split profitably: on the 2-core CPU, one thread
