@@ -178,6 +178,9 @@ def test_resolve_counts_only_gains_beyond_the_paired_error_for_patience():
     # the learning rate drops instead of stopping)
     assert monitor.decayed_at == 150
     assert monitor.best_iteration == 150  # what is kept is still the best J
+    # After the drop the rate may still rise while J gains by fractions of its error: any new best counts again.
+    after = evaluate_at(200, 0.998)
+    assert after["best"] and after["improved"]
 
 
 def test_stop_from_holds_patience_back_until_its_iteration():

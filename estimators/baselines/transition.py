@@ -28,6 +28,7 @@ dt = 0.01, half held out): cubic 0.2525 +- 0.0043 against 0.2488 +- 0.0009
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 
@@ -45,7 +46,7 @@ _PAIRS_PER_CHUNK = 1 << 16
 MARGIN = 2.0
 
 
-def _linear_features(z: np.ndarray, buffer: np.ndarray | None = None) -> np.ndarray:
+def _linear_features(z: np.ndarray) -> np.ndarray:
     return np.hstack([np.ones((z.shape[0], 1)), z])
 
 
@@ -83,6 +84,11 @@ class PolynomialTransition:
     def name(self) -> str:
         return "gaussian_transition" if self.degree == 1 else "cubic_transition"
 
+    @functools.cached_property
+    def _whitening(self) -> np.ndarray:
+        """``W`` with ``W^T W = N^-1``: residuals times ``W^T`` are white (computed once, not per call)."""
+        return np.linalg.cholesky(np.linalg.inv(0.5 * (self.noise + self.noise.T))).T
+
     def _features(self, x: np.ndarray) -> np.ndarray:
         return _linear_features(x) if self.degree == 1 else drift_features(x)
 
@@ -91,8 +97,7 @@ class PolynomialTransition:
         x = (np.asarray(z, np.float64) - self.mean) / self.std
         y = (np.asarray(z_next, np.float64) - self.mean) / self.std
         residual = y - x - self._features(x) @ self.weights
-        factor = np.linalg.cholesky(np.linalg.inv(0.5 * (self.noise + self.noise.T))).T
-        white = residual @ factor.T
+        white = residual @ self._whitening.T
         return -0.5 * np.sum(white * white, axis=-1)
 
     def delta_s(self, states: np.ndarray) -> np.ndarray:

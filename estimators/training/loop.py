@@ -34,9 +34,8 @@ from .start import is_cubic
 from .warm_start import set_start_weights
 
 __all__ = ["KEEP_START_UNLESS", "KEEP_CUBIC_START_UNLESS", "CUBIC_START_HORIZONS", "DROP_HORIZONS", "LATEST_WITHIN",
-           "PATIENCE_RESOLVES",
-           "TRAIN_EVERY", "patience_start", "odd_pair_start", "build_seed_model", "train_one", "train_stacked",
-           "stacking", "data_parallel_scope"]
+           "PATIENCE_RESOLVES", "TRAIN_EVERY", "patience_start", "odd_pair_start", "build_seed_model", "train_one",
+           "train_stacked", "stacking", "data_parallel_scope"]
 
 #: The current model keeps its closed-form start unless training beats its validation J by
 #: this many standard errors: the rate moves at first order with any noise in the network
@@ -67,9 +66,10 @@ DROP_HORIZONS = 2.0
 #: standard errors of the best validation J, not the best (``EPMonitor(latest_within=...)``).
 LATEST_WITHIN = 2.0
 
-#: The current model's patience counts an evaluation as an improvement only when its validation J beats the
-#: last such one by this many paired standard errors (``EPMonitor(resolve=...)``): on a plateau, drifts of the
-#: averaged weights' J by a fraction of its noise restarted the count (benchmarks/RESULTS-estimators.md, session 11).
+#: Before the learning rate's drop, the current model's patience counts an evaluation as an improvement only when
+#: its validation J beats the last such one by this many paired standard errors (``EPMonitor(resolve=...)``): on a
+#: plateau, drifts of the averaged weights' J by a fraction of its noise restarted the count; after the drop any new
+#: best counts, as the rate still rises there (benchmarks/RESULTS-estimators.md, session 11).
 PATIENCE_RESOLVES = 1.0
 
 #: The training subset is evaluated at every this-many-th evaluation (the curve in convergence.png and the
